@@ -1,0 +1,97 @@
+/**
+ * Scrape format negotiation by the `Accept` header (pushgateway-behavior.md 5.1), plus the media-type
+ * parsing the push side shares with it.
+ *
+ * Entries are tried by decreasing q, equal q keeping header order; the first one we can serve wins, and
+ * anything unmatched (wildcards, JSON, no header) gets text 0.0.4. Differences from the official gateway:
+ * - `application/openmetrics-text` (version 1.0.0, 0.0.1 or none) is served as OpenMetrics 1.0.0, where the
+ *   official never serves OpenMetrics. Prometheus' default Accept lists it first, so a Prometheus scrape gets
+ *   OpenMetrics, and protobuf when native histograms are enabled (protobuf is then listed first).
+ * - The protobuf `encoding=text` and `compact-text` debug variants are not served; such entries are skipped.
+ * - Entries with `q=0` mean "not acceptable" (RFC 9110) and are skipped.
+ */
+
+export type ScrapeFormat = 'text' | 'openmetrics' | 'protobuf';
+
+export interface MediaType {
+  /** `type/subtype`, lower-cased. */
+  readonly type: string;
+  /** Parameter names lower-cased; values as sent, unquoted. */
+  readonly params: ReadonlyMap<string, string>;
+}
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const TYPE_RE = new RegExp(`^${TOKEN}/${TOKEN}$`);
+const PARAM_RE = new RegExp(`;\\s*(${TOKEN})\\s*=\\s*("(?:[^"\\\\]|\\\\.)*"|[^;\\s"]*)\\s*`, 'y');
+
+/**
+ * Parses one media type with parameters (`type/subtype; a=b; c="d"`), as Go's mime.ParseMediaType does:
+ * type and parameter names case-insensitive, values case-sensitive and possibly quoted. Returns undefined
+ * for a malformed header.
+ */
+export function parseMediaType(header: string): MediaType | undefined {
+  const semi = header.indexOf(';');
+  const type = (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+  if (!TYPE_RE.test(type)) return undefined;
+  const params = new Map<string, string>();
+  let pos = semi < 0 ? header.length : semi;
+  while (pos < header.length) {
+    // A trailing `;` is tolerated, as Go does.
+    if (/^;?\s*$/.test(header.slice(pos))) break;
+    PARAM_RE.lastIndex = pos;
+    const m = PARAM_RE.exec(header);
+    if (!m) return undefined;
+    const raw = m[2] ?? '';
+    params.set((m[1] ?? '').toLowerCase(), raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
+    pos = PARAM_RE.lastIndex;
+  }
+  return { type, params };
+}
+
+interface AcceptEntry {
+  readonly media: MediaType;
+  readonly q: number;
+}
+
+/** Splits an Accept header into entries (commas inside quoted values respected); malformed entries are dropped. */
+function parseAccept(header: string): AcceptEntry[] {
+  const entries: AcceptEntry[] = [];
+  for (const part of header.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []) {
+    const media = parseMediaType(part.trim());
+    if (!media) continue;
+    const qRaw = media.params.get('q');
+    const q = qRaw === undefined ? 1 : Number(qRaw);
+    if (!Number.isFinite(q)) continue;
+    entries.push({ media, q });
+  }
+  return entries;
+}
+
+function formatOf(media: MediaType): ScrapeFormat | undefined {
+  const { type, params } = media;
+  if (type === 'application/vnd.google.protobuf') {
+    return params.get('proto') === 'io.prometheus.client.MetricFamily' && params.get('encoding') === 'delimited'
+      ? 'protobuf'
+      : undefined;
+  }
+  const version = params.get('version');
+  if (type === 'text/plain') return version === undefined || version === '0.0.4' ? 'text' : undefined;
+  if (type === 'application/openmetrics-text') {
+    return version === undefined || version === '1.0.0' || version === '0.0.1' ? 'openmetrics' : undefined;
+  }
+  return undefined;
+}
+
+/** The scrape format to serve for an `Accept` header; text 0.0.4 unless a servable entry is found. */
+export function negotiateScrapeFormat(accept: string | undefined): ScrapeFormat {
+  if (accept === undefined || accept === '') return 'text';
+  const entries = parseAccept(accept)
+    .filter((e) => e.q > 0)
+    // Array.prototype.sort is stable, so equal q keeps header order.
+    .sort((a, b) => b.q - a.q);
+  for (const e of entries) {
+    const format = formatOf(e.media);
+    if (format) return format;
+  }
+  return 'text';
+}

@@ -1,0 +1,30 @@
+import { EncodingError } from '../exposition/parse-body.js';
+import { ParseError } from '../exposition/parse-error.js';
+import { ProtobufError } from '../exposition/protobuf-codec.js';
+import { PushError } from '../domain/push-error.js';
+import { StoreUnavailableError } from '../store/metric-store.js';
+import { BodyError } from './body-decoding.js';
+import { BodyTooLargeError } from './raw-body.js';
+
+export interface ErrorStatus {
+  readonly status: number;
+  readonly message: string;
+  /** False for errors that are bugs: they are logged with their stack. */
+  readonly expected: boolean;
+}
+
+/** The one mapping from domain, parse and store errors to HTTP status codes. */
+export function errorStatus(err: unknown): ErrorStatus {
+  if (err instanceof PushError) {
+    const status = err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : 400;
+    return { status, message: err.message, expected: true };
+  }
+  if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {
+    return { status: 400, message: err.message, expected: true };
+  }
+  if (err instanceof BodyError) return { status: err.status, message: err.message, expected: true };
+  if (err instanceof BodyTooLargeError) return { status: 413, message: err.message, expected: true };
+  if (err instanceof StoreUnavailableError) return { status: 503, message: err.message, expected: true };
+  const message = err instanceof Error ? err.message : String(err);
+  return { status: 500, message: `internal error: ${message.split('\n')[0]}`, expected: false };
+}

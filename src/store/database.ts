@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  /** A `postgres://` URL selects PostgreSQL; otherwise SQLite at sqlitePath. */
+  readonly url?: string | undefined;
+  readonly sqlitePath: string;
+  /** `full` fsyncs every commit (power-loss safe); `normal` is safe against process crashes. */
+  readonly sync: 'normal' | 'full';
+}
+
+export interface OpenDatabase {
+  readonly db: Kysely<Database>;
+  readonly kind: DatabaseKind;
+  /** Bytes the database occupies (file + WAL for SQLite, pg_database_size for PostgreSQL). */
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The one place that knows which database Pushkeep runs on: it picks the kysely dialect and does
+ * each backend's connection setup.
+ */
+export function openDatabase(options: DatabaseOptions): OpenDatabase {
+  if (options.url) return openPostgres(options.url);
+  return openSqlite(options.sqlitePath, options.sync);
+}
+
+function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every commit across a
+  // process crash (kill -9); FULL also fsyncs each commit, for power loss.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  // SQLite ignores ON DELETE CASCADE without it.
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    kind: 'sqlite',
+    async sizeBytes() {
+      if (file === ':memory:') return 0;
+      let total = 0;
+      for (const f of [file, `${file}-wal`]) {
+        try {
+          total += fs.statSync(f).size;
+        } catch {
+          // The WAL file does not exist between checkpoints.
+        }
+      }
+      return total;
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string): OpenDatabase {
+  // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
+  pg.types.setTypeParser(20, (v) => Number(v));
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    async sizeBytes() {
+      const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+      return Number(r.rows[0]?.size ?? 0);
+    },
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,41 @@
+import type { LabelPair, Metric } from '../exposition/types.js';
+
+// JSON has no NaN, ±Inf or -0, and sample values carry all of them. They are written as
+// {"$f":"NaN"} objects: no label value (always a string) or other field can look like one.
+const SPECIAL = '$f';
+
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) {
+    return { [SPECIAL]: Object.is(value, -0) ? '-0' : String(value) };
+  }
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && SPECIAL in value) {
+    const s = (value as Record<string, string>)[SPECIAL];
+    return s === '-0' ? -0 : Number(s);
+  }
+  return value;
+}
+
+/** Encodes a family's series for the metrics_json column. */
+export function encodeMetrics(metrics: readonly Metric[]): string {
+  return JSON.stringify(metrics, replacer);
+}
+
+/** Decodes the metrics_json column; trusts that the column was written by encodeMetrics. */
+export function decodeMetrics(text: string): Metric[] {
+  return JSON.parse(text, reviver) as Metric[];
+}
+
+/** Labels as a JSON object with keys in the order given (callers pass them sorted). */
+export function labelsJson(labels: readonly LabelPair[]): string {
+  let out = '{';
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (i > 0) out += ',';
+    out += JSON.stringify(l.name) + ':' + JSON.stringify(l.value);
+  }
+  return out + '}';
+}

@@ -1,0 +1,280 @@
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { maskTimes, startTestServer, type TestServer } from '../helpers/test-server.js';
+
+let gw: TestServer;
+beforeEach(async () => {
+  gw = await startTestServer();
+});
+afterEach(async () => {
+  await gw.close();
+});
+
+async function expectStatus(res: Response, status: number, body = ''): Promise<void> {
+  expect({ status: res.status, body: await res.text() }).toEqual({ status, body });
+}
+
+describe('PUT, POST and DELETE on /metrics/job/...', () => {
+  it('answers 200 with an empty body and serves the README example byte for byte', async () => {
+    const res = await gw.push(
+      'PUT',
+      '/metrics/job/some_job/instance/some_instance',
+      '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n',
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBeNull();
+    expect(await res.text()).toBe('');
+    expect(maskTimes(await gw.scrapePushed())).toBe(
+      [
+        '# HELP another_metric Just an example.',
+        '# TYPE another_metric gauge',
+        'another_metric{instance="some_instance",job="some_job"} 2398.283',
+        '# HELP push_failure_time_seconds Last Unix time when changing this group in the Pushgateway failed.',
+        '# TYPE push_failure_time_seconds gauge',
+        'push_failure_time_seconds{instance="some_instance",job="some_job"} 0',
+        '# HELP push_time_seconds Last Unix time when changing this group in the Pushgateway succeeded.',
+        '# TYPE push_time_seconds gauge',
+        'push_time_seconds{instance="some_instance",job="some_job"} T',
+        '# TYPE some_metric counter',
+        'some_metric{instance="some_instance",job="some_job",label="val1"} 42',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('PUT replaces the group, POST replaces only the pushed families', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job/j', 'a 1\nb 2\n'), 200);
+    await expectStatus(await gw.push('POST', '/metrics/job/j', 'b 3\nc 4\n'), 200);
+    let scrape = await gw.scrapePushed();
+    expect(scrape).toMatch(/^a\{instance="",job="j"\} 1$/m);
+    expect(scrape).toMatch(/^b\{instance="",job="j"\} 3$/m);
+    expect(scrape).toMatch(/^c\{instance="",job="j"\} 4$/m);
+    await expectStatus(await gw.push('PUT', '/metrics/job/j', 'd 5\n'), 200);
+    scrape = await gw.scrapePushed();
+    expect(scrape).not.toMatch(/^[abc]\{/m);
+    expect(scrape).toMatch(/^d\{instance="",job="j"\} 5$/m);
+  });
+
+  it('POST replaces every series of a pushed family, including ones with other labels', async () => {
+    await gw.push('PUT', '/metrics/job/j', 'm{a="1"} 1\nm{a="2"} 2\nk 1\n');
+    await gw.push('POST', '/metrics/job/j', 'm{a="3"} 3\n');
+    const scrape = await gw.scrapePushed();
+    expect(scrape.match(/^m\{.*$/gm)).toEqual(['m{a="3",instance="",job="j"} 3']);
+    expect(scrape).toMatch(/^k\{instance="",job="j"\} 1$/m);
+  });
+
+  it('empty PUT clears the families but keeps the group; empty POST only moves push_time_seconds', async () => {
+    await gw.push('PUT', '/metrics/job/e', 'x 1\n');
+    await expectStatus(await gw.push('POST', '/metrics/job/e', ''), 200);
+    expect(await gw.scrapePushed()).toMatch(/^x\{instance="",job="e"\} 1$/m);
+    await expectStatus(await gw.push('PUT', '/metrics/job/e', ''), 200);
+    const scrape = await gw.scrapePushed();
+    expect(scrape).not.toMatch(/^x\{/m);
+    expect(scrape).toMatch(/^push_time_seconds\{instance="",job="e"\} \d/m);
+  });
+
+  it('DELETE removes exactly one group and answers 202, also for a group that does not exist', async () => {
+    await gw.push('PUT', '/metrics/job/d', 'x 1\n');
+    await gw.push('PUT', '/metrics/job/d/instance/i', 'y 1\n');
+    await expectStatus(await gw.push('DELETE', '/metrics/job/d'), 202);
+    const scrape = await gw.scrapePushed();
+    expect(scrape).not.toMatch(/^x\{/m);
+    expect(scrape).toMatch(/^y\{instance="i",job="d"\} 1$/m);
+    await expectStatus(await gw.push('DELETE', '/metrics/job/nothing/here/x'), 202);
+  });
+
+  it('grouping labels override body labels and instance="" is added when absent', async () => {
+    await gw.push('PUT', '/metrics/job/b/instance/i', 'm{job="other",instance="x",foo="1"} 1\n');
+    await gw.push('PUT', '/metrics/job/b2', 'm2{instance="x"} 1\nm3 1\n');
+    const scrape = await gw.scrapePushed();
+    expect(scrape).toMatch(/^m\{foo="1",instance="i",job="b"\} 1$/m);
+    expect(scrape).toMatch(/^m2\{instance="x",job="b2"\} 1$/m);
+    expect(scrape).toMatch(/^m3\{instance="",job="b2"\} 1$/m);
+  });
+
+  it('reads the job and values from base64 and %2F, and keeps + literal', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job@base64/dGVzdC9qb2I/path@base64/L3Zhci90bXA', 'x 1\n'), 200);
+    await expectStatus(await gw.push('PUT', '/metrics/job/a%2Fb/v/c+d', 'x 2\n'), 200);
+    const scrape = await gw.scrapePushed();
+    expect(scrape).toMatch(/^x\{instance="",job="test\/job",path="\/var\/tmp"\} 1$/m);
+    expect(scrape).toMatch(/^x\{instance="",job="a\/b",v="c\+d"\} 2$/m);
+  });
+
+  it('takes gzip bodies', async () => {
+    const res = await gw.push('PUT', '/metrics/job/gz', gzipSync('gz_metric 7\n'), { 'Content-Encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(await gw.scrapePushed()).toMatch(/^gz_metric\{instance="",job="gz"\} 7$/m);
+  });
+
+  it('accepts a body whose last line has no newline, as curl -d sends it', async () => {
+    await expectStatus(await gw.push('POST', '/metrics/job/batch_processor/instance/server-01', 'process_runtime_seconds 42.125'), 200);
+    expect(await gw.scrapePushed()).toMatch(/^process_runtime_seconds\{instance="server-01",job="batch_processor"\} 42.125$/m);
+  });
+});
+
+describe('bad input: 400 with a one-line reason, nothing stored', () => {
+  it.each([
+    ['an odd label path', '/metrics/job/j/instance', 'odd number of components in label string "/instance"'],
+    ['an improper label name', '/metrics/job/j/a-b/1', 'improper label name "a-b"'],
+    ['an empty base64 job', '/metrics/job@base64/=', 'job name is required'],
+  ])('%s', async (_name, path, message) => {
+    await expectStatus(await gw.push('PUT', path, 'x 1\n'), 400, `${message}\n`);
+    expect(await gw.scrapePushed()).toBe('');
+  });
+
+  it('names the line of a syntax error and records nothing', async () => {
+    await expectStatus(
+      await gw.push('PUT', '/metrics/job/p', 'ok 1\nblablabla\n'),
+      400,
+      'text format parsing error in line 2: expected float as value, got ""\n',
+    );
+    expect(await gw.scrapePushed()).toBe('');
+  });
+
+  it('refuses timestamps and records the failure on the group', async () => {
+    const res = await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe(
+      'pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps\n',
+    );
+    const scrape = await gw.scrapePushed();
+    expect(scrape).toMatch(/^push_time_seconds\{instance="",job="t"\} 0$/m);
+    expect(scrape).toMatch(/^push_failure_time_seconds\{instance="",job="t"\} 1\.\d+e\+09$/m);
+    expect(scrape).not.toMatch(/^b\{/m);
+  });
+
+  it('refuses bad gzip with the reason', async () => {
+    const res = await gw.push('PUT', '/metrics/job/g', 'not gzip', { 'Content-Encoding': 'gzip' });
+    expect(res.status).toBe(400);
+    expect((await res.text()).split('\n').length).toBe(2);
+  });
+});
+
+describe('consistency across groups', () => {
+  it('refuses a name with another type in another group, and keeps what is stored', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job/a', '# TYPE tc counter\ntc 1\n'), 200);
+    const before = await gw.scrapePushed();
+    const res = await gw.push('PUT', '/metrics/job/b', '# TYPE tc gauge\ntc 2\n');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/^pushed metrics are invalid or inconsistent with existing metrics: .*tc.*\n$/);
+    const after = await gw.scrapePushed();
+    expect(after).not.toMatch(/^tc\{instance="",job="b"\}/m);
+    expect(after).toMatch(/^push_failure_time_seconds\{instance="",job="b"\} 1\.\d+e\+09$/m);
+    expect(after.replace(/^push_.*job="b".*\n/gm, '')).toBe(before);
+  });
+
+  it('lets a group change the type of a name only it holds', async () => {
+    await gw.push('PUT', '/metrics/job/a', '# TYPE solo counter\nsolo 1\n');
+    await expectStatus(await gw.push('PUT', '/metrics/job/a', '# TYPE solo gauge\nsolo 2\n'), 200);
+    expect(await gw.scrapePushed()).toMatch(/^# TYPE solo gauge$/m);
+  });
+
+  it('refuses a series that another group already exposes', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job/g5/instance/i', 'x 1\n'), 200);
+    const res = await gw.push('PUT', '/metrics/job/g5', 'x{instance="i"} 2\n');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('already pushed by group {instance="i",job="g5"}');
+    expect(await gw.scrapePushed()).toMatch(/^x\{instance="i",job="g5"\} 1$/m);
+  });
+
+  it('refuses a summary next to a family named like its _count', async () => {
+    await gw.push('PUT', '/metrics/job/a', '# TYPE sc summary\nsc_sum 1\nsc_count 1\n');
+    const res = await gw.push('PUT', '/metrics/job/b', 'sc_count{x="y"} 3\n');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('"sc_count" collides with summary named "sc"');
+  });
+
+  it("refuses a type clash with the gateway's own families", async () => {
+    const res = await gw.push('PUT', '/metrics/job/a', '# TYPE pushgateway_http_requests_total gauge\npushgateway_http_requests_total 1\n');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("gateway's own family");
+  });
+
+  it('treats /instance/ (empty) and no instance as one group instead of poisoning the store', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job/j', 'a 1\n'), 200);
+    await expectStatus(await gw.push('PUT', '/metrics/job/j/instance/', 'a 2\n'), 200);
+    await expectStatus(await gw.push('PUT', '/metrics/job/j/instance@base64/=', 'a 3\n'), 200);
+    const scrape = await gw.scrapePushed();
+    expect(scrape.match(/^push_time_seconds.*$/gm)).toHaveLength(1);
+    expect(scrape).toMatch(/^a\{instance="",job="j"\} 3$/m);
+    await expectStatus(await gw.push('PUT', '/metrics/job/other', 'b 1\n'), 200);
+  });
+
+  it('with --push.disable-consistency-check answers 202 but still refuses what would break scrapes', async () => {
+    await gw.close();
+    gw = await startTestServer({ consistencyCheck: false });
+    await expectStatus(await gw.push('PUT', '/metrics/job/a', '# TYPE tc counter\ntc 1\n'), 202);
+    await expectStatus(await gw.push('PUT', '/metrics/job/b', '# TYPE tc gauge\ntc 2\n'), 202);
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^# TYPE tc counter$/m);
+  });
+});
+
+describe('scrape', () => {
+  it('merges a family across groups, sorts series as the official does, writes floats as Go does', async () => {
+    await gw.push('PUT', '/metrics/job/z', 'v 1234567\n');
+    await gw.push('PUT', '/metrics/job/a/instance/x', 'v 0.00001234\n');
+    await gw.push('PUT', '/metrics/job/directory_cleaner/path/%2Fvar%2Ftmp', 'v 1e6\n');
+    const scrape = await gw.scrapePushed();
+    expect(scrape.match(/^v\{.*$/gm)).toEqual([
+      'v{instance="",job="z"} 1.234567e+06',
+      'v{instance="x",job="a"} 1.234e-05',
+      'v{instance="",job="directory_cleaner",path="/var/tmp"} 1e+06',
+    ]);
+    expect(scrape.match(/^# TYPE v untyped$/gm)).toHaveLength(1);
+  });
+
+  it('renders summaries and histograms with quantile and le last, and the implicit +Inf bucket', async () => {
+    await gw.push(
+      'PUT',
+      '/metrics/job/o',
+      '# TYPE s summary\ns{zz="1",quantile="0.5"} 1\ns_sum{zz="1"} 1\ns_count{zz="1"} 1\n' +
+        '# TYPE h histogram\nh_bucket{zz="1",le="0.1"} 1\nh_bucket{zz="1",le="1e+06"} 2\nh_sum{zz="1"} 3\nh_count{zz="1"} 4\n',
+    );
+    const scrape = await gw.scrapePushed();
+    expect(scrape).toContain(
+      [
+        '# TYPE h histogram',
+        'h_bucket{instance="",job="o",zz="1",le="0.1"} 1',
+        'h_bucket{instance="",job="o",zz="1",le="1e+06"} 2',
+        'h_bucket{instance="",job="o",zz="1",le="+Inf"} 4',
+        'h_sum{instance="",job="o",zz="1"} 3',
+        'h_count{instance="",job="o",zz="1"} 4',
+      ].join('\n'),
+    );
+    expect(scrape).toContain(
+      ['# TYPE s summary', 's{instance="",job="o",zz="1",quantile="0.5"} 1', 's_sum{instance="",job="o",zz="1"} 1', 's_count{instance="",job="o",zz="1"} 1'].join('\n'),
+    );
+  });
+
+  it('serves the official content type, gzip on request, and own metrics', async () => {
+    await gw.push('PUT', '/metrics/job/a', 'x 1\n');
+    const res = await fetch(`${gw.url}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    const text = await res.text();
+    expect(text).toMatch(/^pushgateway_http_requests_total\{code="200",handler="push",method="put"\} 1$/m);
+    expect(text).toMatch(/^pushgateway_build_info\{/m);
+    expect(text).toMatch(/^pushkeep_groups 1$/m);
+    expect(text).toMatch(/^pushkeep_series 1$/m);
+  });
+
+  it('answers unknown paths with 404 and wrong methods with 405', async () => {
+    await expectStatus(await fetch(`${gw.url}/nope`), 404, '404 page not found\n');
+    const res = await fetch(`${gw.url}/metrics/job/x`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('DELETE, OPTIONS, POST, PUT');
+  });
+});
+
+describe('restart', () => {
+  it('serves the same scrape after the process reopens the same database', async () => {
+    await gw.push('PUT', '/metrics/job/r/instance/i', '# HELP r_total Help.\n# TYPE r_total counter\nr_total{a="x"} 5\n');
+    await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');
+    const before = await gw.scrapePushed();
+    await gw.close();
+    gw = await startTestServer({}, gw.dbPath);
+    expect(await gw.scrapePushed()).toBe(before);
+  });
+});
