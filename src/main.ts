@@ -29,6 +29,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`pushkeep ${VERSION}\n`);
     return 0;
   }
+  if (config.args.length > 0) {
+    process.stderr.write(`pushkeep: unknown command ${JSON.stringify(config.args[0])} (see --help)\n`);
+    return 2;
+  }
 
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   for (const warning of config.warnings) logger.warn(warning);
