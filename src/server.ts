@@ -38,7 +38,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
   const database = openDatabase(options.database);
   await migrateToLatest(database.db, logger);
-  const store = new KyselyMetricStore(database.db);
+  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite' });
   const cache = new ScrapeCache();
   const telemetry = new Telemetry({
     version: options.version,
