@@ -79,7 +79,7 @@ export class PushService {
   }
 
   /** The text 0.0.4 scrape body: pushed families merged with the gateway's own. */
-  scrapeText(own: readonly MetricFamily[]): string {
+  scrapeText(own: readonly MetricFamily[]): Buffer {
     return this.cache.render(own);
   }
 

@@ -22,8 +22,8 @@ interface GroupPart {
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
-  /** The rendered block; undefined once a write touched the family. */
-  rendered: string | undefined;
+  /** The rendered block as bytes, ready to send; undefined once a write touched the family. */
+  rendered: Buffer | undefined;
   constructor(public type: MetricType) {}
 }
 
@@ -80,9 +80,9 @@ export class ScrapeCache {
    * The full scrape body: every family sorted by name, pushed and own merged. Own families win
    * HELP and TYPE; a pushed family of the same name and type adds its series to the own block.
    */
-  render(own: readonly MetricFamily[]): string {
+  render(own: readonly MetricFamily[]): Buffer {
     const names = this.names();
-    const out: string[] = [];
+    const out: Buffer[] = [];
     let i = 0;
     const ownSorted = [...own].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     let j = 0;
@@ -90,10 +90,10 @@ export class ScrapeCache {
       const pushedName = names[i];
       const ownFamily = ownSorted[j];
       if (ownFamily && (pushedName === undefined || ownFamily.name < pushedName)) {
-        if (ownFamily.metrics.length > 0) out.push(renderStandalone(ownFamily));
+        if (ownFamily.metrics.length > 0) out.push(Buffer.from(renderStandalone(ownFamily)));
         j++;
       } else if (ownFamily && ownFamily.name === pushedName) {
-        out.push(this.renderMerged(ownFamily));
+        out.push(Buffer.from(this.renderMerged(ownFamily)));
         i++;
         j++;
       } else {
@@ -101,7 +101,7 @@ export class ScrapeCache {
         i++;
       }
     }
-    return out.join('');
+    return Buffer.concat(out);
   }
 
   private names(): string[] {
@@ -111,9 +111,11 @@ export class ScrapeCache {
     return this.sortedNames;
   }
 
-  private block(name: string): string {
+  // Kept as bytes: a block joined from thousands of series strings is a rope that V8 would
+  // otherwise walk again on every scrape.
+  private block(name: string): Buffer {
     const block = this.blocks.get(name)!;
-    if (block.rendered === undefined) block.rendered = renderBlock(name, block, []);
+    if (block.rendered === undefined) block.rendered = Buffer.from(renderBlock(name, block, []));
     return block.rendered;
   }
 
