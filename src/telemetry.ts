@@ -9,6 +9,13 @@ export interface TelemetryOptions {
   readonly databaseSizeBytes: () => Promise<number>;
 }
 
+export interface OwnSnapshot {
+  /** Changes whenever the families are collected again. */
+  readonly id: number;
+  readonly takenAt: number;
+  readonly families: readonly MetricFamily[];
+}
+
 export type HandlerName =
   | 'push'
   | 'delete'
@@ -32,6 +39,8 @@ export class Telemetry {
   readonly pushDuration: client.Summary<'method'>;
   readonly pushSize: client.Summary<'method'>;
   private ownTypeCache: Map<string, MetricType> | undefined;
+  private lastSnapshot: OwnSnapshot | undefined;
+  private snapshotCount = 0;
 
   constructor(options: TelemetryOptions) {
     const registers = [this.registry];
@@ -113,6 +122,19 @@ export class Telemetry {
    */
   async families(): Promise<MetricFamily[]> {
     return parseText(await this.registry.metrics());
+  }
+
+  /**
+   * The own families, collected at most once per `maxAgeMs`: collecting reads /proc and costs
+   * more than serving a cached 100k-series scrape. Scrapes within that window see the same
+   * self-metrics; pushed metrics are never delayed by it.
+   */
+  async snapshot(maxAgeMs = 1000): Promise<OwnSnapshot> {
+    const now = performance.now();
+    if (!this.lastSnapshot || now - this.lastSnapshot.takenAt >= maxAgeMs) {
+      this.lastSnapshot = { id: ++this.snapshotCount, takenAt: now, families: await this.families() };
+    }
+    return this.lastSnapshot;
   }
 
   /** Own family names and types, for the push-time consistency check. */

@@ -1,4 +1,5 @@
 import type { MetricFamily, MetricType } from '../exposition/types.js';
+import type { Block } from '../render/gzip-blocks.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
 import { ConflictError, type MetricStore, type StoredGroup } from '../store/metric-store.js';
 import { checkConsistency, namesToLookUp } from './consistency.js';
@@ -78,9 +79,14 @@ export class PushService {
     if (id !== undefined) this.cache.removeGroup(id);
   }
 
-  /** The text 0.0.4 scrape body: pushed families merged with the gateway's own. */
-  scrapeText(own: readonly MetricFamily[]): Buffer {
+  /** The text 0.0.4 scrape body as blocks: pushed families merged with the gateway's own. */
+  scrapeText(own: readonly MetricFamily[]): Block[] {
     return this.cache.render(own);
+  }
+
+  /** Changes whenever a committed write changed what a scrape shows. */
+  scrapeVersion(): number {
+    return this.cache.version;
   }
 
   groups(): Promise<StoredGroup[]> {

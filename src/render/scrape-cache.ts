@@ -8,6 +8,7 @@ import {
   groupSeriesLabels,
 } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../store/metric-store.js';
+import type { Block } from './gzip-blocks.js';
 
 interface SeriesText {
   /** Label values in label-name order: the official scrape's sort key after the label count. */
@@ -23,7 +24,7 @@ interface GroupPart {
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
   /** The rendered block as bytes, ready to send; undefined once a write touched the family. */
-  rendered: Buffer | undefined;
+  rendered: Block | undefined;
   constructor(public type: MetricType) {}
 }
 
@@ -41,6 +42,12 @@ export class ScrapeCache {
   private readonly groupNames = new Map<number, Set<string>>();
   private sortedNames: string[] | undefined;
   private seriesCount = 0;
+  private changes = 0;
+
+  /** Changes with every write the cache applies: a rendered body is current while it holds. */
+  get version(): number {
+    return this.changes;
+  }
 
   /** Replaces what the cache holds for a group's families named in `families`, and drops `removed`. */
   applyWrite(header: GroupHeader, families: readonly StoredFamily[], removed: readonly string[]): void {
@@ -69,6 +76,7 @@ export class ScrapeCache {
     this.groupNames.clear();
     this.sortedNames = undefined;
     this.seriesCount = 0;
+    this.changes++;
   }
 
   /** Groups held and pushed series held (the two timestamp gauges not counted). */
@@ -77,12 +85,14 @@ export class ScrapeCache {
   }
 
   /**
-   * The full scrape body: every family sorted by name, pushed and own merged. Own families win
-   * HELP and TYPE; a pushed family of the same name and type adds its series to the own block.
+   * The full scrape body as blocks, in order: every family sorted by name, pushed and own merged.
+   * Own families win HELP and TYPE; a pushed family of the same name and type adds its series to
+   * the own block. Blocks of pushed families are the cached objects (see gzipBlocks).
    */
-  render(own: readonly MetricFamily[]): Buffer {
+  render(own: readonly MetricFamily[]): Block[] {
     const names = this.names();
-    const out: Buffer[] = [];
+    const out: Block[] = [];
+    let fresh = '';
     let i = 0;
     const ownSorted = [...own].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     let j = 0;
@@ -90,18 +100,22 @@ export class ScrapeCache {
       const pushedName = names[i];
       const ownFamily = ownSorted[j];
       if (ownFamily && (pushedName === undefined || ownFamily.name < pushedName)) {
-        if (ownFamily.metrics.length > 0) out.push(Buffer.from(renderStandalone(ownFamily)));
+        if (ownFamily.metrics.length > 0) fresh += renderStandalone(ownFamily);
         j++;
       } else if (ownFamily && ownFamily.name === pushedName) {
-        out.push(Buffer.from(this.renderMerged(ownFamily)));
+        fresh += this.renderMerged(ownFamily);
         i++;
         j++;
       } else {
+        // Own families between two cached blocks become one fresh block: one compression each.
+        if (fresh) out.push({ text: Buffer.from(fresh) });
+        fresh = '';
         out.push(this.block(pushedName!));
         i++;
       }
     }
-    return Buffer.concat(out);
+    if (fresh) out.push({ text: Buffer.from(fresh) });
+    return out;
   }
 
   private names(): string[] {
@@ -113,9 +127,9 @@ export class ScrapeCache {
 
   // Kept as bytes: a block joined from thousands of series strings is a rope that V8 would
   // otherwise walk again on every scrape.
-  private block(name: string): Buffer {
+  private block(name: string): Block {
     const block = this.blocks.get(name)!;
-    if (block.rendered === undefined) block.rendered = Buffer.from(renderBlock(name, block, []));
+    if (block.rendered === undefined) block.rendered = { text: Buffer.from(renderBlock(name, block, [])) };
     return block.rendered;
   }
 
@@ -141,6 +155,7 @@ export class ScrapeCache {
       series: family.metrics.map((m) => seriesText(family.name, family.type, m)),
     });
     block.rendered = undefined;
+    this.changes++;
     let names = this.groupNames.get(groupId);
     if (!names) this.groupNames.set(groupId, (names = new Set()));
     names.add(family.name);
@@ -152,6 +167,7 @@ export class ScrapeCache {
     if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.series.length ?? 0;
     block.parts.delete(groupId);
     block.rendered = undefined;
+    this.changes++;
     if (block.parts.size === 0) {
       this.blocks.delete(name);
       this.sortedNames = undefined;

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import zlib from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crc32Combine, gzipBlocks, type Block } from '../../src/render/gzip-blocks.js';
+
+describe('gzipBlocks', () => {
+  it('produces one gzip member whose content is the blocks in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 8 }), (parts) => {
+        const blocks: Block[] = parts.map((p) => ({ text: Buffer.from(p) }));
+        const gz = Buffer.concat(gzipBlocks(blocks));
+        expect(zlib.gunzipSync(gz).equals(Buffer.concat(blocks.map((b) => b.text)))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reuses a block compressed by an earlier scrape', () => {
+    const cached: Block = { text: Buffer.from('# TYPE a gauge\na{job="j"} 1\n'.repeat(1000)) };
+    gzipBlocks([cached]);
+    const first = cached.deflated;
+    const fresh: Block = { text: Buffer.from('own 1\n') };
+    const gz = Buffer.concat(gzipBlocks([fresh, cached]));
+    expect(cached.deflated).toBe(first);
+    expect(zlib.gunzipSync(gz).toString()).toBe('own 1\n' + cached.text.toString());
+  });
+
+  it.skipIf(spawnSync('gzip', ['--version']).status !== 0)('is read by the gzip tool as a single valid member', () => {
+    const blocks: Block[] = ['one\n', 'two\n', 'three\n'].map((t) => ({ text: Buffer.from(t) }));
+    const result = spawnSync('gzip', ['-dc'], { input: Buffer.concat(gzipBlocks(blocks)) });
+    expect({ status: result.status, out: result.stdout.toString(), err: result.stderr.toString() }).toEqual({
+      status: 0,
+      out: 'one\ntwo\nthree\n',
+      err: '',
+    });
+  });
+});
+
+describe('crc32Combine', () => {
+  it('equals the CRC-32 of the concatenation', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 500 }), fc.uint8Array({ maxLength: 500 }), (a, b) => {
+        const combined = crc32Combine(zlib.crc32(a), zlib.crc32(b), b.length);
+        expect(combined).toBe(zlib.crc32(Buffer.concat([a, b])));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
