@@ -2,11 +2,15 @@ import express from 'express';
 import type { PushService } from './domain/push-service.js';
 import type { Logger } from './logger.js';
 import type { Telemetry } from './telemetry.js';
+import type { BuildInformation } from './http/api-json.js';
+import { apiRouter } from './http/api-router.js';
 import { errorStatus } from './http/error-status.js';
 import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
 import { pushRouter } from './http/push-router.js';
+import type { PushHistory } from './domain/push-history.js';
 import { scrapeRouter } from './http/scrape-router.js';
+import { uiRouter } from './http/ui-router.js';
 
 export interface AppOptions {
   readonly service: PushService;
@@ -22,6 +26,32 @@ export interface AppOptions {
   readonly checkHealthy: () => Promise<void>;
   readonly isReady: () => boolean;
   readonly quit: () => void;
+  /** Readiness probe beyond isReady: the database answers. Defaults to checkHealthy. */
+  readonly checkReady?: () => Promise<void>;
+  /** /-/reload with --web.enable-lifecycle; defaults to nothing to reload. */
+  readonly reload?: () => Promise<void>;
+  /** --web.enable-admin-api. */
+  readonly adminApi?: boolean;
+  /** For /api/v1/status and the status page. */
+  readonly build?: BuildInformation;
+  readonly flags?: Readonly<Record<string, string>>;
+  readonly startTimeSeconds?: number;
+  /** Headers, rate limit and authentication from --web.config.file; runs before every route. */
+  readonly auth?: express.RequestHandler;
+  /** Records push attempts for the push_history view. */
+  readonly history?: PushHistory;
+}
+
+/** Build information as /api/v1/status shows it, in the official's field names. */
+export function defaultBuildInformation(version: string): BuildInformation {
+  return {
+    branch: '',
+    buildDate: '',
+    buildUser: '',
+    goVersion: `node${process.versions.node}`,
+    revision: '',
+    version,
+  };
 }
 
 /** Builds the Express app; never listens (main.ts and the tests do). */
@@ -30,10 +60,22 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const prefix = options.routePrefix;
+  if (options.auth) app.use(options.auth);
 
   app.use(prefix || '/', scrapeRouter({ ...options, path: options.telemetryPath }));
   app.use(`${prefix}/metrics`, pushRouter({ ...options, checked: options.consistencyCheck }));
-  app.use(prefix || '/', healthRouter(options));
+  app.use(
+    prefix || '/',
+    healthRouter({ ...options, checkReady: options.checkReady ?? options.checkHealthy, reload: options.reload ?? (async () => {}) }),
+  );
+  const shown = {
+    adminApi: options.adminApi ?? false,
+    build: options.build ?? defaultBuildInformation('unknown'),
+    flags: options.flags ?? {},
+    startTimeSeconds: options.startTimeSeconds ?? Date.now() / 1000,
+  };
+  app.use(`${prefix}/api/v1`, apiRouter({ ...options, ...shown }));
+  app.use(prefix || '/', uiRouter({ ...options, ...shown }));
   // The official answers GET /-/quit at the root even under a prefix.
   app.get('/-/quit', (_req, res) => {
     res.status(405).set('Content-Type', 'text/plain; charset=utf-8').send('Only POST or PUT requests allowed.');

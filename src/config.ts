@@ -29,8 +29,8 @@ export type FlagSpec = FlagSpecBase &
     | { readonly type: 'duration'; readonly default: string }
     | { readonly type: 'int'; readonly default: number }
     | { readonly type: 'enum'; readonly default: string; readonly values: readonly string[] }
-    /** Repeatable on the command line; comma-separated in the environment. */
-    | { readonly type: 'list'; readonly default: readonly string[] }
+    /** Repeatable on the command line; comma-separated in the environment unless envSeparator says otherwise. */
+    | { readonly type: 'list'; readonly default: readonly string[]; readonly envSeparator?: string | RegExp }
   );
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -66,6 +66,60 @@ const FLAG_SPECS = [
     help: 'Path to a web configuration file (TLS and basic authentication), as for the official Pushgateway.',
   },
   {
+    name: 'web.read-header-timeout',
+    type: 'duration',
+    default: '10s',
+    help: 'Close connections whose request headers have not arrived in this time (slow clients).',
+  },
+  {
+    name: 'web.read-timeout',
+    type: 'duration',
+    default: '1m',
+    help: 'Close connections whose whole request (headers and body) has not arrived in this time.',
+  },
+  {
+    name: 'push.max-body-bytes',
+    type: 'int',
+    default: 16 * 1024 * 1024,
+    help: 'Largest push body in bytes, before and after decompression (413 above it). 0 means no limit.',
+  },
+  {
+    name: 'push.max-series',
+    type: 'int',
+    default: 100_000,
+    help: 'Most series one push may carry (413 above it). 0 means no limit.',
+  },
+  {
+    name: 'push.max-labels-per-series',
+    type: 'int',
+    default: 128,
+    help: 'Most labels one pushed series may have, grouping labels included (413 above it). 0 means no limit.',
+  },
+  {
+    name: 'push.max-label-name-length',
+    type: 'int',
+    default: 1024,
+    help: 'Longest label name in bytes (413 above it). 0 means no limit.',
+  },
+  {
+    name: 'push.max-label-value-length',
+    type: 'int',
+    default: 16 * 1024,
+    help: 'Longest label value in bytes, grouping key values included (413 above it). 0 means no limit.',
+  },
+  {
+    name: 'storage.max-groups',
+    type: 'int',
+    default: 100_000,
+    help: 'Most groups the store may hold; a push that would create another gets 429. 0 means no limit.',
+  },
+  {
+    name: 'storage.max-series',
+    type: 'int',
+    default: 1_000_000,
+    help: 'Most pushed series the store may hold; a push that would exceed it gets 429. 0 means no limit.',
+  },
+  {
     name: 'push.disable-consistency-check',
     type: 'boolean',
     default: false,
@@ -97,6 +151,38 @@ const FLAG_SPECS = [
     default: 'normal',
     values: STORAGE_SYNC_MODES,
     help: 'SQLite durability: "normal" may lose the last writes on power loss, "full" syncs every write.',
+  },
+  {
+    name: 'retention.ttl',
+    type: 'duration',
+    default: '0',
+    help: 'Delete groups this long after their last successful push unless a rule or a Pushkeep-TTL header says otherwise. 0 keeps them forever (the official behaviour).',
+  },
+  {
+    name: 'retention.rule',
+    type: 'list',
+    default: [],
+    // Rules contain commas ({job="a",instance="b"}=1h): one per line or ;-separated in the environment.
+    envSeparator: /[;\n]/,
+    help: 'A TTL for the groups a selector matches, e.g. job=~"flink_.*"=1h or {job="backup"}=0 (0 = forever). Repeatable; the first match wins; rules beat --retention.ttl.',
+  },
+  {
+    name: 'retention.rules-file',
+    type: 'string',
+    default: '',
+    help: 'YAML file with a list of retention rules in the --retention.rule syntax, used after the command line\'s.',
+  },
+  {
+    name: 'retention.schedule',
+    type: 'string',
+    default: '*/30 * * * * *',
+    help: 'When to delete expired groups: a cron expression with seconds (node-cron). Expired groups stop being served at once regardless.',
+  },
+  {
+    name: 'history.retention',
+    type: 'duration',
+    default: '7d',
+    help: 'How long push attempts are kept in the push_history view; older ones are deleted by the retention sweep. 0 keeps them forever.',
   },
   {
     name: 'persistence.file',
@@ -154,10 +240,18 @@ export interface Config {
     readonly enableAdminApi: boolean;
     readonly enableLifecycle: boolean;
     readonly configFile: string;
+    readonly readHeaderTimeoutMs: number;
+    readonly readTimeoutMs: number;
   };
   readonly push: {
     readonly disableConsistencyCheck: boolean;
     readonly enableUtf8Names: boolean;
+    /** The limits of src/domain/push-limits.ts plus the body size; 0 means unlimited. */
+    readonly maxBodyBytes: number;
+    readonly maxSeries: number;
+    readonly maxLabelsPerSeries: number;
+    readonly maxLabelNameLength: number;
+    readonly maxLabelValueLength: number;
   };
   readonly log: {
     readonly level: LogLevel;
@@ -168,6 +262,21 @@ export interface Config {
     /** PostgreSQL URL; `''` means SQLite at `path`. */
     readonly url: string;
     readonly sync: StorageSync;
+    readonly maxGroups: number;
+    readonly maxSeries: number;
+  };
+  /** Stale-group expiry (src/retention): rules are checked by loadRetentionSettings, not here. */
+  readonly retention: {
+    /** 0 = groups no rule matches never expire. */
+    readonly ttlMs: number;
+    readonly rules: readonly string[];
+    /** '' = none. */
+    readonly rulesFile: string;
+    readonly schedule: string;
+  };
+  readonly history: {
+    /** How long push_history keeps an attempt; 0 = forever. */
+    readonly retentionMs: number;
   };
   /**
    * Every flag's effective value as /api/v1/status shows it: booleans "true"/"false", durations in
@@ -258,6 +367,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
 
   const str = (name: FlagName): string => values.get(name) as string;
   const bool = (name: FlagName): boolean => values.get(name) as boolean;
+  const count = (name: FlagName): number => {
+    const value = values.get(name) as number;
+    if (value < 0) throw new ConfigError(`invalid value "${value}" for --${name}: must not be negative (0 means no limit)`);
+    return value;
+  };
+  const positiveMs = (name: FlagName): number => {
+    const value = values.get(name) as number;
+    if (value <= 0) throw new ConfigError(`invalid value for --${name}: must be longer than 0s`);
+    return value;
+  };
 
   const listenAddresses = values.get('web.listen-address') as readonly string[];
   if (listenAddresses.length === 0) {
@@ -295,13 +414,33 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       enableAdminApi: bool('web.enable-admin-api'),
       enableLifecycle: bool('web.enable-lifecycle'),
       configFile: str('web.config.file'),
+      readHeaderTimeoutMs: positiveMs('web.read-header-timeout'),
+      readTimeoutMs: positiveMs('web.read-timeout'),
     },
     push: {
       disableConsistencyCheck: bool('push.disable-consistency-check'),
       enableUtf8Names: bool('push.enable-utf8-names'),
+      maxBodyBytes: count('push.max-body-bytes'),
+      maxSeries: count('push.max-series'),
+      maxLabelsPerSeries: count('push.max-labels-per-series'),
+      maxLabelNameLength: count('push.max-label-name-length'),
+      maxLabelValueLength: count('push.max-label-value-length'),
     },
     log: { level: str('log.level') as LogLevel, format: str('log.format') as LogFormat },
-    storage: { path: str('storage.path'), url: storageUrl, sync: str('storage.sync') as StorageSync },
+    storage: {
+      path: str('storage.path'),
+      url: storageUrl,
+      sync: str('storage.sync') as StorageSync,
+      maxGroups: count('storage.max-groups'),
+      maxSeries: count('storage.max-series'),
+    },
+    retention: {
+      ttlMs: values.get('retention.ttl') as number,
+      rules: values.get('retention.rule') as readonly string[],
+      rulesFile: str('retention.rules-file'),
+      schedule: str('retention.schedule'),
+    },
+    history: { retentionMs: values.get('history.retention') as number },
     flags,
     warnings,
   });
@@ -417,7 +556,7 @@ function convert(spec: FlagSpec, raw: string, source: string): FlagValue {
       return raw;
     case 'list':
       return raw
-        .split(',')
+        .split(spec.envSeparator ?? ',')
         .map((item) => item.trim())
         .filter((item) => item !== '');
   }
@@ -589,6 +728,7 @@ function deepFreeze<T>(value: T): T {
 export function helpText(): string {
   const lines = [
     'usage: pushkeep [<flags>]',
+    '       pushkeep sql [--format=table|csv|json] [<storage flags>] "<SELECT ...>"   (read-only SQL; see pushkeep sql --help)',
     '',
     'A Prometheus Pushgateway that keeps what it is told: durable (SQLite/PostgreSQL), expiring, queryable.',
     'Every flag can also be set with the environment variable shown; the command line wins.',

@@ -1,16 +1,25 @@
 #!/usr/bin/env node
+import buffer from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, helpText, loadConfig, parseListenAddress, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
+import { runSqlCommand } from './cli/sql-command.js';
+import { loadRetentionSettings, type RetentionSettings } from './retention/rules.js';
 
+// package.json is one level above src/main.ts (tsx: npm run dev / npm run sql) and two above
+// dist/src/main.js (the build).
 const VERSION = (
-  JSON.parse(readFileSync(path.join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+  JSON.parse(
+    readFileSync(path.join(import.meta.dirname, ...(path.basename(path.dirname(import.meta.dirname)) === 'dist' ? ['..', '..'] : ['..']), 'package.json'), 'utf8'),
+  ) as { version: string }
 ).version;
 
 /** Process entry: read flags, start the gateway, stop it cleanly on SIGTERM/SIGINT or /-/quit. */
 async function main(argv: string[]): Promise<number> {
+  // Subcommands come first: `pushkeep sql [flags] "<query>"` has flags of its own.
+  if (argv[0] === 'sql') return runSqlCommand(argv.slice(1), process.env, process.stdout, process.stderr);
   let config: Config;
   try {
     config = loadConfig(argv, process.env);
@@ -34,6 +43,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  let retention: RetentionSettings;
+  try {
+    retention = loadRetentionSettings(config.retention);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pushkeep: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   for (const warning of config.warnings) logger.warn(warning);
   const server = await startServer(
@@ -44,9 +64,24 @@ async function main(argv: string[]): Promise<number> {
       telemetryPath: config.web.telemetryPath,
       utf8Names: config.push.enableUtf8Names,
       consistencyCheck: !config.push.disableConsistencyCheck,
-      bodyLimit: 64 * 1024 * 1024,
+      // 0 = no limit: the largest buffer Node can make.
+      bodyLimit: config.push.maxBodyBytes || buffer.constants.MAX_LENGTH,
+      webConfigFile: config.web.configFile || undefined,
+      limits: {
+        maxSeriesPerPush: config.push.maxSeries,
+        maxLabelsPerSeries: config.push.maxLabelsPerSeries,
+        maxLabelNameLength: config.push.maxLabelNameLength,
+        maxLabelValueLength: config.push.maxLabelValueLength,
+        maxGroups: config.storage.maxGroups,
+        maxSeries: config.storage.maxSeries,
+      },
+      timeouts: { headersMs: config.web.readHeaderTimeoutMs, requestMs: config.web.readTimeoutMs },
       lifecycle: config.web.enableLifecycle,
       version: VERSION,
+      adminApi: config.web.enableAdminApi,
+      flags: config.flags,
+      retention,
+      history: { retentionSeconds: config.history.retentionMs / 1000 },
     },
     logger,
   );

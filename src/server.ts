@@ -1,13 +1,24 @@
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
+import { createApp, defaultBuildInformation } from './app.js';
+import type { PushLimits } from './domain/push-limits.js';
+import { authMiddleware } from './http/auth.js';
+import { loadWebConfig, tlsServerOptions, type TlsSettings } from './security/web-config.js';
+import { WebConfigSource } from './security/web-config-source.js';
 import { PushService } from './domain/push-service.js';
 import type { Logger } from './logger.js';
 import { ScrapeCache } from './render/scrape-cache.js';
 import { openDatabase, type DatabaseOptions } from './store/database.js';
 import { KyselyMetricStore } from './store/kysely-metric-store.js';
+import { KyselyHistoryStore } from './store/history-store.js';
+import { PushHistory } from './domain/push-history.js';
 import { migrateToLatest } from './store/migrate.js';
 import { Telemetry } from './telemetry.js';
+import { RetentionPolicy } from './retention/policy.js';
+import { NO_RETENTION, type RetentionSettings } from './retention/rules.js';
+import { expireGroupsStep, RetentionSweeper } from './retention/sweeper.js';
 
 export interface ServerOptions {
   readonly database: DatabaseOptions;
@@ -19,12 +30,30 @@ export interface ServerOptions {
   readonly bodyLimit: number;
   readonly lifecycle: boolean;
   readonly version: string;
+  /** --web.config.file: TLS, basic auth, roles (src/security/web-config.ts). */
+  readonly webConfigFile?: string | undefined;
+  /** Per-push and store-wide limits; absent means none (src/domain/push-limits.ts). */
+  readonly limits?: PushLimits | undefined;
+  /** Slow-client cut-offs; defaults 10 s for the headers and 60 s for the whole request. */
+  readonly timeouts?: { readonly headersMs: number; readonly requestMs: number } | undefined;
+  /** --web.enable-admin-api: PUT /api/v1/admin/wipe, DELETE /api/v1/admin/groups, the UI's wipe button. */
+  readonly adminApi?: boolean | undefined;
+  /** Every flag's effective value, for /api/v1/status and the status page (Config.flags). */
+  readonly flags?: Readonly<Record<string, string>> | undefined;
+  /** Stale-group expiry (loadRetentionSettings); absent = off except for Pushkeep-TTL headers, default schedule. */
+  readonly retention?: RetentionSettings | undefined;
+  /** Push history (push_history view): kept retentionSeconds (0 = forever; default 7 days), written every flushDelayMs. */
+  readonly history?: { readonly retentionSeconds: number; readonly flushDelayMs?: number } | undefined;
 }
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:9091 (with the actual port when 0 was asked for). */
   readonly url: string;
   readonly service: PushService;
+  /** The retention sweep: addStep() plugs in more cleanup; sweep() runs one now. */
+  readonly sweeper: RetentionSweeper;
+  /** Every push attempt; flush() writes the buffered ones now. */
+  readonly history: PushHistory;
   /** Stops accepting connections, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
   /** Resolves when something (SIGTERM, /-/quit) asked the server to stop and it has. */
@@ -36,10 +65,14 @@ export interface RunningServer {
  * shared by main.ts and the integration tests, which run it in-process on port 0.
  */
 export async function startServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
+  const startTimeSeconds = Date.now() / 1000;
+  // Read first: a broken web config must stop startup before anything listens or migrates.
+  const webConfig = options.webConfigFile ? new WebConfigSource(options.webConfigFile, logger) : undefined;
   const database = openDatabase(options.database);
   await migrateToLatest(database.db, logger);
-  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite' });
-  const cache = new ScrapeCache();
+  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind });
+  const retention = new RetentionPolicy(options.retention ?? NO_RETENTION);
+  const cache = new ScrapeCache(() => retention.now());
   const telemetry = new Telemetry({
     version: options.version,
     storeStats: () => cache.stats(),
@@ -48,7 +81,34 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const service = new PushService(store, cache, {
     utf8Names: options.utf8Names,
     ownTypes: () => telemetry.ownTypes(),
+    // On PostgreSQL other replicas may write the same tables.
+    shared: database.kind === 'postgres',
+    ...(options.limits ? { limits: options.limits } : {}),
+    retention,
   });
+  const sweeper = new RetentionSweeper({
+    schedule: retention.settings.schedule,
+    steps: [
+      expireGroupsStep({ expire: (now) => service.expire(now), countExpired: (n) => telemetry.groupsExpired.inc(n), logger }),
+    ],
+    metrics: {
+      observeSweepSeconds: (seconds) => telemetry.sweepDuration.observe(seconds),
+      sweepFailed: () => telemetry.sweepFailures.inc(),
+    },
+    logger,
+    clock: () => retention.now(),
+  });
+  const history = new PushHistory(new KyselyHistoryStore(database.db), {
+    retentionSeconds: options.history?.retentionSeconds ?? 7 * 86_400,
+    ...(options.history?.flushDelayMs !== undefined ? { flushDelayMs: options.history.flushDelayMs } : {}),
+    onWriteError: (err, dropped) => logger.warn({ err, dropped }, 'push history not written'),
+  });
+  sweeper.addStep({ name: 'push_history', run: async (now) => void (await history.sweep(now)) });
+  // Before serving: groups get the expiry the current rules give them (rules may have changed
+  // while the gateway was down), and whatever expired meanwhile is gone before the first scrape.
+  const reexpired = await service.applyRetention();
+  if (reexpired > 0) logger.info({ groups: reexpired }, 'retention: expiry times recomputed for the current rules');
+  await sweeper.sweep();
   await service.load();
 
   let resolveClosed!: () => void;
@@ -56,10 +116,14 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      const sweepStopped = sweeper.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await sweepStopped;
+      // After the last request: its attempt is in the buffer.
+      await history.close();
       await database.close();
       resolveClosed();
     })();
@@ -76,18 +140,96 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     consistencyCheck: options.consistencyCheck,
     bodyLimit: options.bodyLimit,
     lifecycle: options.lifecycle,
-    checkHealthy: () => store.ping(),
+    // Liveness needs a committed write; readiness (reached only after migrations and the cache
+    // load, which run before listening) needs the database to answer.
+    checkHealthy: () => store.checkWritable(),
+    checkReady: () => store.ping(),
     isReady: () => true,
     quit: () => void close(),
+    // The web config is re-read by its source when the file changes; a reload checks it now so
+    // that a broken edit answers 500 with the reason instead of being only logged.
+    reload: async () => {
+      if (options.webConfigFile) loadWebConfig(options.webConfigFile);
+    },
+    adminApi: options.adminApi ?? false,
+    history,
+    build: defaultBuildInformation(options.version),
+    flags: options.flags ?? {},
+    startTimeSeconds,
+    ...(webConfig
+      ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) }
+      : {}),
   });
-  const server = http.createServer(app);
+  const server = createHttpServer(app, webConfig, options.timeouts ?? { headersMs: 10_000, requestMs: 60_000 }, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.listen.port, options.listen.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const url = `${webConfig?.current().tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
   logger.info({ address: url, storage: database.kind }, 'listening');
-  return { url, service, close, closed };
+  sweeper.start();
+  return { url, service, sweeper, history, close, closed };
+}
+
+/**
+ * HTTP, or HTTPS when the web config has tls_server_config. Slow clients are cut off: headers
+ * must arrive within headersMs and the whole request within requestMs, checked every second
+ * (Node's default check interval is 30 s, which would let a slowloris hold a socket that long).
+ */
+function createHttpServer(
+  app: http.RequestListener,
+  webConfig: WebConfigSource | undefined,
+  timeouts: { readonly headersMs: number; readonly requestMs: number },
+  logger: Logger,
+): http.Server {
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(timeouts.headersMs / 2))),
+  };
+  const tls = webConfig?.current().tls;
+  if (!webConfig || !tls) return http.createServer(serverOptions, app);
+
+  const server = https.createServer({ ...serverOptions, ...tlsServerOptions(tls), handshakeTimeout: timeouts.headersMs }, app);
+  logger.info({ clientAuth: tls.clientAuth, minVersion: tls.minVersion, http2: false }, 'TLS is enabled');
+  if (webConfig.current().http2Requested) logger.debug('http_server_config.http2 is ignored: pushkeep serves HTTP/1.1');
+  // Certificates rotate without a restart: the source notices changed files and new connections
+  // get the new context. client_auth_type is fixed at startup (it decides requestCert).
+  webConfig.onReload((config) => {
+    if (config.tls) server.setSecureContext(tlsServerOptions(config.tls));
+  });
+  const clientAuth = tls.clientAuth;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const problem = clientCertificateProblem(socket, clientAuth, webConfig.current().tls);
+    if (problem) {
+      logger.debug({ remote: socket.remoteAddress, reason: problem }, 'TLS client refused');
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err, socket) => {
+    logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+  });
+  return server;
+}
+
+/**
+ * What Go's crypto/tls checks in the handshake for the client auth types that Node cannot express
+ * with requestCert/rejectUnauthorized alone, plus the toolkit's client_allowed_sans.
+ */
+function clientCertificateProblem(socket: TLSSocket, clientAuth: TlsSettings['clientAuth'], tls: TlsSettings | undefined): string | undefined {
+  if (clientAuth === 'NoClientCert' || clientAuth === 'RequestClientCert') return undefined;
+  const cert = socket.getPeerCertificate();
+  const presented = cert !== null && Object.keys(cert).length > 0;
+  if (!presented) return clientAuth === 'VerifyClientCertIfGiven' ? undefined : 'no client certificate';
+  if ((clientAuth === 'VerifyClientCertIfGiven' || clientAuth === 'RequireAndVerifyClientCert') && !socket.authorized) {
+    return `client certificate not trusted: ${String(socket.authorizationError)}`;
+  }
+  const allowed = tls?.clientAllowedSans;
+  if (allowed) {
+    const sans = (cert.subjectaltname ?? '').split(', ').map((entry) => entry.replace(/^[A-Za-z ]+:/, ''));
+    if (!sans.some((san) => allowed.includes(san))) return 'client certificate has none of client_allowed_sans';
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { LIMIT_NAMES } from './domain/push-limits.js';
 import { parseText } from './exposition/text-parser.js';
 import type { MetricFamily, MetricType } from './exposition/types.js';
 
@@ -38,6 +39,11 @@ export class Telemetry {
   readonly requests: client.Counter<'code' | 'handler' | 'method'>;
   readonly pushDuration: client.Summary<'method'>;
   readonly pushSize: client.Summary<'method'>;
+  readonly limitRejections: client.Counter<'limit'>;
+  /** Retention (src/retention): groups removed by the sweep, its duration and its failures. */
+  readonly groupsExpired: client.Counter;
+  readonly sweepDuration: client.Histogram;
+  readonly sweepFailures: client.Counter;
   private ownTypeCache: Map<string, MetricType> | undefined;
   private lastSnapshot: OwnSnapshot | undefined;
   private snapshotCount = 0;
@@ -84,6 +90,30 @@ export class Telemetry {
       help: 'HTTP request size for pushes to the Pushgateway.',
       labelNames: ['method'],
       percentiles: [0.1, 0.5, 0.9],
+      registers,
+    });
+    this.limitRejections = new client.Counter({
+      name: 'pushkeep_limit_rejections_total',
+      help: 'Requests refused by a limit, by the flag that sets it.',
+      labelNames: ['limit'],
+      registers,
+    });
+    // Every limit shows from the start, so rate() and alerts see a 0 before the first refusal.
+    for (const limit of LIMIT_NAMES) this.limitRejections.inc({ limit }, 0);
+    this.groupsExpired = new client.Counter({
+      name: 'pushkeep_groups_expired_total',
+      help: 'Groups deleted by the retention sweep because their expiry time had passed.',
+      registers,
+    });
+    this.sweepDuration = new client.Histogram({
+      name: 'pushkeep_retention_sweep_duration_seconds',
+      help: 'Duration of retention sweeps (every step: expired groups and other aged rows).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.sweepFailures = new client.Counter({
+      name: 'pushkeep_retention_sweep_failures_total',
+      help: 'Retention sweep steps that failed (database unavailable, for example); the next sweep retries.',
       registers,
     });
     new client.Gauge({

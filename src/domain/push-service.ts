@@ -1,10 +1,15 @@
+import type { ScrapeFormat } from '../exposition/negotiate.js';
 import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
-import { ConflictError, type MetricStore, type StoredGroup } from '../store/metric-store.js';
+import { ConflictError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
+import { RetentionPolicy, systemClock } from '../retention/policy.js';
+import { NO_RETENTION } from '../retention/rules.js';
 import { checkConsistency, namesToLookUp } from './consistency.js';
 import type { GroupingKey } from './grouping-key.js';
+import { matchesAny, type GroupSelector } from './group-matcher.js';
 import { PushError } from './push-error.js';
+import { CapacityGuard, checkPushShape, LimitError, type PushLimits } from './push-limits.js';
 import { sanitizeFamilies } from './push-rules.js';
 
 export interface PushRequest {
@@ -14,12 +19,23 @@ export interface PushRequest {
   readonly replace: boolean;
   /** When the request arrived, in Unix seconds. */
   readonly timeSeconds: number;
+  /** The Pushkeep-TTL header's TTL in seconds (0 = never): the group's TTL from this push on. */
+  readonly ttlSeconds?: number | undefined;
 }
 
 export interface PushServiceOptions {
   readonly utf8Names: boolean;
   /** The gateway's own families (name → type), read at push time: pushes may not contradict them. */
   readonly ownTypes: () => ReadonlyMap<string, MetricType>;
+  /** Refuse pushes over these limits (LimitError); absent means no limits. */
+  readonly limits?: PushLimits;
+  /** When groups expire (src/retention); absent means only a Pushkeep-TTL header makes one expire. */
+  readonly retention?: RetentionPolicy;
+  /**
+   * Other processes write the same store (replicas on PostgreSQL): the scrape cache then follows
+   * the store's change counter (refresh) instead of this process's own writes.
+   */
+  readonly shared?: boolean;
 }
 
 /**
@@ -27,16 +43,69 @@ export interface PushServiceOptions {
  * bookkeeping, and keeping the scrape cache in step with what was committed.
  */
 export class PushService {
+  private readonly capacity: CapacityGuard | undefined;
+  private readonly retention: RetentionPolicy;
+  /** Where the cache caught up with the store; undefined before the first load. */
+  private cursor: ChangeCursor | undefined;
+  /** Refreshes run one after another; a caller joins the queued one that has not started yet. */
+  private refreshChain: Promise<void> = Promise.resolve();
+  private queuedRefresh: Promise<void> | undefined;
+  /** Local writes go straight into the cache only when nobody else writes the store. */
+  private readonly applyLocally: boolean;
+
   constructor(
     private readonly store: MetricStore,
     private readonly cache: ScrapeCache,
     private readonly options: PushServiceOptions,
-  ) {}
+  ) {
+    this.capacity = options.limits ? new CapacityGuard(options.limits) : undefined;
+    this.retention = options.retention ?? new RetentionPolicy(NO_RETENTION, systemClock);
+    this.applyLocally = !options.shared;
+  }
 
   /** Fills the scrape cache from the store; call once before serving. */
   async load(): Promise<void> {
-    this.cache.clear();
-    for (const group of await this.store.loadGroups()) this.cache.applyWrite(group, group.families, []);
+    this.cursor = undefined;
+    await this.catchUp();
+  }
+
+  /**
+   * Brings the scrape cache up to date with writes other replicas committed; call before serving
+   * a scrape. Costs one query when nothing changed and nothing at all on an unshared store (its
+   * only writer keeps the cache current). Rejects with StoreUnavailableError when the store
+   * cannot be read.
+   *
+   * A refresh already running may have read the counter before the caller's request arrived, so
+   * the caller waits for the next one instead, which everyone arriving meanwhile shares: a
+   * scrape never misses a write acknowledged before it started.
+   */
+  refresh(): Promise<void> {
+    if (this.applyLocally) return Promise.resolve();
+    if (this.queuedRefresh) return this.queuedRefresh;
+    const next = this.refreshChain.then(
+      () => this.startRefresh(),
+      () => this.startRefresh(),
+    );
+    this.queuedRefresh = next;
+    this.refreshChain = next;
+    return next;
+  }
+
+  private startRefresh(): Promise<void> {
+    this.queuedRefresh = undefined;
+    return this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    const changes = await this.store.loadGroupsChangedSince(this.cursor);
+    if (changes.full) this.cache.clear();
+    // Removals first: SQLite may give a new group the id of a removed one.
+    for (const id of changes.removedIds) this.cache.removeGroup(id);
+    for (const group of changes.groups) {
+      this.cache.removeGroup(group.id);
+      this.cache.applyWrite(group, group.families, []);
+    }
+    this.cursor = changes.cursor;
   }
 
   /**
@@ -50,9 +119,10 @@ export class PushService {
     try {
       families = sanitizeFamilies(request.families, key, { utf8Names: this.options.utf8Names });
     } catch (err) {
-      if (err instanceof PushError && err.kind === 'inconsistent') await this.recordFailure(key, timeSeconds);
+      if (err instanceof PushError && err.kind === 'inconsistent') await this.recordFailure(key, timeSeconds, request.ttlSeconds);
       throw err;
     }
+    const release = await this.enforceLimits(key, families, replace, timeSeconds);
     const own = this.options.ownTypes();
     try {
       const result = await this.store.writePush({
@@ -62,13 +132,43 @@ export class PushService {
         timeSeconds,
         lookUpNames: namesToLookUp(families),
         check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
+        ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
+        expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
       });
-      this.cache.applyWrite(result.group, result.written, result.removed);
+      if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed);
     } catch (err) {
       if (err instanceof ConflictError) {
-        await this.recordFailure(key, timeSeconds);
+        await this.recordFailure(key, timeSeconds, request.ttlSeconds);
         throw new PushError('inconsistent', err.message);
       }
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Per-push and store-wide limits. A refused push changes nothing but the failure time of its
+   * group, and only of a group that exists: a refusal never creates a group (that would defeat
+   * storage.max-groups). Returns the release of the push's capacity reservation.
+   */
+  private async enforceLimits(key: GroupingKey, families: readonly MetricFamily[], replace: boolean, timeSeconds: number): Promise<() => void> {
+    const limits = this.options.limits;
+    if (!limits || !this.capacity) return () => {};
+    let stored: StoredGroup | undefined | null = null;
+    const group = async () => (stored === null ? (stored = await this.store.loadGroup(key)) : stored);
+    try {
+      const pushedSeries = checkPushShape(families, limits);
+      return await this.capacity.reserve(this.cache.stats(), pushedSeries, async () => {
+        const g = await group();
+        if (!g) return { exists: false, replacedSeries: 0 };
+        const pushed = new Set(families.map((f) => f.name));
+        let replacedSeries = 0;
+        for (const f of g.families) if (replace || pushed.has(f.name)) replacedSeries += f.metrics.length;
+        return { exists: true, replacedSeries };
+      });
+    } catch (err) {
+      if (err instanceof LimitError && (await group())) await this.recordFailure(key, timeSeconds);
       throw err;
     }
   }
@@ -76,7 +176,7 @@ export class PushService {
   /** Removes exactly one group (no prefix matching); a missing group is not an error. */
   async delete(key: GroupingKey): Promise<void> {
     const id = await this.store.deleteGroup(key);
-    if (id !== undefined) this.cache.removeGroup(id);
+    if (id !== undefined && this.applyLocally) this.cache.removeGroup(id);
   }
 
   /** The text 0.0.4 scrape body as blocks: pushed families merged with the gateway's own. */
@@ -84,17 +184,107 @@ export class PushService {
     return this.cache.render(own);
   }
 
+  /** The scrape body in a negotiated format (text 0.0.4, OpenMetrics 1.0.0, protobuf delimited) as blocks. */
+  scrape(format: ScrapeFormat, own: readonly MetricFamily[]): Block[] {
+    return this.cache.render(own, format);
+  }
+
   /** Changes whenever a committed write changed what a scrape shows. */
   scrapeVersion(): number {
+    this.cache.expireDue();
     return this.cache.version;
   }
 
-  groups(): Promise<StoredGroup[]> {
-    return this.store.loadGroups();
+  /** Every live group with its families, ordered by grouping key (a group past its expiry is gone). */
+  async groups(): Promise<StoredGroup[]> {
+    return this.live(await this.store.loadGroups());
   }
 
-  private async recordFailure(key: GroupingKey, timeSeconds: number): Promise<void> {
-    const header = await this.store.recordFailure(key, timeSeconds);
+  /** Every live group without its families (cheap: for listings and selection). */
+  async groupHeaders(): Promise<GroupHeader[]> {
+    return this.live(await this.store.loadHeaders());
+  }
+
+  /** The given live groups with their families, ordered by grouping key; ids gone meanwhile are skipped. */
+  async groupsById(ids: readonly number[]): Promise<StoredGroup[]> {
+    return this.live(await this.store.loadGroupsById(ids));
+  }
+
+  private live<T extends GroupHeader>(groups: T[]): T[] {
+    const now = this.retention.now();
+    return groups.filter((g) => !this.retention.isExpired(g.expiresAtSeconds, now));
+  }
+
+  /**
+   * Removes the groups whose expiry time is at or before `nowSeconds` (retention's sweep) and
+   * returns those this call removed: with replicas sweeping the same database, each group is
+   * returned by exactly one of them.
+   */
+  async expire(nowSeconds: number): Promise<ExpiredGroup[]> {
+    const expired = await this.store.deleteExpired(nowSeconds);
+    if (this.applyLocally) for (const g of expired) this.cache.removeGroup(g.id);
+    return expired;
+  }
+
+  /**
+   * Recomputes every group's expiry under the current retention settings (they may have changed
+   * since the group's last push): call at startup, before expire(). Returns how many changed.
+   */
+  async applyRetention(): Promise<number> {
+    const updates = [];
+    for (const header of await this.store.loadHeaders()) {
+      const expiresAtSeconds = this.retention.expiryOf(header);
+      if (expiresAtSeconds === header.expiresAtSeconds) continue;
+      updates.push({ id: header.id, pushTimeSeconds: header.pushTimeSeconds, pushFailureTimeSeconds: header.pushFailureTimeSeconds, expiresAtSeconds });
+    }
+    return this.store.setExpiries(updates);
+  }
+
+  /** The store's callback for a group's expiry after a push (or first failure) at `timeSeconds`. */
+  private expiryOf(key: GroupingKey, timeSeconds: number, headerSeconds: number | undefined): ExpiryOf {
+    return (storedSeconds) => this.retention.expiresAt(key, { headerSeconds, storedSeconds }, timeSeconds);
+  }
+
+  /** Removes every group in one transaction (the admin wipe); returns how many there were. */
+  async wipe(): Promise<number> {
+    const ids = await this.store.deleteAll();
+    if (this.applyLocally) for (const id of ids) this.cache.removeGroup(id);
+    return ids.length;
+  }
+
+  /**
+   * Removes, in one transaction, every group matching any of the selectors (all groups when none
+   * is given) whose last successful push is older than `pushedBeforeSeconds` (when given). A
+   * group that never had a successful push counts as older than any age. Returns the number removed.
+   */
+  async deleteMatching(selectors: readonly GroupSelector[], pushedBeforeSeconds?: number): Promise<number> {
+    const ids: number[] = [];
+    for (const header of await this.store.loadHeaders()) {
+      if (selectors.length > 0 && !matchesAny(selectors, header.key)) continue;
+      if (pushedBeforeSeconds !== undefined && header.pushTimeSeconds >= pushedBeforeSeconds) continue;
+      ids.push(header.id);
+    }
+    const deleted = await this.store.deleteGroupsById(ids, pushedBeforeSeconds);
+    if (this.applyLocally) for (const id of deleted) this.cache.removeGroup(id);
+    return deleted.length;
+  }
+
+  /** Resolves when the database can be written (liveness). */
+  checkWritable(): Promise<void> {
+    return this.store.checkWritable();
+  }
+
+  /** Resolves when the database answers a query (readiness). */
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
+  private async recordFailure(key: GroupingKey, timeSeconds: number, ttlSeconds?: number): Promise<void> {
+    const header = await this.store.recordFailure(key, timeSeconds, this.expiryOf(key, timeSeconds, ttlSeconds));
+    if (!this.applyLocally) return;
+    // A group without a successful push has no families: if the cache still holds some, the
+    // group had expired and the store emptied it.
+    if (header.pushTimeSeconds === 0) this.cache.removeGroup(header.id);
     this.cache.applyHeader(header);
   }
 }

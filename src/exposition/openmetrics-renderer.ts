@@ -1,118 +1,90 @@
 /**
  * OpenMetrics 1.0.0 text rendering for scrapes that ask for it.
  *
- * Naming follows prometheus/common's expfmt OpenMetrics encoder: a counter family is announced without its
- * `_total` suffix and its samples carry it (`x` and `x_total` both render as `# TYPE x counter` + `x_total`),
- * so Prometheus stores the same series whichever format it scraped. Numbers, `le` and `quantile` use the same
- * formatting as text 0.0.4 (formatFloat) so that label values, and therefore series identities, match across
- * formats too. `_created` is written where a created timestamp is known; exemplars on counters and buckets.
- * Native histograms, which OpenMetrics 1.0 text cannot carry, are rendered as their classic part (as in text).
- * `# UNIT` is written only when the announced name ends in `_<unit>`, as OpenMetrics requires.
+ * Prometheus' default Accept header prefers OpenMetrics, so it is what Prometheus gets from Pushkeep where
+ * it got text 0.0.4 from the official gateway. The rule is therefore: **Prometheus must ingest exactly the
+ * series and values a text 0.0.4 scrape gives it.** The sample lines are the text format's lines (same
+ * names, label order, `le`/`quantile` placement, Go float formatting), and only the headers differ:
+ * - a counter named `x_total` is announced as `# TYPE x counter` and its samples stay `x_total`;
+ * - a counter whose name lacks `_total` (text and protobuf pushes allow it) is announced as `unknown`
+ *   under its own name: as an OpenMetrics counter its samples would have to become `x_total`, a series
+ *   the text scrape does not have;
+ * - untyped is `unknown`; a gauge histogram is announced as `histogram` with `_sum`/`_count`, as text
+ *   0.0.4 and Prometheus' protobuf parser name it (`_gsum`/`_gcount` would be new series);
+ * - no `_created` samples: Prometheus 2.x ingests them as series of their own (the text scrape has
+ *   none). Created timestamps are kept and served in protobuf scrapes;
+ * - exemplars, which text cannot carry, are written on counter and bucket lines (they are not series);
+ * - HELP escapes `"` as OpenMetrics requires; `# UNIT` is written only when the announced name ends in
+ *   `_<unit>`. Native histograms are rendered as their classic part, as in text.
  */
 import { formatFloat } from './float-format.js';
+import { escapeLabelValue, renderMetricLines } from './text-renderer.js';
 import type { Exemplar, LabelPair, Metric, MetricFamily, MetricType } from './types.js';
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-const OM_TYPE: Record<MetricType, string> = {
-  counter: 'counter',
-  gauge: 'gauge',
-  summary: 'summary',
-  untyped: 'unknown',
-  histogram: 'histogram',
-  gaugehistogram: 'gaugehistogram',
-};
-
-/** The name announced in HELP/TYPE/UNIT: counters lose a trailing `_total`. */
-function familyName(name: string, type: MetricType): string {
-  return type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
+/** The OpenMetrics type and announced name of a family: see the module comment. */
+export function openMetricsFamily(name: string, type: MetricType): { readonly name: string; readonly type: string } {
+  switch (type) {
+    case 'counter':
+      return name.endsWith('_total') && name.length > 6 ? { name: name.slice(0, -6), type: 'counter' } : { name, type: 'unknown' };
+    case 'untyped':
+      return { name, type: 'unknown' };
+    case 'gaugehistogram':
+      return { name, type: 'histogram' };
+    default:
+      return { name, type };
+  }
 }
 
-const escapeHelp = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-const escapeLabelValue = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (s: string): string => s.replace(/[\\\n"]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 
-function labelSet(labels: readonly LabelPair[], extra?: LabelPair): string {
-  if (labels.length === 0 && !extra) return '';
-  let out = '{';
-  let first = true;
-  for (const l of labels) {
-    out += `${first ? '' : ','}${l.name}="${escapeLabelValue(l.value)}"`;
-    first = false;
-  }
-  if (extra) out += `${first ? '' : ','}${extra.name}="${escapeLabelValue(extra.value)}"`;
-  return `${out}}`;
+function labelSet(labels: readonly LabelPair[]): string {
+  let out = '';
+  for (const l of labels) out += `${out === '' ? '' : ','}${l.name}="${escapeLabelValue(l.value)}"`;
+  return `{${out}}`;
 }
 
 /**
- * Timestamps (exemplar timestamps, `_created` values) in plain decimal seconds, as prom-client and the Python
- * client write them: some OpenMetrics parsers (prometheus_client's) misread exponent notation here.
+ * Timestamps in plain decimal seconds, as prom-client and the Python client write them: some
+ * OpenMetrics parsers (prometheus_client's) misread exponent notation here.
  */
 const seconds = (ms: number): string => String(ms / 1000);
 
-function exemplarSuffix(e: Exemplar | undefined): string {
-  if (!e) return '';
-  const labels = labelSet(e.labels);
+function exemplarSuffix(e: Exemplar): string {
   const ts = e.timestampMs !== undefined ? ` ${seconds(e.timestampMs)}` : '';
-  return ` # ${labels === '' ? '{}' : labels} ${formatFloat(e.value)}${ts}`;
+  return ` # ${labelSet(e.labels)} ${formatFloat(e.value)}${ts}`;
 }
 
 /** The `# HELP`, `# TYPE` and (when valid) `# UNIT` lines of one family, each ending in `\n`. */
 export function renderOpenMetricsFamilyHeader(name: string, type: MetricType, help?: string, unit?: string): string {
-  const announced = familyName(name, type);
-  let out = help !== undefined ? `# HELP ${announced} ${escapeHelp(help)}\n` : '';
-  out += `# TYPE ${announced} ${OM_TYPE[type]}\n`;
-  if (unit && announced.endsWith(`_${unit}`)) out += `# UNIT ${announced} ${unit}\n`;
+  const announced = openMetricsFamily(name, type);
+  let out = help !== undefined ? `# HELP ${announced.name} ${escapeHelp(help)}\n` : '';
+  out += `# TYPE ${announced.name} ${announced.type}\n`;
+  if (unit && announced.name.endsWith(`_${unit}`)) out += `# UNIT ${announced.name} ${unit}\n`;
   return out;
 }
 
-/** The sample lines of one series of family `name` (its stored name), each ending in `\n`. */
+/** True when the series carries an exemplar, the only thing its OpenMetrics lines add to its text lines. */
+export function hasExemplars(metric: Metric): boolean {
+  return metric.exemplar !== undefined || (metric.histogram?.buckets.some((b) => b.exemplar !== undefined) ?? false);
+}
+
+/** The sample lines of one series of family `name`, each ending in `\n`: the text lines plus exemplars. */
 export function renderOpenMetricsMetricLines(name: string, type: MetricType, metric: Metric): string {
-  const base = familyName(name, type);
-  const labels = labelSet(metric.labels);
-  switch (type) {
-    case 'counter': {
-      let out = `${base}_total${labels} ${formatFloat(metric.value ?? 0)}${exemplarSuffix(metric.exemplar)}\n`;
-      if (metric.createdTimestampMs !== undefined) {
-        out += `${base}_created${labels} ${seconds(metric.createdTimestampMs)}\n`;
-      }
-      return out;
-    }
-    case 'gauge':
-    case 'untyped':
-      return `${name}${labels} ${formatFloat(metric.value ?? 0)}\n`;
-    case 'summary': {
-      const s = metric.summary;
-      if (!s) return '';
-      let out = '';
-      for (const q of s.quantiles) {
-        out += `${name}${labelSet(metric.labels, { name: 'quantile', value: formatFloat(q.quantile) })} ${formatFloat(q.value)}\n`;
-      }
-      out += `${name}_sum${labels} ${formatFloat(s.sampleSum)}\n`;
-      out += `${name}_count${labels} ${formatFloat(s.sampleCount)}\n`;
-      if (s.createdTimestampMs !== undefined) out += `${name}_created${labels} ${seconds(s.createdTimestampMs)}\n`;
-      return out;
-    }
-    case 'histogram':
-    case 'gaugehistogram': {
-      const h = metric.histogram;
-      if (!h) return '';
-      const count = h.native && h.native.sampleCountFloat > 0 ? h.native.sampleCountFloat : h.sampleCount;
-      let out = '';
-      let sawInf = false;
-      for (const b of h.buckets) {
-        if (b.upperBound === Infinity) sawInf = true;
-        out += `${name}_bucket${labelSet(metric.labels, { name: 'le', value: formatFloat(b.upperBound) })} ${formatFloat(b.cumulativeCount)}${exemplarSuffix(b.exemplar)}\n`;
-      }
-      if (!sawInf) out += `${name}_bucket${labelSet(metric.labels, { name: 'le', value: '+Inf' })} ${formatFloat(count)}\n`;
-      const [sum, cnt] = type === 'gaugehistogram' ? ['_gsum', '_gcount'] : ['_sum', '_count'];
-      out += `${name}${sum}${labels} ${formatFloat(h.sampleSum)}\n`;
-      out += `${name}${cnt}${labels} ${formatFloat(count)}\n`;
-      if (type === 'histogram' && h.createdTimestampMs !== undefined) {
-        out += `${name}_created${labels} ${seconds(h.createdTimestampMs)}\n`;
-      }
-      return out;
-    }
+  const text = renderMetricLines(name, type, metric);
+  if (!hasExemplars(metric)) return text;
+  const lines = text.split('\n');
+  if (type === 'counter' && metric.exemplar) {
+    // OpenMetrics allows exemplars on `_total` samples only, not on an `unknown` one.
+    if (openMetricsFamily(name, type).type === 'counter') lines[0] += exemplarSuffix(metric.exemplar);
+  } else if (metric.histogram) {
+    // Bucket lines come first, in stored order, one per bucket.
+    metric.histogram.buckets.forEach((b, i) => {
+      if (b.exemplar) lines[i] += exemplarSuffix(b.exemplar);
+    });
   }
+  return lines.join('\n');
 }
 
 /**

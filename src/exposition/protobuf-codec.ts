@@ -128,6 +128,7 @@ function findProtoFile(): string {
 
 const root = new protobuf.Root().loadSync(findProtoFile());
 const MetricFamilyType = root.lookupType('io.prometheus.client.MetricFamily');
+const MetricMessageType = root.lookupType('io.prometheus.client.Metric');
 
 const WIRE_TYPES: readonly MetricType[] = ['counter', 'gauge', 'summary', 'untyped', 'histogram', 'gaugehistogram'];
 const WIRE_TYPE_NAMES = ['COUNTER', 'GAUGE', 'SUMMARY', 'UNTYPED', 'HISTOGRAM', 'GAUGE_HISTOGRAM'] as const;
@@ -427,8 +428,40 @@ export function encodeDelimited(families: readonly MetricFamily[]): Buffer {
     };
     MetricFamilyType.encodeDelimited(message, writer);
   }
-  const bytes = writer.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return toBuffer(writer.finish());
+}
+
+/** Tag of MetricFamily's `repeated Metric metric = 4` (wire type 2, length-delimited). */
+const METRIC_FIELD_TAG = (4 << 3) | 2;
+
+const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/**
+ * One series as the bytes of a MetricFamily `metric` field (tag, length, Metric message). Repeated fields
+ * concatenate, so a scrape cache can keep these per series and join them into a family with
+ * encodeFamilyFrame, encoding each series once instead of once per scrape.
+ */
+export function encodeMetricField(type: MetricType, metric: Metric): Buffer {
+  const writer = protobuf.Writer.create();
+  MetricMessageType.encode(encodeMetric(type, metric), writer.uint32(METRIC_FIELD_TAG).fork()).ldelim();
+  return toBuffer(writer.finish());
+}
+
+/**
+ * One delimited MetricFamily (length prefix, name, help, type, then the given `metric` fields in order), as
+ * encodeDelimited would write it for the same family: the bytes of a protobuf scrape for one family.
+ */
+export function encodeFamilyFrame(
+  name: string,
+  help: string | undefined,
+  type: MetricType,
+  metricFields: readonly Uint8Array[],
+): Buffer {
+  const header = MetricFamilyType.encode({ name, ...(help !== undefined ? { help } : {}), type: TYPE_TO_WIRE[type] }).finish();
+  let length = header.length;
+  for (const f of metricFields) length += f.length;
+  const prefix = protobuf.Writer.create().uint32(length).finish();
+  return Buffer.concat([prefix, header, ...metricFields], prefix.length + length);
 }
 
 // ---------------------------------------------------------------------------------------------------------

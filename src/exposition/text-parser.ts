@@ -123,6 +123,8 @@ class TextParser {
   private fam!: FamilyAcc;
   private part: Part = Part.Plain;
   private labels: LabelPair[] = [];
+  private labelNameSet = new Set<string>();
+  private labelNameSetOf: LabelPair[] | undefined;
   /** The quantile or le value of the current sample; NaN when absent. */
   private special = NaN;
   /** Whether the current line started with `{` (UTF-8 form). */
@@ -529,11 +531,20 @@ class TextParser {
     // exempt from the duplicate check (the last one wins).
     if (this.isSpecialLabel(name)) return;
     const labels = this.labels;
-    for (let i = 0; i < labels.length; i++) {
-      if (labels[i]!.name === name) {
-        this.fail(`duplicate label names for metric ${goQuote(this.fam.name)}`);
+    if (labels.length < 32) {
+      for (let i = 0; i < labels.length; i++) {
+        if (labels[i]!.name === name) this.fail(`duplicate label names for metric ${goQuote(this.fam.name)}`);
       }
+      return;
     }
+    // A hostile series with 100k labels would make the scan above quadratic (minutes of CPU).
+    // The set is rebuilt whenever it is not in step with this series' labels.
+    if (this.labelNameSet.size !== labels.length || this.labelNameSetOf !== labels) {
+      this.labelNameSet = new Set(labels.map((l) => l.name));
+      this.labelNameSetOf = labels;
+    }
+    if (this.labelNameSet.has(name)) this.fail(`duplicate label names for metric ${goQuote(this.fam.name)}`);
+    this.labelNameSet.add(name);
   }
 
   private labelValue_(name: string, value: string): void {

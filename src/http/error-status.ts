@@ -2,6 +2,7 @@ import { EncodingError } from '../exposition/parse-body.js';
 import { ParseError } from '../exposition/parse-error.js';
 import { ProtobufError } from '../exposition/protobuf-codec.js';
 import { PushError } from '../domain/push-error.js';
+import { LimitError, type LimitName } from '../domain/push-limits.js';
 import { StoreUnavailableError } from '../store/metric-store.js';
 import { BodyError } from './body-decoding.js';
 import { BodyTooLargeError } from './raw-body.js';
@@ -11,19 +12,24 @@ export interface ErrorStatus {
   readonly message: string;
   /** False for errors that are bugs: they are logged with their stack. */
   readonly expected: boolean;
+  /** The limit that refused the request, for pushkeep_limit_rejections_total. */
+  readonly limit?: LimitName;
 }
 
 /** The one mapping from domain, parse and store errors to HTTP status codes. */
 export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof PushError) {
-    const status = err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : 400;
-    return { status, message: err.message, expected: true };
+    const status =
+      err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : err.kind === 'over_capacity' ? 429 : 400;
+    return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
   if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {
     return { status: 400, message: err.message, expected: true };
   }
-  if (err instanceof BodyError) return { status: err.status, message: err.message, expected: true };
-  if (err instanceof BodyTooLargeError) return { status: 413, message: err.message, expected: true };
+  if (err instanceof BodyError) {
+    return { status: err.status, message: err.message, expected: true, ...(err.status === 413 ? { limit: 'push.max-body-bytes' as const } : {}) };
+  }
+  if (err instanceof BodyTooLargeError) return { status: 413, message: err.message, expected: true, limit: 'push.max-body-bytes' };
   if (err instanceof StoreUnavailableError) return { status: 503, message: err.message, expected: true };
   const message = err instanceof Error ? err.message : String(err);
   return { status: 500, message: `internal error: ${message.split('\n')[0]}`, expected: false };

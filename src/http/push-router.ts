@@ -3,6 +3,9 @@ import { parseBody } from '../exposition/parse-body.js';
 import { parseGroupingPath } from '../domain/grouping-key.js';
 import { PushError } from '../domain/push-error.js';
 import type { PushService } from '../domain/push-service.js';
+import { seriesCount, type PushHistory } from '../domain/push-history.js';
+import type { GroupingKey } from '../domain/grouping-key.js';
+import { parseTtlHeader } from '../retention/policy.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry.js';
 import { decodeBody } from './body-decoding.js';
@@ -19,6 +22,8 @@ export interface PushRouterOptions {
   readonly checked: boolean;
   /** Largest accepted body, before and after decompression. */
   readonly bodyLimit: number;
+  /** Records every push attempt (push_history); absent records nothing. */
+  readonly history?: PushHistory | undefined;
 }
 
 const ALLOW = 'DELETE, OPTIONS, POST, PUT';
@@ -50,24 +55,31 @@ async function handle(options: PushRouterOptions, req: Request, res: Response): 
   const handler = method === 'delete' ? 'delete' : 'push';
   let status = 500;
   let bodyBytes = 0;
+  let key: GroupingKey | undefined;
+  let series: number | undefined;
+  let reason: string | undefined;
   try {
-    const key = parseGroupingPath(req.path, { utf8Names: options.utf8Names });
+    key = parseGroupingPath(req.path, { utf8Names: options.utf8Names });
     if (method === 'delete') {
       await service.delete(key);
       status = 202;
     } else {
+      // Checked before the body is read: a bad header costs the client nothing but the 400.
+      const ttlSeconds = parseTtlHeader(req.headers['pushkeep-ttl']);
       const raw = await readRawBody(req, options.bodyLimit);
       bodyBytes = raw.length;
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
       const families = parseBody(req.headers['content-type'], body, { utf8Names: options.utf8Names });
+      series = seriesCount(families);
       try {
-        await service.push({ key, families, replace: method === 'put', timeSeconds });
+        await service.push({ key, families, replace: method === 'put', timeSeconds, ttlSeconds });
       } catch (err) {
         // Unchecked mode answers before checking, as the official does; the push is refused all
         // the same and its failure recorded, so the store never becomes inconsistent.
         if (!options.checked && err instanceof PushError && err.kind === 'inconsistent') {
           logger.warn({ path: req.originalUrl, reason: err.message }, 'push rejected');
           status = 202;
+          reason = err.message;
           return void res.status(202).end();
         }
         throw err;
@@ -78,10 +90,26 @@ async function handle(options: PushRouterOptions, req: Request, res: Response): 
   } catch (err) {
     const mapped = errorStatus(err);
     status = mapped.status;
+    reason = mapped.message;
+    if (mapped.limit) telemetry.limitRejections.inc({ limit: mapped.limit });
+    // An oversized body still arriving is not read to its end: the connection closes after the reply.
+    if (!req.complete) res.set('Connection', 'close');
     if (mapped.expected) logger.warn({ method: req.method, path: req.originalUrl, status, reason: mapped.message }, 'push rejected');
     else logger.error({ err, method: req.method, path: req.originalUrl }, 'push failed');
     sendPlainError(res, status, mapped.message);
   } finally {
+    options.history?.record({
+      timeSeconds,
+      method: req.method as 'PUT' | 'POST' | 'DELETE',
+      path: req.originalUrl,
+      ...(key ? { key } : {}),
+      outcome: reason === undefined ? 'accepted' : 'rejected',
+      statusCode: status,
+      ...(reason !== undefined ? { reason } : {}),
+      bodyBytes,
+      ...(series !== undefined ? { seriesCount: series } : {}),
+      ...(req.socket.remoteAddress ? { clientAddress: req.socket.remoteAddress } : {}),
+    });
     telemetry.requests.inc({ code: String(status), handler, method });
     if (handler === 'push') {
       telemetry.pushDuration.observe({ method }, (performance.now() - started) / 1000);

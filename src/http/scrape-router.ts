@@ -1,5 +1,8 @@
 import express, { type Request, type Response } from 'express';
 import type { PushService } from '../domain/push-service.js';
+import { negotiateScrapeFormat, type ScrapeFormat } from '../exposition/negotiate.js';
+import { OPENMETRICS_CONTENT_TYPE } from '../exposition/openmetrics-renderer.js';
+import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf-codec.js';
 import { ScrapeBodyCache } from '../render/scrape-body.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry.js';
@@ -7,6 +10,12 @@ import { sendPlainError } from './plain-error.js';
 import { errorStatus } from './error-status.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const CONTENT_TYPES: Record<ScrapeFormat, string> = {
+  text: TEXT_CONTENT_TYPE,
+  openmetrics: OPENMETRICS_CONTENT_TYPE,
+  protobuf: PROTOBUF_CONTENT_TYPE,
+};
 
 export interface ScrapeRouterOptions {
   readonly service: PushService;
@@ -16,7 +25,10 @@ export interface ScrapeRouterOptions {
   readonly path: string;
 }
 
-/** GET <telemetry path>: every pushed family merged with the gateway's own, text format 0.0.4. */
+/**
+ * GET <telemetry path>: every pushed family merged with the gateway's own, in the format the Accept
+ * header asks for (text 0.0.4, OpenMetrics 1.0.0 or protobuf delimited; see negotiate.ts).
+ */
 export function scrapeRouter(options: ScrapeRouterOptions): express.Router {
   const router = express.Router();
   const bodies = new ScrapeBodyCache();
@@ -28,12 +40,17 @@ export function scrapeRouter(options: ScrapeRouterOptions): express.Router {
 
 async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req: Request, res: Response): Promise<void> {
   try {
+    // Writes by other replicas first (one query on a shared store): the scrape shows every push
+    // acknowledged before it, by any replica.
+    await options.service.refresh();
     const own = await options.telemetry.snapshot();
     const gzip = acceptsGzip(req);
     const { service } = options;
-    const body = bodies.get(gzip ? 'gzip' : 'identity', service.scrapeVersion(), own.id, () => service.scrapeText(own.families));
+    const format = negotiateScrapeFormat(req.headers.accept);
+    const variant = `${format}/${gzip ? 'gzip' : 'identity'}`;
+    const body = bodies.get(variant, service.scrapeVersion(), own.id, () => service.scrape(format, own.families));
     res.writeHead(200, {
-      'Content-Type': TEXT_CONTENT_TYPE,
+      'Content-Type': CONTENT_TYPES[format],
       'Content-Length': body.length,
       ...(gzip ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
     });

@@ -12,16 +12,17 @@ export interface ScrapeBody {
 export class ScrapeBodyCache {
   private readonly last = new Map<string, { key: string; body: ScrapeBody }>();
 
-  get(encoding: 'identity' | 'gzip', version: number, ownId: number, blocks: () => Block[]): ScrapeBody {
+  /** `variant` names the format and encoding (e.g. `text/gzip`); only `…/gzip` variants are compressed. */
+  get(variant: string, version: number, ownId: number, blocks: () => Block[]): ScrapeBody {
     const key = `${version}:${ownId}`;
-    const hit = this.last.get(encoding);
+    const hit = this.last.get(variant);
     if (hit && hit.key === key) return hit.body;
     const rendered = blocks();
-    const chunks = encoding === 'gzip' ? gzipBlocks(rendered) : rendered.map((b) => b.text);
+    const chunks = variant.endsWith('/gzip') ? gzipBlocks(rendered) : rendered.map((b) => b.text);
     let length = 0;
     for (const c of chunks) length += c.length;
     const body = { chunks, length };
-    this.last.set(encoding, { key, body });
+    this.last.set(variant, { key, body });
     return body;
   }
 }

@@ -1,5 +1,14 @@
+import { escapeMetric, escapeMetricName } from '../exposition/name-escaping.js';
+import type { ScrapeFormat } from '../exposition/negotiate.js';
+import {
+  hasExemplars,
+  renderOpenMetricsFamilyHeader,
+  renderOpenMetricsMetricLines,
+} from '../exposition/openmetrics-renderer.js';
+import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf-codec.js';
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
-import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
+import { parseText } from '../exposition/text-parser.js';
+import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import {
   PUSH_FAILURE_TIME_HELP,
   PUSH_FAILURE_TIME_METRIC,
@@ -8,12 +17,27 @@ import {
   groupSeriesLabels,
 } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../store/metric-store.js';
+import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 
 interface SeriesText {
-  /** Label values in label-name order: the official scrape's sort key after the label count. */
-  readonly values: readonly string[];
+  /**
+   * The official scrape's sort key in one string: the label count as one character, then the
+   * label values in label-name order, each closed by U+0000 (which sorts below every other
+   * character, so comparing keys compares values position by position). One string instead of
+   * an array saves about a hundred bytes per series.
+   */
+  readonly key: string;
   readonly text: string;
+  /**
+   * The series as scraped (label names escaped), kept only when its text lines cannot say all
+   * of it (exemplars, native histograms, created timestamps): most series are re-read from
+   * `text` on the rare rebuild of an OpenMetrics or protobuf block instead, which keeps the
+   * cache at a few hundred bytes per series.
+   */
+  readonly metric?: Metric;
+  /** Its protobuf `metric` field, encoded by the first protobuf scrape that needed it. */
+  pb?: Buffer;
 }
 
 interface GroupPart {
@@ -23,10 +47,15 @@ interface GroupPart {
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
-  /** The rendered block as bytes, ready to send; undefined once a write touched the family. */
-  rendered: Block | undefined;
+  /** The rendered block per scrape format, as bytes ready to send; dropped once a write touched the family. */
+  readonly rendered = new Map<ScrapeFormat, Block>();
   constructor(public type: MetricType) {}
 }
+
+/** The closing line of every OpenMetrics scrape; one object, so gzipBlocks compresses it once. */
+const OPENMETRICS_EOF: Block = { text: Buffer.from('# EOF\n') };
+
+type Piece = string | Buffer;
 
 /**
  * The text 0.0.4 scrape, kept rendered. Each series is rendered once, when it is written; each
@@ -43,10 +72,23 @@ export class ScrapeCache {
   private sortedNames: string[] | undefined;
   private seriesCount = 0;
   private changes = 0;
+  private readonly expiries = new ExpiryQueue();
+
+  /** `clock` (Unix seconds) decides when a group with an expiry time stops being served. */
+  constructor(private readonly clock: () => number = () => Date.now() / 1000) {}
 
   /** Changes with every write the cache applies: a rendered body is current while it holds. */
   get version(): number {
     return this.changes;
+  }
+
+  /**
+   * Forgets the groups whose expiry time has passed, before retention's sweep deletes them from
+   * the store; render() calls it, and so must anyone about to trust `version` for a cached body.
+   * Costs one comparison when nothing is due.
+   */
+  expireDue(): void {
+    for (const id of this.expiries.takeDue(this.clock())) this.removeGroup(id);
   }
 
   /** Replaces what the cache holds for a group's families named in `families`, and drops `removed`. */
@@ -58,6 +100,7 @@ export class ScrapeCache {
 
   /** Sets the group's push_time_seconds and push_failure_time_seconds series. */
   applyHeader(header: GroupHeader): void {
+    this.expiries.set(header.id, header.expiresAtSeconds);
     const labels = groupSeriesLabels(header.key);
     this.setPart(header.id, gauge(PUSH_TIME_METRIC, PUSH_TIME_HELP, labels, header.pushTimeSeconds));
     this.setPart(header.id, gauge(PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, labels, header.pushFailureTimeSeconds));
@@ -65,6 +108,7 @@ export class ScrapeCache {
 
   /** Forgets a group entirely. */
   removeGroup(groupId: number): void {
+    this.expiries.delete(groupId);
     const names = this.groupNames.get(groupId);
     if (!names) return;
     for (const name of [...names]) this.dropPart(name, groupId);
@@ -72,6 +116,7 @@ export class ScrapeCache {
   }
 
   clear(): void {
+    this.expiries.clear();
     this.blocks.clear();
     this.groupNames.clear();
     this.sortedNames = undefined;
@@ -89,10 +134,11 @@ export class ScrapeCache {
    * Own families win HELP and TYPE; a pushed family of the same name and type adds its series to
    * the own block. Blocks of pushed families are the cached objects (see gzipBlocks).
    */
-  render(own: readonly MetricFamily[]): Block[] {
+  render(own: readonly MetricFamily[], format: ScrapeFormat = 'text'): Block[] {
+    this.expireDue();
     const names = this.names();
     const out: Block[] = [];
-    let fresh = '';
+    let fresh: Piece[] = [];
     let i = 0;
     const ownSorted = [...own].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     let j = 0;
@@ -100,21 +146,22 @@ export class ScrapeCache {
       const pushedName = names[i];
       const ownFamily = ownSorted[j];
       if (ownFamily && (pushedName === undefined || ownFamily.name < pushedName)) {
-        if (ownFamily.metrics.length > 0) fresh += renderStandalone(ownFamily);
+        if (ownFamily.metrics.length > 0) fresh.push(renderStandalone(ownFamily, format));
         j++;
       } else if (ownFamily && ownFamily.name === pushedName) {
-        fresh += this.renderMerged(ownFamily);
+        fresh.push(this.renderMerged(ownFamily, format));
         i++;
         j++;
       } else {
         // Own families between two cached blocks become one fresh block: one compression each.
-        if (fresh) out.push({ text: Buffer.from(fresh) });
-        fresh = '';
-        out.push(this.block(pushedName!));
+        if (fresh.length > 0) out.push(freshBlock(fresh));
+        fresh = [];
+        out.push(this.block(pushedName!, format));
         i++;
       }
     }
-    if (fresh) out.push({ text: Buffer.from(fresh) });
+    if (fresh.length > 0) out.push(freshBlock(fresh));
+    if (format === 'openmetrics') out.push(OPENMETRICS_EOF);
     return out;
   }
 
@@ -127,16 +174,20 @@ export class ScrapeCache {
 
   // Kept as bytes: a block joined from thousands of series strings is a rope that V8 would
   // otherwise walk again on every scrape.
-  private block(name: string): Block {
+  private block(name: string, format: ScrapeFormat): Block {
     const block = this.blocks.get(name)!;
-    if (block.rendered === undefined) block.rendered = { text: Buffer.from(renderBlock(name, block, [])) };
-    return block.rendered;
+    let rendered = block.rendered.get(format);
+    if (rendered === undefined) {
+      rendered = { text: toBuffer(renderBlock(format, name, block, [])) };
+      block.rendered.set(format, rendered);
+    }
+    return rendered;
   }
 
-  private renderMerged(ownFamily: MetricFamily): string {
+  private renderMerged(ownFamily: MetricFamily, format: ScrapeFormat): Piece {
     const block = this.blocks.get(ownFamily.name)!;
     const ownSeries = ownFamily.metrics.map((m) => seriesText(ownFamily.name, ownFamily.type, m));
-    return renderBlock(ownFamily.name, block, ownSeries, ownFamily.help);
+    return renderBlock(format, ownFamily.name, block, ownSeries, ownFamily.help);
   }
 
   private setPart(groupId: number, family: StoredFamily): void {
@@ -154,7 +205,7 @@ export class ScrapeCache {
       help: family.help,
       series: family.metrics.map((m) => seriesText(family.name, family.type, m)),
     });
-    block.rendered = undefined;
+    block.rendered.clear();
     this.changes++;
     let names = this.groupNames.get(groupId);
     if (!names) this.groupNames.set(groupId, (names = new Set()));
@@ -166,7 +217,7 @@ export class ScrapeCache {
     if (!block) return;
     if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.series.length ?? 0;
     block.parts.delete(groupId);
-    block.rendered = undefined;
+    block.rendered.clear();
     this.changes++;
     if (block.parts.size === 0) {
       this.blocks.delete(name);
@@ -184,22 +235,45 @@ function gauge(name: string, help: string, labels: readonly LabelPair[], value: 
   return { name, type: 'gauge', help, pushedAtSeconds: 0, metrics: [{ labels, value }] };
 }
 
-function seriesText(name: string, type: MetricType, metric: MetricFamily['metrics'][number]): SeriesText {
-  return { values: metric.labels.map((l) => l.value), text: renderMetricLines(name, type, metric) };
+function seriesText(name: string, type: MetricType, metric: Metric): SeriesText {
+  const shown = escapeMetric(metric);
+  const text = renderMetricLines(escapeMetricName(name), type, shown);
+  // The lines are built by concatenation; V8 keeps such a string as a tree of pieces until it is
+  // read. Reading one character flattens it now, at a third of the tree's memory.
+  text.charCodeAt(0);
+  let key = String.fromCharCode(metric.labels.length);
+  for (const l of metric.labels) key += l.value + '\u0000';
+  key.charCodeAt(0);
+  return textSaysAll(shown) ? { key, text } : { key, text, metric: shown };
+}
+
+function textSaysAll(metric: Metric): boolean {
+  if (metric.exemplar !== undefined || metric.createdTimestampMs !== undefined) return false;
+  const h = metric.histogram;
+  if (h && (h.native !== undefined || h.exemplars !== undefined || h.createdTimestampMs !== undefined)) return false;
+  if (h?.buckets.some((b) => b.exemplar !== undefined)) return false;
+  return metric.summary?.createdTimestampMs === undefined;
+}
+
+/** The structured series: kept, or parsed back from its own exactly-written text lines. */
+function metricOf(s: SeriesText, name: string, type: MetricType): Metric {
+  if (s.metric) return s.metric;
+  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${s.text}`, { utf8Names: true })[0];
+  return family!.metrics[0]!;
 }
 
 /** The official series order: fewer labels first, then label values position by position. */
 function compareSeries(a: SeriesText, b: SeriesText): number {
-  if (a.values.length !== b.values.length) return a.values.length - b.values.length;
-  for (let k = 0; k < a.values.length; k++) {
-    const x = a.values[k]!;
-    const y = b.values[k]!;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
-function renderBlock(name: string, block: FamilyBlock, extra: readonly SeriesText[], ownHelp?: string): string {
+function renderBlock(
+  format: ScrapeFormat,
+  name: string,
+  block: FamilyBlock,
+  extra: readonly SeriesText[],
+  ownHelp?: string,
+): Piece {
   const entries: { s: SeriesText; help: string | undefined }[] = [];
   for (const part of block.parts.values()) for (const s of part.series) entries.push({ s, help: part.help });
   for (const s of extra) entries.push({ s, help: ownHelp });
@@ -208,12 +282,56 @@ function renderBlock(name: string, block: FamilyBlock, extra: readonly SeriesTex
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape.
   const help = ownHelp ?? entries.find((e) => e.help !== undefined)?.help;
-  let out = renderFamilyHeader(name, help, block.type);
-  for (const e of entries) out += e.s.text;
-  return out;
+  return renderFamily(
+    format,
+    name,
+    block.type,
+    help,
+    entries.map((e) => e.s),
+  );
 }
 
-function renderStandalone(family: MetricFamily): string {
+function renderStandalone(family: MetricFamily, format: ScrapeFormat): Piece {
   const series = family.metrics.map((m) => seriesText(family.name, family.type, m)).sort(compareSeries);
-  return renderFamilyHeader(family.name, family.help, family.type) + series.map((s) => s.text).join('');
+  return renderFamily(format, family.name, family.type, family.help, series);
+}
+
+/**
+ * One family in one scrape format from its sorted series. Text reuses each series' cached lines;
+ * OpenMetrics too, as its sample lines are the text lines (openmetrics-renderer.ts) unless the
+ * series has exemplars; protobuf encodes each series once and keeps the bytes.
+ */
+function renderFamily(
+  format: ScrapeFormat,
+  name: string,
+  type: MetricType,
+  help: string | undefined,
+  series: readonly SeriesText[],
+): Piece {
+  const shown = escapeMetricName(name);
+  switch (format) {
+    case 'text': {
+      let out = renderFamilyHeader(shown, help, type);
+      for (const s of series) out += s.text;
+      return out;
+    }
+    case 'openmetrics': {
+      let out = renderOpenMetricsFamilyHeader(shown, type, help);
+      for (const s of series) out += s.metric && hasExemplars(s.metric) ? renderOpenMetricsMetricLines(shown, type, s.metric) : s.text;
+      return out;
+    }
+    case 'protobuf':
+      return encodeFamilyFrame(
+        shown,
+        help,
+        type,
+        series.map((s) => (s.pb ??= encodeMetricField(type, metricOf(s, shown, type)))),
+      );
+  }
+}
+
+const toBuffer = (piece: Piece): Buffer => (typeof piece === 'string' ? Buffer.from(piece) : piece);
+
+function freshBlock(pieces: readonly Piece[]): Block {
+  return { text: pieces.length === 1 ? toBuffer(pieces[0]!) : Buffer.concat(pieces.map(toBuffer)) };
 }

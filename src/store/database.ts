@@ -95,7 +95,22 @@ type SqliteDatabaseLike = ConstructorParameters<typeof SqliteDialect>[0]['databa
 function openPostgres(url: string): OpenDatabase {
   // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // Without these a dead or unreachable server makes requests wait forever instead of
+    // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  // An idle pooled connection that the server or the network drops emits 'error' on the pool;
+  // unhandled, it would crash the process. The pool discards that connection by itself and the
+  // next query opens a fresh one (or fails with the reason, answered as 503).
+  pool.on('error', () => {});
+  // The pool listens only on idle connections; one lost while checked out (between two
+  // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
+  // instead, and the pool drops the connection when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

@@ -1,17 +1,23 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { NameEntry } from '../domain/consistency.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricType } from '../exposition/types.js';
+import type { DatabaseKind } from './database.js';
 import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
 import { decodeMetrics, encodeMetrics, labelsJson } from './metrics-json.js';
 import {
   ConflictError,
   StoreUnavailableError,
+  type ExpiredGroup,
+  type ExpiryOf,
+  type ExpiryUpdate,
   type GroupHeader,
   type MetricStore,
   type PushWrite,
   type StoredFamily,
+  type ChangeCursor,
+  type StoreChanges,
   type StoredGroup,
   type WriteResult,
 } from './metric-store.js';
@@ -31,6 +37,12 @@ export interface KyselyMetricStoreOptions {
    * under concurrency; PostgreSQL commits concurrent transactions in parallel and needs it not.
    */
   readonly groupCommit: boolean;
+  /**
+   * PostgreSQL runs writers in parallel (possibly in other processes): writes then lock what
+   * their checks read (lockGroup, lockNames) and are retried on deadlock or serialization
+   * failure. SQLite has one writer at a time and needs neither. Default sqlite.
+   */
+  readonly dialect?: DatabaseKind;
 }
 
 interface QueuedPush {
@@ -43,11 +55,84 @@ interface QueuedPush {
 export class KyselyMetricStore implements MetricStore {
   private readonly queue: QueuedPush[] = [];
   private draining = false;
+  private readonly concurrentWriters: boolean;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: KyselyMetricStoreOptions = { groupCommit: false },
-  ) {}
+  ) {
+    this.concurrentWriters = options.dialect === 'postgres';
+  }
+
+  /**
+   * A write transaction. With concurrent writers a deadlock or serialization failure rolls the
+   * whole transaction back and it is safe to run again, a few times, after a short random pause.
+   */
+  private async transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(work);
+      } catch (err) {
+        if (!this.concurrentWriters || attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  /**
+   * The group's row, created if missing, locked until COMMIT when writers run concurrently: two
+   * writes to one group then run one after the other, each seeing the other's result whole.
+   */
+  private async lockGroup(trx: Transaction<Database>, key: GroupingKey): Promise<MetricGroupRow> {
+    if (!this.concurrentWriters) return upsertGroup(trx, key);
+    const locked = () => trx.selectFrom('metric_group').selectAll().where('grouping_key', '=', key.id).forUpdate().executeTakeFirst();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await locked();
+      if (found) return found;
+      // DO NOTHING waits for a concurrent insert of the same key to commit or roll back instead
+      // of failing on the unique index; the SELECT after it sees whichever row won.
+      await trx.insertInto('metric_group').values(newGroupRow(key)).onConflict((oc) => oc.column('grouping_key').doNothing()).execute();
+    }
+    // Created and deleted by others between our statements, over and over: let the caller retry.
+    throw Object.assign(new Error('group vanished while being locked'), { code: '40001' });
+  }
+
+  /**
+   * With concurrent writers, transaction-scoped advisory locks on the metric names of the
+   * families a write adds, changes or removes (\`names\`, exclusive) or rewrites unchanged
+   * (\`sharedNames\`, shared), so the consistency check sees the name registry as it will be at
+   * COMMIT. A family \`x_sum\` and a summary \`x\` conflict, so each name locks itself and its
+   * base (the name without _sum/_count/_bucket): any two conflicting names share a key. Keys are
+   * taken in one sorted order (no deadlock between writers); a write with very many names takes
+   * one exclusive lock instead, which every other write holds shared, to stay within
+   * PostgreSQL's lock table.
+   */
+  private async lockNames(trx: Transaction<Database>, names: Iterable<string>, sharedNames: Iterable<string> = []): Promise<void> {
+    if (!this.concurrentWriters) return;
+    const keys = new Map<string, boolean>();
+    const add = (name: string, exclusive: boolean) => {
+      for (const key of [name, /^(.+)_(?:sum|count|bucket)$/.exec(name)?.[1]]) {
+        if (key !== undefined) keys.set(key, exclusive || (keys.get(key) ?? false));
+      }
+    };
+    for (const name of names) add(name, true);
+    for (const name of sharedNames) add(name, false);
+    if (keys.size > MAX_NAME_LOCKS) {
+      await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
+      return;
+    }
+    // One round trip. Two names may hash alike: the key is exclusive if either asks so.
+    await sql`SELECT pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0)
+      UNION ALL
+      SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, h) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, h) END
+      FROM (SELECT hashtext(n) AS h, bool_or(x) AS x FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
+            GROUP BY 1 ORDER BY 1) AS locks`.execute(trx);
+  }
+
+  /** Exclusive over every metric name: for writes touching many groups (wipe, bulk delete). */
+  private async lockAllNames(trx: Transaction<Database>): Promise<void> {
+    if (this.concurrentWriters) await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
+  }
 
   async writePush(write: PushWrite): Promise<WriteResult> {
     if (this.options.groupCommit) {
@@ -62,7 +147,7 @@ export class KyselyMetricStore implements MetricStore {
       });
     }
     try {
-      return await this.db.transaction().execute((trx) => this.applyPush(trx, write));
+      return await this.transaction((trx) => this.applyPush(trx, write));
     } catch (err) {
       throw await this.pushError(err, write);
     }
@@ -77,6 +162,7 @@ export class KyselyMetricStore implements MetricStore {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_GROUP_COMMIT);
         const outcomes: ({ ok: WriteResult } | { err: unknown })[] = [];
+        let fatal: unknown;
         try {
           await this.db.transaction().execute(async (trx) => {
             for (const item of batch) {
@@ -85,14 +171,21 @@ export class KyselyMetricStore implements MetricStore {
                 outcomes.push({ ok: await this.applyPush(trx, item.write) });
                 await sql`RELEASE push`.execute(trx);
               } catch (err) {
-                await sql`ROLLBACK TO push`.execute(trx);
-                await sql`RELEASE push`.execute(trx);
+                try {
+                  await sql`ROLLBACK TO push`.execute(trx);
+                  await sql`RELEASE push`.execute(trx);
+                } catch {
+                  // SQLite rolls the whole transaction back by itself on a full disk or an I/O
+                  // error: the batch is lost, and its reason is this error, not the ROLLBACK's.
+                  fatal = err;
+                  throw err;
+                }
                 outcomes.push({ err });
               }
             }
           });
         } catch (err) {
-          const failure = translate(err);
+          const failure = translate(fatal ?? err);
           for (const item of batch) item.reject(failure);
           continue;
         }
@@ -115,13 +208,25 @@ export class KyselyMetricStore implements MetricStore {
   }
 
   private async applyPush(trx: Transaction<Database>, write: PushWrite): Promise<WriteResult> {
-    const group = await upsertGroup(trx, write.key);
+    const group = await this.lockGroup(trx, write.key);
+    // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
+    const expiredNames = isExpired(group, write.timeSeconds) ? await this.emptyGroup(trx, group.id) : undefined;
     const existingRows = await trx
       .selectFrom('metric_family')
       .select(['id', 'name', 'type'])
       .where('group_id', '=', group.id)
       .execute();
     const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
+    if (this.concurrentWriters) {
+      // A family that replaces one of the same type changes nothing in the name registry, so it
+      // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
+      // parallel with pushes of the same names to other groups.
+      const pushedNames = new Set(write.families.map((f) => f.name));
+      const dropping = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)).map((r) => r.name) : [];
+      const same = write.families.filter((f) => existing.get(f.name) === f.type).map((f) => f.name);
+      const changing = write.families.filter((f) => existing.get(f.name) !== f.type).map((f) => f.name);
+      await this.lockNames(trx, [...changing, ...dropping], same);
+    }
 
     if (write.check) {
       const registry = new Map<string, NameEntry>();
@@ -212,11 +317,11 @@ export class KyselyMetricStore implements MetricStore {
 
     const updated = await trx
       .updateTable('metric_group')
-      .set({ push_time_seconds: write.timeSeconds })
+      .set({ push_time_seconds: write.timeSeconds, changed_seq: await changeStamp(trx), ...pushedExpiry(group, write, expiredNames !== undefined) })
       .where('id', '=', group.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    return { group: toHeader(updated), written, removed: removed.map((r) => r.name) };
+    return { group: toHeader(updated), written, removed: [...(expiredNames ?? []), ...removed.map((r) => r.name)] };
   }
 
   /** Finds the series a failed insert collided with, to name it in the client's error. */
@@ -239,13 +344,21 @@ export class KyselyMetricStore implements MetricStore {
     return `${INCONSISTENT_PREFIX}a pushed series duplicates one that is already stored`;
   }
 
-  async recordFailure(key: GroupingKey, timeSeconds: number): Promise<GroupHeader> {
+  async recordFailure(key: GroupingKey, timeSeconds: number, expiry?: ExpiryOf): Promise<GroupHeader> {
     try {
-      return await this.db.transaction().execute(async (trx) => {
-        const group = await upsertGroup(trx, key);
+      return await this.transaction(async (trx) => {
+        const group = await this.lockGroup(trx, key);
+        const emptied = isExpired(group, timeSeconds) && (await this.emptyGroup(trx, group.id)) !== undefined;
+        // A failure never extends the life of a group that has had a successful push.
+        const neverPushed = emptied || group.push_time_seconds === 0;
         const row = await trx
           .updateTable('metric_group')
-          .set({ push_failure_time_seconds: timeSeconds })
+          .set({
+            push_failure_time_seconds: timeSeconds,
+            changed_seq: await changeStamp(trx),
+            ...(emptied ? { push_time_seconds: 0, ttl_seconds: null } : {}),
+            ...(neverPushed ? { expires_at_seconds: expiry?.(emptied ? undefined : (group.ttl_seconds ?? undefined)) ?? null } : {}),
+          })
           .where('id', '=', group.id)
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -258,16 +371,16 @@ export class KyselyMetricStore implements MetricStore {
 
   async deleteGroup(key: GroupingKey): Promise<number | undefined> {
     try {
-      return await this.db.transaction().execute(async (trx) => {
-        const group = await trx
-          .selectFrom('metric_group')
-          .select('id')
-          .where('grouping_key', '=', key.id)
-          .executeTakeFirst();
+      return await this.transaction(async (trx) => {
+        let query = trx.selectFrom('metric_group').select('id').where('grouping_key', '=', key.id);
+        if (this.concurrentWriters) query = query.forUpdate();
+        const group = await query.executeTakeFirst();
         if (!group) return undefined;
         const names = await trx.selectFrom('metric_family').select('name').where('group_id', '=', group.id).execute();
+        await this.lockNames(trx, names.map((n) => n.name));
         await trx.deleteFrom('metric_group').where('id', '=', group.id).execute();
         await releaseNames(trx, names.map((n) => n.name));
+        await recordRemoved(trx, [Number(group.id)]);
         return Number(group.id);
       });
     } catch (err) {
@@ -327,22 +440,339 @@ export class KyselyMetricStore implements MetricStore {
       throw translate(err);
     }
   }
+
+  async checkWritable(): Promise<void> {
+    try {
+      // A real committed write, so a read-only file, a full or vanished disk, a stuck lock or a
+      // PostgreSQL replica all fail it. The row exists in every migrated database (kysely's
+      // migrator creates it). SQLite skips an UPDATE that stores the value already there, so the
+      // flag is flipped and flipped back in one transaction: the page is really written at COMMIT
+      // and nobody ever sees the flipped value.
+      await this.db.transaction().execute(async (trx) => {
+        await sql`UPDATE kysely_migration_lock SET is_locked = 1 - is_locked WHERE id = 'migration_lock'`.execute(trx);
+        await sql`UPDATE kysely_migration_lock SET is_locked = 1 - is_locked WHERE id = 'migration_lock'`.execute(trx);
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async loadHeaders(): Promise<GroupHeader[]> {
+    try {
+      const rows = await this.db.selectFrom('metric_group').selectAll().orderBy('grouping_key').execute();
+      return rows.map(toHeader);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async loadGroupsById(ids: readonly number[]): Promise<StoredGroup[]> {
+    if (ids.length === 0) return [];
+    try {
+      const groups: MetricGroupRow[] = [];
+      const byGroup = new Map<number, StoredFamily[]>();
+      for (let i = 0; i < ids.length; i += ID_BATCH) {
+        const batch = ids.slice(i, i + ID_BATCH);
+        groups.push(...(await this.db.selectFrom('metric_group').selectAll().where('id', 'in', batch).execute()));
+        const families = await this.db
+          .selectFrom('metric_family')
+          .selectAll()
+          .where('group_id', 'in', batch)
+          .orderBy('name')
+          .execute();
+        for (const f of families) {
+          const list = byGroup.get(Number(f.group_id)) ?? [];
+          list.push(toFamily(f));
+          byGroup.set(Number(f.group_id), list);
+        }
+      }
+      groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
+      return groups.map((g) => ({ ...toHeader(g), families: byGroup.get(Number(g.id)) ?? [] }));
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async deleteAll(): Promise<number[]> {
+    try {
+      return await this.transaction(async (trx) => {
+        // Group rows before names, in id order: the order every write takes them in.
+        let query = trx.selectFrom('metric_group').select('id');
+        if (this.concurrentWriters) query = query.orderBy('id').forUpdate();
+        const ids = (await query.execute()).map((r) => Number(r.id));
+        await this.lockAllNames(trx);
+        // Children first in bulk: a cascade would visit every family and sample one by one.
+        await trx.deleteFrom('metric_sample').execute();
+        await trx.deleteFrom('metric_family').execute();
+        await trx.deleteFrom('metric_group').execute();
+        await trx.deleteFrom('metric_name').execute();
+        // Readers behind the wipe reload everything: no tombstone per group, and older ones are moot.
+        const version = await bumpVersion(trx);
+        await trx.updateTable('store_version').set({ reset_seq: version.seq }).where('id', '=', 1).execute();
+        await trx.deleteFrom('deleted_group').execute();
+        return ids;
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async deleteGroupsById(ids: readonly number[], pushedBeforeSeconds?: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    try {
+      return await this.transaction(async (trx) => {
+        const deleted: number[] = [];
+        const names = new Set<string>();
+        for (let i = 0; i < ids.length; i += ID_BATCH) {
+          let query = trx.selectFrom('metric_group').select('id').where('id', 'in', ids.slice(i, i + ID_BATCH));
+          if (pushedBeforeSeconds !== undefined) query = query.where('push_time_seconds', '<', pushedBeforeSeconds);
+          // Group rows before names, in id order: the order every write takes them in.
+          if (this.concurrentWriters) query = query.orderBy('id').forUpdate();
+          const batch = (await query.execute()).map((r) => Number(r.id));
+          if (batch.length === 0) continue;
+          const familyNames = await trx.selectFrom('metric_family').select('name').distinct().where('group_id', 'in', batch).execute();
+          for (const f of familyNames) names.add(f.name);
+          // metric_sample has no group_id index; its family_id index reaches the rows.
+          await trx
+            .deleteFrom('metric_sample')
+            .where('family_id', 'in', (eb) => eb.selectFrom('metric_family').select('id').where('group_id', 'in', batch))
+            .execute();
+          await trx.deleteFrom('metric_family').where('group_id', 'in', batch).execute();
+          await trx.deleteFrom('metric_group').where('id', 'in', batch).execute();
+          deleted.push(...batch);
+        }
+        await this.lockAllNames(trx);
+        // Recounted rather than decremented: one statement per batch of names, however many
+        // groups shared them.
+        const list = [...names];
+        for (let i = 0; i < list.length; i += ID_BATCH) {
+          const batch = list.slice(i, i + ID_BATCH);
+          await trx
+            .updateTable('metric_name')
+            .set({
+              family_count: (eb) =>
+                eb
+                  .selectFrom('metric_family')
+                  .select((f) => f.fn.countAll<number>().as('n'))
+                  .whereRef('metric_family.name', '=', 'metric_name.name'),
+            })
+            .where('name', 'in', batch)
+            .execute();
+          await trx.deleteFrom('metric_name').where('name', 'in', batch).where('family_count', '<=', 0).execute();
+        }
+        await recordRemoved(trx, deleted);
+        return deleted;
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async deleteExpired(nowSeconds: number): Promise<ExpiredGroup[]> {
+    try {
+      return await this.transaction(async (trx) => {
+        const expired = trx.selectFrom('metric_group').select('id').where('expires_at_seconds', '<=', nowSeconds);
+        // Group rows before names, in id order, as pushes take them: a push re-filling an expired
+        // group holds its row and then wants the names, so taking the names first would deadlock.
+        if (this.concurrentWriters) await expired.orderBy('id').forUpdate().execute();
+        const names = await trx.selectFrom('metric_family').select('name').distinct().where('group_id', 'in', expired).execute();
+        if (names.length > 0) await this.lockNames(trx, names.map((n) => n.name));
+        // The DELETE decides which groups this sweep removed: a replica sweeping at the same time
+        // blocks on the rows and then finds them gone, so no group is reported (or counted) twice.
+        // Families and samples go by ON DELETE CASCADE, through their group_id and family_id indexes.
+        const rows = await trx
+          .deleteFrom('metric_group')
+          .where('expires_at_seconds', '<=', nowSeconds)
+          .returning(['id', 'grouping_key', 'job', 'labels_json', 'push_time_seconds', 'expires_at_seconds'])
+          .execute();
+        if (rows.length === 0) return [];
+        await recountNames(trx, names.map((n) => n.name));
+        await recordRemoved(trx, rows.map((r) => Number(r.id)));
+        return rows.map((r) => ({
+          id: Number(r.id),
+          key: { job: r.job, labels: labelPairs(r.labels_json), id: r.grouping_key },
+          pushTimeSeconds: r.push_time_seconds,
+          expiresAtSeconds: r.expires_at_seconds ?? nowSeconds,
+        }));
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async setExpiries(updates: readonly ExpiryUpdate[]): Promise<number> {
+    if (updates.length === 0) return 0;
+    try {
+      return await this.transaction(async (trx) => {
+        let changed = 0;
+        for (const u of updates) {
+          // Only if no write touched the group since the caller read it; such a write set its own expiry.
+          const result = await trx
+            .updateTable('metric_group')
+            .set({ expires_at_seconds: u.expiresAtSeconds ?? null })
+            .where('id', '=', u.id)
+            .where('push_time_seconds', '=', u.pushTimeSeconds)
+            .where('push_failure_time_seconds', '=', u.pushFailureTimeSeconds)
+            .executeTakeFirst();
+          changed += Number(result.numUpdatedRows);
+        }
+        return changed;
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /**
+   * Drops every family of an expired group that a write is about to reuse, so the write sees a
+   * new group; returns the names dropped.
+   */
+  private async emptyGroup(trx: Transaction<Database>, groupId: number): Promise<string[]> {
+    const names = (await trx.selectFrom('metric_family').select('name').where('group_id', '=', groupId).execute()).map((r) => r.name);
+    if (names.length === 0) return names;
+    await this.lockNames(trx, names);
+    await trx.deleteFrom('metric_family').where('group_id', '=', groupId).execute();
+    await releaseNames(trx, names);
+    return names;
+  }
+
+  async loadGroupsChangedSince(cursor: ChangeCursor | undefined): Promise<StoreChanges> {
+    try {
+      const { rows } = await changesSince(this.db, cursor?.horizon ?? 0);
+      let horizon = 0;
+      let resetSeq = 0;
+      let prunedSeq = 0;
+      const stamped = new Map<number, number>();
+      const tombstones = new Map<number, number>();
+      for (const r of rows) {
+        const kind = Number(r.kind);
+        if (kind === 0) horizon = Number(r.id);
+        else if (kind === 1) [resetSeq, prunedSeq] = [Number(r.id), Number(r.seq)];
+        else (kind === 2 ? stamped : tombstones).set(Number(r.id), Number(r.seq));
+      }
+      // Rows stamped at or after the new horizon come back next time too: remembered, so that
+      // only those with a new stamp count as changed then.
+      const next: ChangeCursor = {
+        horizon,
+        resetSeq,
+        seen: new Map([...stamped].filter(([, seq]) => seq >= horizon)),
+        seenRemoved: new Set([...tombstones].filter(([, seq]) => seq >= horizon).map(([id]) => id)),
+      };
+      if (!cursor || resetSeq !== cursor.resetSeq || prunedSeq >= cursor.horizon) {
+        return { cursor: next, full: true, groups: await this.loadGroups(), removedIds: [] };
+      }
+      const ids = [...stamped].filter(([id, seq]) => cursor.seen.get(id) !== seq).map(([id]) => id);
+      const removed = new Set([...tombstones.keys()].filter((id) => !cursor.seenRemoved.has(id)));
+      const groups = await this.loadGroupsById(ids);
+      const present = new Set(groups.map((g) => g.id));
+      // Changed, then removed before we loaded it.
+      for (const id of ids) if (!present.has(id)) removed.add(id);
+      return { cursor: next, full: false, groups, removedIds: [...removed] };
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+}
+
+// Ids or names per IN list: far below SQLite's and PostgreSQL's parameter limits.
+const ID_BATCH = 500;
+
+// Attempts of a write transaction that PostgreSQL aborted for a deadlock or serialization failure.
+const MAX_ATTEMPTS = 5;
+
+// Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
+const ALL_NAMES_LOCK = 0x706b0001;
+const NAME_LOCK = 0x706b0002;
+// Each advisory lock takes a slot in PostgreSQL's shared lock table (64 per connection by default).
+const MAX_NAME_LOCKS = 32;
+
+// Tombstones kept for replicas that have not looked for a while; one that falls further behind
+// reloads everything.
+const KEEP_TOMBSTONES = 10_000;
+
+function newGroupRow(key: GroupingKey) {
+  return {
+    grouping_key: key.id,
+    job: key.job,
+    labels_json: labelsJson(key.labels),
+    push_time_seconds: 0,
+    push_failure_time_seconds: 0,
+  };
 }
 
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey): Promise<MetricGroupRow> {
   const found = await trx.selectFrom('metric_group').selectAll().where('grouping_key', '=', key.id).executeTakeFirst();
   if (found) return found;
-  return trx
-    .insertInto('metric_group')
-    .values({
-      grouping_key: key.id,
-      job: key.job,
-      labels_json: labelsJson(key.labels),
-      push_time_seconds: 0,
-      push_failure_time_seconds: 0,
-    })
-    .returningAll()
+  return trx.insertInto('metric_group').values(newGroupRow(key)).returningAll().executeTakeFirstOrThrow();
+}
+
+function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * The change number a write stamps on the groups it touches and the tombstones it leaves
+ * (loadGroupsChangedSince reads them back), plus the tombstone pruning mark.
+ *
+ * SQLite has one writer at a time: a counter in store_version, so numbers commit in order and a
+ * reader seeing N has seen every write up to N. On PostgreSQL such a counter would hold a row
+ * lock from the write to its COMMIT and serialise every write in the cluster; the transaction's
+ * own id is used instead, taken without any lock. Those ids commit out of order, which the
+ * reader allows for through the snapshot's xmin (see CHANGES_SINCE).
+ */
+async function bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }> {
+  if (isPostgres(trx)) {
+    const { rows } = await sql<{ seq: number; pruned_seq: number }>`
+      SELECT pg_current_xact_id()::text::bigint AS seq, pruned_seq FROM store_version WHERE id = 1`.execute(trx);
+    const row = rows[0]!;
+    return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
+  }
+  const row = await trx
+    .updateTable('store_version')
+    .set({ seq: sql`seq + 1` })
+    .where('id', '=', 1)
+    .returning(['seq', 'pruned_seq'])
     .executeTakeFirstOrThrow();
+  return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
+}
+
+/** bumpVersion's number as a value to store; on PostgreSQL an expression, saving a round trip. */
+async function changeStamp(trx: Transaction<Database>): Promise<number | RawBuilder<number>> {
+  return isPostgres(trx) ? sql<number>`pg_current_xact_id()::text::bigint` : (await bumpVersion(trx)).seq;
+}
+
+/**
+ * One statement, so one snapshot: the horizon (every write numbered below it is committed and
+ * visible in this very snapshot), the wipe and pruning marks, and every group and tombstone
+ * stamped at or after the caller's previous horizon. PostgreSQL's horizon is the snapshot's
+ * xmin, the oldest transaction still running; SQLite's is the counter plus one.
+ */
+function changesSince(db: Kysely<Database>, horizon: number) {
+  const horizonRow = isPostgres(db)
+    ? sql`SELECT 0 AS kind, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS id, 0 AS seq`
+    : sql`SELECT 0 AS kind, seq + 1 AS id, 0 AS seq FROM store_version WHERE id = 1`;
+  return sql<{ kind: number; id: number; seq: number }>`
+    ${horizonRow}
+    UNION ALL SELECT 1, reset_seq, pruned_seq FROM store_version WHERE id = 1
+    UNION ALL SELECT 2, id, changed_seq FROM metric_group WHERE changed_seq >= ${horizon}
+    UNION ALL SELECT 3, group_id, seq FROM deleted_group WHERE seq >= ${horizon}`.execute(db);
+}
+
+/** Leaves tombstones for removed groups, so that other replicas drop them from their caches. */
+async function recordRemoved(trx: Transaction<Database>, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const version = await bumpVersion(trx);
+  for (let i = 0; i < ids.length; i += ID_BATCH) {
+    await trx
+      .insertInto('deleted_group')
+      .values(ids.slice(i, i + ID_BATCH).map((id) => ({ seq: version.seq, group_id: id })))
+      .execute();
+  }
+  if (version.seq - version.pruned_seq > 2 * KEEP_TOMBSTONES) {
+    const cut = version.seq - KEEP_TOMBSTONES;
+    await trx.deleteFrom('deleted_group').where('seq', '<=', cut).execute();
+    await trx.updateTable('store_version').set({ pruned_seq: cut }).where('id', '=', 1).execute();
+  }
 }
 
 async function releaseNames(trx: Transaction<Database>, names: readonly string[]): Promise<void> {
@@ -356,15 +786,54 @@ async function releaseNames(trx: Transaction<Database>, names: readonly string[]
 }
 
 function toHeader(row: MetricGroupRow): GroupHeader {
-  const labels = Object.entries(JSON.parse(row.labels_json) as Record<string, string>).map(
-    ([name, value]): LabelPair => ({ name, value }),
-  );
   return {
     id: Number(row.id),
-    key: { job: row.job, labels, id: row.grouping_key },
+    key: { job: row.job, labels: labelPairs(row.labels_json), id: row.grouping_key },
     pushTimeSeconds: row.push_time_seconds,
     pushFailureTimeSeconds: row.push_failure_time_seconds,
+    ...(row.expires_at_seconds !== null ? { expiresAtSeconds: row.expires_at_seconds } : {}),
+    ...(row.ttl_seconds !== null ? { ttlSeconds: row.ttl_seconds } : {}),
   };
+}
+
+function labelPairs(labelsJson: string): LabelPair[] {
+  return Object.entries(JSON.parse(labelsJson) as Record<string, string>).map(([name, value]): LabelPair => ({ name, value }));
+}
+
+function isExpired(row: MetricGroupRow, nowSeconds: number): boolean {
+  return row.expires_at_seconds !== null && row.expires_at_seconds <= nowSeconds;
+}
+
+/**
+ * Retention columns after a successful push: a Pushkeep-TTL header's TTL sticks to the group; a
+ * group emptied because it had expired starts over (no stored TTL, no failure time).
+ */
+function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean) {
+  const stored = emptied ? null : group.ttl_seconds;
+  return {
+    ttl_seconds: write.ttlSeconds ?? stored,
+    expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null,
+    ...(emptied ? { push_failure_time_seconds: 0 } : {}),
+  };
+}
+
+/** Sets each name's group count from metric_family and drops names no group holds any more. */
+async function recountNames(trx: Transaction<Database>, names: readonly string[]): Promise<void> {
+  for (let i = 0; i < names.length; i += ID_BATCH) {
+    const batch = names.slice(i, i + ID_BATCH);
+    await trx
+      .updateTable('metric_name')
+      .set({
+        family_count: (eb) =>
+          eb
+            .selectFrom('metric_family')
+            .select((f) => f.fn.countAll<number>().as('n'))
+            .whereRef('metric_family.name', '=', 'metric_name.name'),
+      })
+      .where('name', 'in', batch)
+      .execute();
+    await trx.deleteFrom('metric_name').where('name', 'in', batch).where('family_count', '<=', 0).execute();
+  }
 }
 
 function toFamily(row: {
@@ -391,18 +860,29 @@ function labelsText(labels: readonly LabelPair[]): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
 }
 
+/** PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
 function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
-const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0[123]|08\d\d\d|53\d\d\d)/;
+const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d\d\d|53\d\d\d|40001|40P01)/;
 
 /** Database trouble becomes StoreUnavailableError (503); anything else stays as it is. */
 function translate(err: unknown): unknown {
   if (err instanceof ConflictError || err instanceof StoreUnavailableError) return err;
   const code = String((err as { code?: unknown } | null)?.code ?? '');
   const message = err instanceof Error ? err.message : String(err);
+  // SQLite ends a transaction itself when COMMIT hits a full disk or an I/O error; kysely's
+  // ROLLBACK then fails with this message and the original error is lost.
+  if (/cannot rollback - no transaction is active/.test(message)) {
+    return new StoreUnavailableError('database unavailable: the write failed and SQLite rolled it back (disk full, read-only or I/O error)');
+  }
   if (UNAVAILABLE_CODES.test(code) || /connect|terminat|Connection/i.test(message)) {
     return new StoreUnavailableError(`database unavailable: ${message.split('\n')[0]}`);
   }

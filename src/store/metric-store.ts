@@ -17,6 +17,37 @@ export interface GroupHeader {
   readonly key: GroupingKey;
   readonly pushTimeSeconds: number;
   readonly pushFailureTimeSeconds: number;
+  /**
+   * When the group expires (Unix seconds), once retention gives it a time to live; absent means
+   * never. The JSON API shows it as `expires_at`, the UI as time left.
+   */
+  readonly expiresAtSeconds?: number;
+  /** The TTL (seconds, 0 = never) a push's Pushkeep-TTL header gave the group; absent = the operator's rules apply. */
+  readonly ttlSeconds?: number;
+}
+
+/**
+ * Retention's part of a write: given the TTL an earlier header stored on the group (undefined
+ * when none), the group's new expiry time in Unix seconds, undefined for never.
+ */
+export type ExpiryOf = (storedTtlSeconds: number | undefined) => number | undefined;
+
+/** A group removed because its expiry time passed (MetricStore.deleteExpired). */
+export interface ExpiredGroup {
+  readonly id: number;
+  readonly key: GroupingKey;
+  readonly pushTimeSeconds: number;
+  readonly expiresAtSeconds: number;
+}
+
+/** A recomputed expiry for MetricStore.setExpiries, applied only if the group is as it was read. */
+export interface ExpiryUpdate {
+  readonly id: number;
+  /** The push and failure times the new expiry was computed from. */
+  readonly pushTimeSeconds: number;
+  readonly pushFailureTimeSeconds: number;
+  /** undefined = never. */
+  readonly expiresAtSeconds: number | undefined;
 }
 
 export interface StoredGroup extends GroupHeader {
@@ -43,6 +74,35 @@ export interface PushWrite {
    * Undefined skips the check (--push.disable-consistency-check).
    */
   readonly check?: (facts: Pick<ConsistencyInput, 'existing' | 'registry'>) => string | undefined;
+  /** The TTL this push's Pushkeep-TTL header set: stored on the group for its later pushes. */
+  readonly ttlSeconds?: number;
+  /** The group's expiry after this push; absent leaves it never expiring. */
+  readonly expiry?: ExpiryOf;
+}
+
+/**
+ * Where a reader of the store's changes stands: opaque to callers, who pass back what the last
+ * loadGroupsChangedSince returned.
+ */
+export interface ChangeCursor {
+  /** Every write stamped below it was seen. */
+  readonly horizon: number;
+  readonly resetSeq: number;
+  /** Groups (id → stamp) and tombstones at or after the horizon that were already seen. */
+  readonly seen: ReadonlyMap<number, number>;
+  readonly seenRemoved: ReadonlySet<number>;
+}
+
+/** What other writers changed since a reader last looked (MetricStore.loadGroupsChangedSince). */
+export interface StoreChanges {
+  /** The argument of the next call. */
+  readonly cursor: ChangeCursor;
+  /** `groups` is every group: drop everything held before applying it. */
+  readonly full: boolean;
+  /** The changed groups as they are now, ordered by grouping key. */
+  readonly groups: readonly StoredGroup[];
+  /** Ids of groups removed since. */
+  readonly removedIds: readonly number[];
 }
 
 /** Thrown by writePush when the push conflicts with what is stored; nothing was written. */
@@ -60,8 +120,12 @@ export class StoreUnavailableError extends Error {}
 export interface MetricStore {
   /** Applies a push in one transaction; throws ConflictError when the check refuses it. */
   writePush(write: PushWrite): Promise<WriteResult>;
-  /** Sets push_failure_time_seconds, creating the group (timestamps only) if it does not exist. */
-  recordFailure(key: GroupingKey, timeSeconds: number): Promise<GroupHeader>;
+  /**
+   * Sets push_failure_time_seconds, creating the group (timestamps only) if it does not exist. A
+   * failure never extends a group's life: `expiry` is applied only to a group that has had no
+   * successful push (new, or past its expiry and therefore emptied first).
+   */
+  recordFailure(key: GroupingKey, timeSeconds: number, expiry?: ExpiryOf): Promise<GroupHeader>;
   /** Removes one group and returns its id; undefined if there was none. */
   deleteGroup(key: GroupingKey): Promise<number | undefined>;
   /** Every group with its families, ordered by grouping key. */
@@ -72,4 +136,31 @@ export interface MetricStore {
   counts(): Promise<{ groups: number; series: number }>;
   /** Answers a trivial query; throws StoreUnavailableError when the database does not. */
   ping(): Promise<void>;
+  /** Commits a tiny write; throws StoreUnavailableError when the database cannot be written. */
+  checkWritable(): Promise<void>;
+  /** Every group without its families, ordered by grouping key. */
+  loadHeaders(): Promise<GroupHeader[]>;
+  /** The groups with these ids (those that still exist) with their families, ordered by grouping key. */
+  loadGroupsById(ids: readonly number[]): Promise<StoredGroup[]>;
+  /** Removes every group in one transaction; returns the ids removed. */
+  deleteAll(): Promise<number[]>;
+  /**
+   * Removes the groups with these ids in one transaction, skipping any whose last successful push
+   * is at or after `pushedBeforeSeconds` when given (a push that raced the caller's selection).
+   * Returns the ids removed.
+   */
+  deleteGroupsById(ids: readonly number[], pushedBeforeSeconds?: number): Promise<number[]>;
+  /**
+   * Removes every group whose expiry time is at or before `nowSeconds`, deciding the set with one
+   * `DELETE ... RETURNING`: replicas sweeping at once each get only the rows they removed.
+   */
+  deleteExpired(nowSeconds: number): Promise<ExpiredGroup[]>;
+  /** Applies recomputed expiries in one transaction; returns how many groups changed. */
+  setExpiries(updates: readonly ExpiryUpdate[]): Promise<number>;
+  /**
+   * The groups written or removed (by any process on this database) since the write the cursor
+   * stands at; when nothing changed, empty lists at the cost of one query. Without a cursor:
+   * every group (full). Every write method above stamps what it changes in its own transaction.
+   */
+  loadGroupsChangedSince(cursor: ChangeCursor | undefined): Promise<StoreChanges>;
 }

@@ -41,7 +41,9 @@ function hasNegativeZero(metrics: readonly Metric[]): boolean {
 
 /** Decodes the metrics_json column; trusts that the column was written by encodeMetrics. */
 export function decodeMetrics(text: string): Metric[] {
-  return JSON.parse(text, reviver) as Metric[];
+  // The reviver runs for every value; a restart decodes every stored family, so skip it when
+  // there is nothing to revive.
+  return (text.includes(`"${SPECIAL}"`) ? JSON.parse(text, reviver) : JSON.parse(text)) as Metric[];
 }
 
 /** Labels as a JSON object with keys in the order given (callers pass them sorted). */

@@ -13,6 +13,12 @@ export interface MetricGroupTable {
   labels_json: string;
   push_time_seconds: number;
   push_failure_time_seconds: number;
+  /** The TTL a Pushkeep-TTL header gave the group (0 = never); NULL = rules and default apply (migration 0002). */
+  ttl_seconds: number | null;
+  /** When the group expires, Unix seconds; NULL = never (migration 0002). */
+  expires_at_seconds: number | null;
+  /** store_version.seq of the last write that touched the group (migration 0004). */
+  changed_seq: Generated<number>;
 }
 
 export interface MetricFamilyTable {
@@ -43,11 +49,46 @@ export interface MetricNameTable {
   family_count: number;
 }
 
+/** One row (id 1): the change counter replicas poll (migration 0004). */
+export interface StoreVersionTable {
+  id: number;
+  seq: number;
+  /** seq of the last wipe: a reader behind it reloads everything. */
+  reset_seq: number;
+  /** Tombstones at or below it are gone: a reader behind it reloads everything. */
+  pruned_seq: number;
+}
+
+export interface DeletedGroupTable {
+  seq: number;
+  group_id: number;
+}
+
+/** One push attempt (migration 0003); operators read it through the push_history view. */
+export interface PushAttemptTable {
+  id: Generated<number>;
+  time_seconds: number;
+  method: string;
+  path: string;
+  grouping_key: string | null;
+  job: string | null;
+  labels_json: string | null;
+  outcome: 'accepted' | 'rejected';
+  status_code: number;
+  reason: string | null;
+  body_bytes: number;
+  series_count: number | null;
+  client_address: string | null;
+}
+
 export interface Database {
+  push_attempt: PushAttemptTable;
   metric_group: MetricGroupTable;
   metric_family: MetricFamilyTable;
   metric_sample: MetricSampleTable;
   metric_name: MetricNameTable;
+  store_version: StoreVersionTable;
+  deleted_group: DeletedGroupTable;
 }
 
 export type MetricGroupRow = Selectable<MetricGroupTable>;

@@ -3,9 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
+import type { DatabaseOptions } from '../../src/store/database.js';
 
 export interface TestServer extends RunningServer {
   readonly dbPath: string;
+  /** The database it runs on: pass it as the `database` override to reopen the same data. */
+  readonly database: DatabaseOptions;
   push(method: 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<Response>;
   /** The scrape with the gateway's own families (pushgateway_*, process_*, nodejs_*, pushkeep_*) removed. */
   scrapePushed(): Promise<string>;
@@ -35,6 +38,7 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}, db
   return {
     ...server,
     dbPath,
+    database: options.database,
     push: (method, p, body, headers) => fetch(`${server.url}${prefix}${p}`, { method, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) }),
     scrapePushed: async () => stripOwnFamilies(await (await fetch(`${server.url}${prefix}${options.telemetryPath}`)).text()),
   };

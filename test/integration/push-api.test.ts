@@ -1,10 +1,15 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { activeDialect } from '../helpers/dialects.js';
 import { maskTimes, startTestServer, type TestServer } from '../helpers/test-server.js';
+
+// SQLite here; push-api.postgres.test.ts runs this file again on PostgreSQL.
+const startFresh = async (overrides: Parameters<typeof startTestServer>[0] = {}) =>
+  startTestServer({ database: await activeDialect().freshDatabase(), ...overrides });
 
 let gw: TestServer;
 beforeEach(async () => {
-  gw = await startTestServer();
+  gw = await startFresh();
 });
 afterEach(async () => {
   await gw.close();
@@ -202,7 +207,7 @@ describe('consistency across groups', () => {
 
   it('with --push.disable-consistency-check answers 202 but still refuses what would break scrapes', async () => {
     await gw.close();
-    gw = await startTestServer({ consistencyCheck: false });
+    gw = await startFresh({ consistencyCheck: false });
     await expectStatus(await gw.push('PUT', '/metrics/job/a', '# TYPE tc counter\ntc 1\n'), 202);
     await expectStatus(await gw.push('PUT', '/metrics/job/b', '# TYPE tc gauge\ntc 2\n'), 202);
     const res = await fetch(`${gw.url}/metrics`);
@@ -274,7 +279,7 @@ describe('restart', () => {
     await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');
     const before = await gw.scrapePushed();
     await gw.close();
-    gw = await startTestServer({}, gw.dbPath);
+    gw = await startTestServer({ database: gw.database });
     expect(await gw.scrapePushed()).toBe(before);
   });
 });

@@ -34,10 +34,20 @@ describe('loadConfig defaults', () => {
       enableAdminApi: false,
       enableLifecycle: false,
       configFile: '',
+      readHeaderTimeoutMs: 10_000,
+      readTimeoutMs: 60_000,
     });
-    expect(config.push).toEqual({ disableConsistencyCheck: false, enableUtf8Names: false });
+    expect(config.push).toEqual({
+      disableConsistencyCheck: false,
+      enableUtf8Names: false,
+      maxBodyBytes: 16 * 1024 * 1024,
+      maxSeries: 100_000,
+      maxLabelsPerSeries: 128,
+      maxLabelNameLength: 1024,
+      maxLabelValueLength: 16 * 1024,
+    });
     expect(config.log).toEqual({ level: 'info', format: 'logfmt' });
-    expect(config.storage).toEqual({ path: 'data/pushkeep.db', url: '', sync: 'normal' });
+    expect(config.storage).toEqual({ path: 'data/pushkeep.db', url: '', sync: 'normal', maxGroups: 100_000, maxSeries: 1_000_000 });
     expect(config.help).toBe(false);
     expect(config.version).toBe(false);
     expect(config.warnings).toEqual([]);
@@ -52,6 +62,15 @@ describe('loadConfig defaults', () => {
       'web.enable-admin-api': 'false',
       'web.enable-lifecycle': 'false',
       'web.config.file': '',
+      'web.read-header-timeout': '10s',
+      'web.read-timeout': '1m0s',
+      'push.max-body-bytes': '16777216',
+      'push.max-series': '100000',
+      'push.max-labels-per-series': '128',
+      'push.max-label-name-length': '1024',
+      'push.max-label-value-length': '16384',
+      'storage.max-groups': '100000',
+      'storage.max-series': '1000000',
       'push.disable-consistency-check': 'false',
       'push.enable-utf8-names': 'false',
       'log.level': 'info',
@@ -61,6 +80,11 @@ describe('loadConfig defaults', () => {
       'storage.sync': 'normal',
       'persistence.file': '',
       'persistence.interval': '5m0s',
+      'retention.ttl': '0s',
+      'retention.rule': '',
+      'retention.rules-file': '',
+      'retention.schedule': '*/30 * * * * *',
+      'history.retention': '168h0m0s',
     });
   });
 

@@ -1,0 +1,123 @@
+import express, { type Request, type Response } from 'express';
+import type { PushService } from '../domain/push-service.js';
+import type { Logger } from '../logger.js';
+import type { GroupHeader } from '../store/metric-store.js';
+import type { Telemetry } from '../telemetry.js';
+import { renderGroupsPage } from '../ui/groups-page.js';
+import { renderStatusPage } from '../ui/status-page.js';
+import type { BuildInformation } from './api-json.js';
+import { isLive } from './api-router.js';
+import { errorStatus } from './error-status.js';
+import { sendPlainError } from './plain-error.js';
+
+export interface UiRouterOptions {
+  readonly service: PushService;
+  readonly telemetry: Telemetry;
+  readonly logger: Logger;
+  readonly adminApi: boolean;
+  readonly utf8Names: boolean;
+  readonly build: BuildInformation;
+  readonly flags: Readonly<Record<string, string>>;
+  readonly startTimeSeconds: number;
+}
+
+/** Groups per page: a page renders in milliseconds whatever the store holds. */
+export const GROUPS_PER_PAGE = 100;
+/** Job suggestions in the filter box. */
+const JOBS_SUGGESTED = 1000;
+
+/**
+ * GET <prefix>/ (groups, filterable by job and label text, paginated) and GET <prefix>/status.
+ * Only the page's groups are loaded with their families; the rest is headers.
+ */
+export function uiRouter(options: UiRouterOptions): express.Router {
+  const router = express.Router({ caseSensitive: true, strict: true });
+  router.get('/', (req, res, next) => {
+    // Under a prefix, /pushkeep must become /pushkeep/ for the page's relative links to resolve.
+    const path = req.originalUrl.split('?')[0]!;
+    if (!path.endsWith('/')) return res.redirect(301, `${path}/${req.originalUrl.slice(path.length)}`);
+    groupsPage(options, req, res).catch(next);
+  });
+  router.get('/status', (_req, res, next) => {
+    statusPage(options, res).catch(next);
+  });
+  return router;
+}
+
+function html(res: Response, body: string): void {
+  res.status(200).set('Content-Type', 'text/html; charset=utf-8').set('Cache-Control', 'no-store').send(body);
+}
+
+function queryString(req: Request, name: string): string {
+  const v = req.query[name];
+  return typeof v === 'string' ? v.trim() : '';
+}
+
+async function groupsPage(options: UiRouterOptions, req: Request, res: Response): Promise<void> {
+  try {
+    const now = Date.now() / 1000;
+    const job = queryString(req, 'job');
+    const q = queryString(req, 'q').toLowerCase();
+    const headers = (await options.service.groupHeaders()).filter((h) => isLive(h, now));
+    const jobs = new Set<string>();
+    for (const h of headers) if (jobs.size < JOBS_SUGGESTED) jobs.add(h.key.job);
+    const matching = headers.filter((h) => matches(h, job, q));
+    const pageCount = Math.max(1, Math.ceil(matching.length / GROUPS_PER_PAGE));
+    const requested = Number.parseInt(queryString(req, 'page'), 10);
+    const page = Number.isFinite(requested) ? Math.min(Math.max(1, requested), pageCount) : 1;
+    const slice = matching.slice((page - 1) * GROUPS_PER_PAGE, page * GROUPS_PER_PAGE);
+    const groups = await options.service.groupsById(slice.map((h) => h.id));
+    html(
+      res,
+      renderGroupsPage({
+        groups,
+        matching: matching.length,
+        total: headers.length,
+        page,
+        pageCount,
+        filter: { job, q },
+        jobs: [...jobs].sort(),
+        nowSeconds: now,
+        adminApi: options.adminApi,
+        utf8Names: options.utf8Names,
+        version: options.build.version,
+      }),
+    );
+    options.telemetry.requests.inc({ code: '200', handler: 'status', method: 'get' });
+  } catch (err) {
+    fail(options, res, err);
+  }
+}
+
+function matches(h: GroupHeader, job: string, q: string): boolean {
+  if (job !== '' && h.key.job !== job) return false;
+  if (q === '') return true;
+  return h.key.labels.some((l) => l.value.toLowerCase().includes(q));
+}
+
+async function statusPage(options: UiRouterOptions, res: Response): Promise<void> {
+  try {
+    const now = Date.now() / 1000;
+    const groups = (await options.service.groupHeaders()).filter((h) => isLive(h, now)).length;
+    html(
+      res,
+      renderStatusPage({
+        build: options.build,
+        flags: options.flags,
+        startTimeSeconds: options.startTimeSeconds,
+        nowSeconds: now,
+        groups,
+        version: options.build.version,
+      }),
+    );
+    options.telemetry.requests.inc({ code: '200', handler: 'status', method: 'get' });
+  } catch (err) {
+    fail(options, res, err);
+  }
+}
+
+function fail(options: UiRouterOptions, res: Response, err: unknown): void {
+  const mapped = errorStatus(err);
+  if (!mapped.expected) options.logger.error({ err }, 'ui request failed');
+  sendPlainError(res, mapped.status, mapped.message);
+}

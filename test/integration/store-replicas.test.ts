@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { groupingKeyFromLabels } from '../../src/domain/grouping-key.js';
+import { PushError } from '../../src/domain/push-error.js';
+import { PushService } from '../../src/domain/push-service.js';
+import { parseBody } from '../../src/exposition/parse-body.js';
+import { ScrapeCache } from '../../src/render/scrape-cache.js';
+import { openDatabase, type DatabaseOptions, type OpenDatabase } from '../../src/store/database.js';
+import { KyselyMetricStore } from '../../src/store/kysely-metric-store.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { describeDialects, dropDatabases } from '../helpers/dialects.js';
+import { stripOwnFamilies } from '../helpers/test-server.js';
+
+// Two "replicas" in one process: each its own connection(s), store, scrape cache and service, on
+// one database, as server.ts composes them. On SQLite (one file, two connections) this checks
+// the change tracking; on PostgreSQL also the locking, with writers truly in parallel.
+
+interface Replica {
+  readonly database: OpenDatabase;
+  readonly service: PushService;
+  push(job: string, body: string, replace?: boolean, ttlSeconds?: number): Promise<'ok' | 'inconsistent'>;
+  /** The scrape's pushed families after catching up with the other replica. */
+  scrape(): Promise<string>;
+}
+
+async function openReplica(options: DatabaseOptions): Promise<Replica> {
+  const database = openDatabase(options);
+  await migrateToLatest(database.db);
+  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind });
+  const service = new PushService(store, new ScrapeCache(), { utf8Names: false, ownTypes: () => new Map(), shared: true });
+  await service.load();
+  return {
+    database,
+    service,
+    async push(job, body, replace = true, ttlSeconds) {
+      try {
+        await service.push({
+          key: groupingKeyFromLabels({ job }),
+          families: parseBody(undefined, Buffer.from(body), { utf8Names: false }),
+          replace,
+          timeSeconds: 1000,
+          ttlSeconds,
+        });
+        return 'ok';
+      } catch (err) {
+        if (err instanceof PushError && err.kind === 'inconsistent') return 'inconsistent';
+        throw err;
+      }
+    },
+    async scrape() {
+      await service.refresh();
+      return stripOwnFamilies(Buffer.concat(service.scrapeText([]).map((b) => b.text)).toString());
+    },
+  };
+}
+
+afterAll(dropDatabases);
+
+describeDialects('replicas on one database', (dialect) => {
+  let a: Replica;
+  let b: Replica;
+  beforeEach(async () => {
+    const options = await dialect.freshDatabase();
+    if (dialect.name === 'postgres') {
+      // Both migrate at once, as replicas starting together do (kysely's migrator lock).
+      [a, b] = await Promise.all([openReplica(options), openReplica(options)]);
+    } else {
+      // kysely takes no migration lock on SQLite, which serves one process; here a second
+      // connection to the file stands in for a second process.
+      a = await openReplica(options);
+      b = await openReplica(options);
+    }
+  });
+  afterEach(async () => {
+    await a.database.close();
+    await b.database.close();
+  });
+
+  it('a push to one is in the next scrape of the other, and so are PUT, DELETE and wipe', async () => {
+    expect(await a.push('j1', 'x 1\ny 2\n')).toBe('ok');
+    expect(await b.scrape()).toMatch(/^x\{instance="",job="j1"\} 1$/m);
+    expect(await b.push('j1', 'x 3\n')).toBe('ok');
+    const seen = await a.scrape();
+    expect(seen).toMatch(/^x\{instance="",job="j1"\} 3$/m);
+    expect(seen).not.toMatch(/^y\{/m);
+    await b.push('j2', 'z 1\n');
+    await a.service.delete(groupingKeyFromLabels({ job: 'j1' }));
+    expect(await b.scrape()).not.toMatch(/job="j1"/);
+    expect(await b.scrape()).toMatch(/^z\{instance="",job="j2"\} 1$/m);
+    await b.service.wipe();
+    expect(await a.scrape()).toBe('');
+    await a.push('j3', 'w 1\n');
+    expect(await b.scrape()).toMatch(/^w\{instance="",job="j3"\} 1$/m);
+  });
+
+  it('removals by selection and failure times propagate too', async () => {
+    await a.push('old', 'o 1\n');
+    await a.push('keep', 'k 1\n');
+    expect(await b.scrape()).toMatch(/job="old"/);
+    expect(await a.service.deleteMatching([], 1001)).toBe(2);
+    expect(await b.scrape()).toBe('');
+    await a.push('f', '# TYPE t counter\nt 1\n');
+    expect(await b.push('g', '# TYPE t gauge\nt 1\n')).toBe('inconsistent');
+    expect(await a.scrape()).toMatch(/^push_failure_time_seconds\{instance="",job="g"\} 1000$/m);
+  });
+
+  // Two SQLite connections sweeping at once fail with SQLITE_BUSY (a read transaction cannot
+  // become a write one once another committed); SQLite serves one process, which sweeps alone.
+  it.skipIf(dialect.name === 'sqlite')('retention sweeps on both at once remove, and report, each expired group once', async () => {
+    for (let i = 0; i < 30; i++) await (i % 2 ? a : b).push(`ttl${i}`, `ttl_${i} 1\n`, true, 60);
+    await a.push('forever', 'kept 1\n');
+    const [byA, byB] = await Promise.all([a.service.expire(1100), b.service.expire(1100)]);
+    expect(byA.length + byB.length).toBe(30);
+    expect(new Set([...byA, ...byB].map((g) => g.key.id)).size).toBe(30);
+    expect((await b.service.groups()).map((g) => g.key.job)).toEqual(['forever']);
+  });
+
+  it('catching up costs nothing when nothing changed', async () => {
+    await a.push('j', 'x 1\n');
+    await b.scrape();
+    const version = b.service.scrapeVersion();
+    await b.scrape();
+    expect(b.service.scrapeVersion()).toBe(version);
+  });
+
+  it('of two concurrent pushes of one name with different types exactly one is stored, every round', async () => {
+    for (let round = 0; round < 20; round++) {
+      const name = `m${round}`;
+      const results = await Promise.all([
+        a.push(`ja${round}`, `# TYPE ${name} counter\n${name} 1\n`),
+        b.push(`jb${round}`, `# TYPE ${name} gauge\n${name} 2\n`),
+      ]);
+      expect(results.sort()).toEqual(['inconsistent', 'ok']);
+      const scrape = await a.scrape();
+      expect(scrape.match(new RegExp(`^${name}\\{`, 'gm'))).toHaveLength(1);
+      expect(await b.scrape()).toBe(scrape);
+    }
+  });
+
+  it('two concurrent PUTs to one group leave one of them whole', async () => {
+    for (let round = 0; round < 20; round++) {
+      const results = await Promise.all([a.push('same', 'a1 1\na2 1\na3 1\n'), b.push('same', 'b1 2\nb2 2\n')]);
+      expect(results).toEqual(['ok', 'ok']);
+      const names = [...(await a.scrape()).matchAll(/^(\w+)\{instance="",job="same"\}/gm)].map((m) => m[1]).filter((n) => !n!.startsWith('push_'));
+      expect([['a1', 'a2', 'a3'], ['b1', 'b2']]).toContainEqual(names);
+      expect(await b.scrape()).toBe(await a.scrape());
+    }
+  });
+
+  it('the first pushes of a new group from both at once both succeed', async () => {
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([a.push(`new${round}`, 'p 1\n', false), b.push(`new${round}`, 'q 1\n', false)]);
+      expect(results).toEqual(['ok', 'ok']);
+      const scrape = await b.scrape();
+      expect(scrape).toMatch(new RegExp(`^p\\{instance="",job="new${round}"\\} 1$`, 'm'));
+      expect(scrape).toMatch(new RegExp(`^q\\{instance="",job="new${round}"\\} 1$`, 'm'));
+    }
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { formatApiTime, goJsonObject, goJsonString } from '../../src/http/api-json.js';
+
+describe('goJsonString: Go encoding/json escaping', () => {
+  it.each([
+    ['plain', '"plain"'],
+    ['<a&b>', '"\\u003ca\\u0026b\\u003e"'],
+    ['\u2028\u2029', '"\\u2028\\u2029"'],
+    ['\b\f\n\t\r\u0001', '"\\u0008\\u000c\\n\\t\\r\\u0001"'],
+    ['back\\bslash', '"back\\\\bslash"'],
+    ['"q"', '"\\"q\\""'],
+    ['Björn', '"Björn"'],
+    ['\ud800x', '"\ufffdx"'],
+    ['😀', '"😀"'],
+  ])('%j → %s', (input, expected) => {
+    expect(goJsonString(input)).toBe(expected);
+  });
+
+  it('sorts object keys by bytes, as Go sorts map keys', () => {
+    expect(goJsonObject([['b', '1'], ['B', '2'], ['labels', '3'], ['a_b', '4'], ['ab', '5']])).toBe('{"B":2,"a_b":4,"ab":5,"b":1,"labels":3}');
+  });
+});
+
+// Go prints the server's offset; these expectations are for a UTC server (CI and containers).
+describe.skipIf(new Date().getTimezoneOffset() !== 0)('formatApiTime: RFC 3339 as Go marshals time.Time', () => {
+  it.each([
+    [1795578548.406087, '2026-11-25T03:49:08.406087Z'],
+    [1795578548.5, '2026-11-25T03:49:08.5Z'],
+    [1795578548, '2026-11-25T03:49:08Z'],
+    [1795578548.9999996, '2026-11-25T03:49:09Z'],
+  ])('%d → %s', (seconds, expected) => {
+    expect(formatApiTime(seconds)).toBe(expected);
+  });
+});
