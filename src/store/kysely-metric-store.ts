@@ -103,9 +103,10 @@ export class KyselyMetricStore implements MetricStore {
    * (\`sharedNames\`, shared), so the consistency check sees the name registry as it will be at
    * COMMIT. A family \`x_sum\` and a summary \`x\` conflict, so each name locks itself and its
    * base (the name without _sum/_count/_bucket): any two conflicting names share a key. Keys are
-   * taken in one sorted order (no deadlock between writers); a write with very many names takes
-   * one exclusive lock instead, which every other write holds shared, to stay within
-   * PostgreSQL's lock table.
+   * hashed into NAME_LOCK_BUCKETS, which bounds the locks a transaction holds (each takes a slot
+   * in PostgreSQL's shared lock table, sized 64 per connection by default) at the price of
+   * unrelated names sometimes sharing one, and taken in one sorted order, so writers never
+   * deadlock on them. Every such write also holds the all-names lock shared (lockAllNames).
    */
   private async lockNames(trx: Transaction<Database>, names: Iterable<string>, sharedNames: Iterable<string> = []): Promise<void> {
     if (!this.concurrentWriters) return;
@@ -117,15 +118,12 @@ export class KyselyMetricStore implements MetricStore {
     };
     for (const name of names) add(name, true);
     for (const name of sharedNames) add(name, false);
-    if (keys.size > MAX_NAME_LOCKS) {
-      await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
-      return;
-    }
-    // One round trip. Two names may hash alike: the key is exclusive if either asks so.
+    // One round trip. Names sharing a bucket lock it exclusively if any of them asks so.
     await sql`SELECT pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0)
       UNION ALL
-      SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, h) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, h) END
-      FROM (SELECT hashtext(n) AS h, bool_or(x) AS x FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
+      SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, b) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, b) END
+      FROM (SELECT hashtext(n) & ${NAME_LOCK_BUCKETS - 1} AS b, bool_or(x) AS x
+            FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
             GROUP BY 1 ORDER BY 1) AS locks`.execute(trx);
   }
 
@@ -683,8 +681,9 @@ const MAX_ATTEMPTS = 5;
 // Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
 const ALL_NAMES_LOCK = 0x706b0001;
 const NAME_LOCK = 0x706b0002;
-// Each advisory lock takes a slot in PostgreSQL's shared lock table (64 per connection by default).
-const MAX_NAME_LOCKS = 32;
+// A power of two. 128 advisory locks at most per transaction: 20 busy connections (two replicas)
+// hold at most 2,580 of the 6,400 lock slots a default PostgreSQL has.
+const NAME_LOCK_BUCKETS = 128;
 
 // Tombstones kept for replicas that have not looked for a while; one that falls further behind
 // reloads everything.

@@ -299,8 +299,16 @@ describe('reading never blocks pushes', () => {
       const baseline = await timePushes(performance.now() + 1000, 2000);
 
       // The view is read first, so the query holds its read transaction (a WAL snapshot) while
-      // it counts; bounded at 6 million steps (a few seconds).
-      const longQuery = `WITH RECURSIVE c(n) AS (SELECT 1 + 0 * (SELECT count(*) FROM pushed_samples) UNION ALL SELECT n + 1 FROM c WHERE n < 6000000) SELECT count(*) AS steps FROM c`;
+      // it counts. Its length is sized on this machine to run about five seconds, within bounds.
+      const counting = (steps: number) =>
+        `WITH RECURSIVE c(n) AS (SELECT 1 + 0 * (SELECT count(*) FROM pushed_samples) UNION ALL SELECT n + 1 FROM c WHERE n < ${steps}) SELECT count(*) AS steps FROM c`;
+      const probe = new SQLite(gw.dbPath, { readonly: true });
+      const probeStarted = performance.now();
+      probe.prepare(counting(1_000_000)).get();
+      const msPerMillion = Math.max(1, performance.now() - probeStarted);
+      probe.close();
+      const steps = Math.round(Math.min(60, Math.max(6, 5000 / msPerMillion)) * 1_000_000);
+      const longQuery = counting(steps);
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'sql', `--storage.path=${gw.dbPath}`, '--format=csv', longQuery], { cwd: REPO });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -315,7 +323,7 @@ describe('reading never blocks pushes', () => {
       while (running && performance.now() - started < 20_000) during.push(...(await timePushes(performance.now() + 100, 200)));
       const overlapMs = performance.now() - started;
       expect(await exited).toBe(0);
-      expect(out).toBe('steps\n6000000\n');
+      expect(out).toBe(`steps\n${steps}\n`);
       // The pushes really ran alongside the query, for a while.
       expect(overlapMs).toBeGreaterThan(1000);
       expect(during.length).toBeGreaterThan(20);

@@ -136,6 +136,33 @@ describeDialects('replicas on one database', (dialect) => {
     }
   });
 
+  it('a group changing the type of a name it alone holds races a push of the old type elsewhere: one wins', async () => {
+    for (let round = 0; round < 20; round++) {
+      const name = `retype_${round}`;
+      expect(await a.push(`ra${round}`, `# TYPE ${name} counter\n${name} 1\n`)).toBe('ok');
+      const results = await Promise.all([
+        a.push(`ra${round}`, `# TYPE ${name} gauge\n${name} 2\n`),
+        b.push(`rb${round}`, `# TYPE ${name} counter\n${name} 3\n`),
+      ]);
+      expect(results.sort()).toEqual(['inconsistent', 'ok']);
+      const types = (await a.service.groups()).flatMap((g) => g.families.filter((f) => f.name === name).map((f) => f.type));
+      expect(new Set(types).size).toBe(1);
+    }
+  });
+
+  it('the same holds for pushes of hundreds of families (more names than lock buckets)', async () => {
+    const many = Array.from({ length: 300 }, (_, i) => `# TYPE wide_${i} gauge\nwide_${i} ${i}\n`).join('');
+    for (let round = 0; round < 5; round++) {
+      const name = `wide_clash_${round}`;
+      const results = await Promise.all([
+        a.push(`wa${round}`, `${many.replaceAll('wide_', `wide${round}a_`)}# TYPE ${name} counter\n${name} 1\n`),
+        b.push(`wb${round}`, `${many.replaceAll('wide_', `wide${round}b_`)}# TYPE ${name} gauge\n${name} 2\n`),
+      ]);
+      expect(results.sort()).toEqual(['inconsistent', 'ok']);
+      expect((await b.scrape()).match(new RegExp(`^${name}\\{`, 'gm'))).toHaveLength(1);
+    }
+  });
+
   it('two concurrent PUTs to one group leave one of them whole', async () => {
     for (let round = 0; round < 20; round++) {
       const results = await Promise.all([a.push('same', 'a1 1\na2 1\na3 1\n'), b.push('same', 'b1 2\nb2 2\n')]);
