@@ -542,22 +542,7 @@ export class KyselyMetricStore implements MetricStore {
         await this.lockAllNames(trx);
         // Recounted rather than decremented: one statement per batch of names, however many
         // groups shared them.
-        const list = [...names];
-        for (let i = 0; i < list.length; i += ID_BATCH) {
-          const batch = list.slice(i, i + ID_BATCH);
-          await trx
-            .updateTable('metric_name')
-            .set({
-              family_count: (eb) =>
-                eb
-                  .selectFrom('metric_family')
-                  .select((f) => f.fn.countAll<number>().as('n'))
-                  .whereRef('metric_family.name', '=', 'metric_name.name'),
-            })
-            .where('name', 'in', batch)
-            .execute();
-          await trx.deleteFrom('metric_name').where('name', 'in', batch).where('family_count', '<=', 0).execute();
-        }
+        await recountNames(trx, [...names]);
         await recordRemoved(trx, deleted);
         return deleted;
       });

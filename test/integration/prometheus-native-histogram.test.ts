@@ -1,12 +1,12 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flattenFamily } from '../../src/exposition/samples.js';
 import { parseText } from '../../src/exposition/text-parser.js';
+import { freePort } from '../helpers/process-server.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
@@ -69,17 +69,6 @@ pk_om_requests_total 9
 pk_om_requests_created 1690000000
 # EOF
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 interface Prometheus {
   readonly url: string;
