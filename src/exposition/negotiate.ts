@@ -85,6 +85,17 @@ function formatOf(media: MediaType): ScrapeFormat | undefined {
 /** The scrape format to serve for an `Accept` header; text 0.0.4 unless a servable entry is found. */
 export function negotiateScrapeFormat(accept: string | undefined): ScrapeFormat {
   if (accept === undefined || accept === '') return 'text';
+  // A scraper sends the same header every time: remember the last answer.
+  if (accept === lastAccept) return lastFormat;
+  lastFormat = negotiate(accept);
+  lastAccept = accept;
+  return lastFormat;
+}
+
+let lastAccept: string | undefined;
+let lastFormat: ScrapeFormat = 'text';
+
+function negotiate(accept: string): ScrapeFormat {
   const entries = parseAccept(accept)
     .filter((e) => e.q > 0)
     // Array.prototype.sort is stable, so equal q keeps header order.

@@ -1,5 +1,7 @@
 import { gzipBlocks, type Block } from './gzip-blocks.js';
 
+const SMALL_BODY = 4 * 1024 * 1024;
+
 export interface ScrapeBody {
   readonly chunks: readonly Buffer[];
   readonly length: number;
@@ -18,9 +20,11 @@ export class ScrapeBodyCache {
     const hit = this.last.get(variant);
     if (hit && hit.key === key) return hit.body;
     const rendered = blocks();
-    const chunks = variant.endsWith('/gzip') ? gzipBlocks(rendered) : rendered.map((b) => b.text);
+    let chunks = variant.endsWith('/gzip') ? gzipBlocks(rendered) : rendered.map((b) => b.text);
     let length = 0;
     for (const c of chunks) length += c.length;
+    // A compressed body is small: one buffer makes each repeated scrape a single write.
+    if (length <= SMALL_BODY) chunks = [Buffer.concat(chunks, length)];
     const body = { chunks, length };
     this.last.set(variant, { key, body });
     return body;
