@@ -1,14 +1,13 @@
-import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { NameEntry } from '../domain/consistency.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricType } from '../exposition/types.js';
 import type { DatabaseKind } from './database.js';
 import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
-import { decodeMetrics, encodeMetrics, labelsJson } from './metrics-json.js';
+import { encodeMetrics, labelsJson } from './metrics-json.js';
 import {
   ConflictError,
-  StoreUnavailableError,
   type ExpiredGroup,
   type ExpiryOf,
   type ExpiryUpdate,
@@ -22,6 +21,9 @@ import {
   type WriteResult,
 } from './metric-store.js';
 import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
+import { bumpVersion, changeStamp, changesSince, recordRemoved } from './change-feed.js';
+import { labelPairs, toFamily, toHeader } from './rows.js';
+import { isRetryable, isUniqueViolation, translate } from './store-errors.js';
 
 // Parameters per INSERT stay well below SQLite's and PostgreSQL's limits.
 const SAMPLE_BATCH = 500;
@@ -670,10 +672,6 @@ const NAME_LOCK = 0x706b0002;
 // hold at most 2,580 of the 6,400 lock slots a default PostgreSQL has.
 const NAME_LOCK_BUCKETS = 128;
 
-// Tombstones kept for replicas that have not looked for a while; one that falls further behind
-// reloads everything.
-const KEEP_TOMBSTONES = 10_000;
-
 function newGroupRow(key: GroupingKey) {
   return {
     grouping_key: key.id,
@@ -690,75 +688,6 @@ async function upsertGroup(trx: Transaction<Database>, key: GroupingKey): Promis
   return trx.insertInto('metric_group').values(newGroupRow(key)).returningAll().executeTakeFirstOrThrow();
 }
 
-function isPostgres(db: Kysely<Database>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
-}
-
-/**
- * The change number a write stamps on the groups it touches and the tombstones it leaves
- * (loadGroupsChangedSince reads them back), plus the tombstone pruning mark.
- *
- * SQLite has one writer at a time: a counter in store_version, so numbers commit in order and a
- * reader seeing N has seen every write up to N. On PostgreSQL such a counter would hold a row
- * lock from the write to its COMMIT and serialise every write in the cluster; the transaction's
- * own id is used instead, taken without any lock. Those ids commit out of order, which the
- * reader allows for through the snapshot's xmin (see CHANGES_SINCE).
- */
-async function bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }> {
-  if (isPostgres(trx)) {
-    const { rows } = await sql<{ seq: number; pruned_seq: number }>`
-      SELECT pg_current_xact_id()::text::bigint AS seq, pruned_seq FROM store_version WHERE id = 1`.execute(trx);
-    const row = rows[0]!;
-    return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
-  }
-  const row = await trx
-    .updateTable('store_version')
-    .set({ seq: sql`seq + 1` })
-    .where('id', '=', 1)
-    .returning(['seq', 'pruned_seq'])
-    .executeTakeFirstOrThrow();
-  return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
-}
-
-/** bumpVersion's number as a value to store; on PostgreSQL an expression, saving a round trip. */
-async function changeStamp(trx: Transaction<Database>): Promise<number | RawBuilder<number>> {
-  return isPostgres(trx) ? sql<number>`pg_current_xact_id()::text::bigint` : (await bumpVersion(trx)).seq;
-}
-
-/**
- * One statement, so one snapshot: the horizon (every write numbered below it is committed and
- * visible in this very snapshot), the wipe and pruning marks, and every group and tombstone
- * stamped at or after the caller's previous horizon. PostgreSQL's horizon is the snapshot's
- * xmin, the oldest transaction still running; SQLite's is the counter plus one.
- */
-function changesSince(db: Kysely<Database>, horizon: number) {
-  const horizonRow = isPostgres(db)
-    ? sql`SELECT 0 AS kind, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS id, 0 AS seq`
-    : sql`SELECT 0 AS kind, seq + 1 AS id, 0 AS seq FROM store_version WHERE id = 1`;
-  return sql<{ kind: number; id: number; seq: number }>`
-    ${horizonRow}
-    UNION ALL SELECT 1, reset_seq, pruned_seq FROM store_version WHERE id = 1
-    UNION ALL SELECT 2, id, changed_seq FROM metric_group WHERE changed_seq >= ${horizon}
-    UNION ALL SELECT 3, group_id, seq FROM deleted_group WHERE seq >= ${horizon}`.execute(db);
-}
-
-/** Leaves tombstones for removed groups, so that other replicas drop them from their caches. */
-async function recordRemoved(trx: Transaction<Database>, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  const version = await bumpVersion(trx);
-  for (let i = 0; i < ids.length; i += ID_BATCH) {
-    await trx
-      .insertInto('deleted_group')
-      .values(ids.slice(i, i + ID_BATCH).map((id) => ({ seq: version.seq, group_id: id })))
-      .execute();
-  }
-  if (version.seq - version.pruned_seq > 2 * KEEP_TOMBSTONES) {
-    const cut = version.seq - KEEP_TOMBSTONES;
-    await trx.deleteFrom('deleted_group').where('seq', '<=', cut).execute();
-    await trx.updateTable('store_version').set({ pruned_seq: cut }).where('id', '=', 1).execute();
-  }
-}
-
 async function releaseNames(trx: Transaction<Database>, names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   await trx
@@ -767,21 +696,6 @@ async function releaseNames(trx: Transaction<Database>, names: readonly string[]
     .where('name', 'in', names)
     .execute();
   await trx.deleteFrom('metric_name').where('name', 'in', names).where('family_count', '<=', 0).execute();
-}
-
-function toHeader(row: MetricGroupRow): GroupHeader {
-  return {
-    id: Number(row.id),
-    key: { job: row.job, labels: labelPairs(row.labels_json), id: row.grouping_key },
-    pushTimeSeconds: row.push_time_seconds,
-    pushFailureTimeSeconds: row.push_failure_time_seconds,
-    ...(row.expires_at_seconds !== null ? { expiresAtSeconds: row.expires_at_seconds } : {}),
-    ...(row.ttl_seconds !== null ? { ttlSeconds: row.ttl_seconds } : {}),
-  };
-}
-
-function labelPairs(labelsJson: string): LabelPair[] {
-  return Object.entries(JSON.parse(labelsJson) as Record<string, string>).map(([name, value]): LabelPair => ({ name, value }));
 }
 
 function isExpired(row: MetricGroupRow, nowSeconds: number): boolean {
@@ -820,55 +734,10 @@ async function recountNames(trx: Transaction<Database>, names: readonly string[]
   }
 }
 
-function toFamily(row: {
-  name: string;
-  type: string;
-  help: string | null;
-  pushed_at_seconds: number;
-  metrics_json: string;
-}): StoredFamily {
-  return {
-    name: row.name,
-    type: row.type as MetricType,
-    ...(row.help !== null ? { help: row.help } : {}),
-    pushedAtSeconds: row.pushed_at_seconds,
-    metrics: decodeMetrics(row.metrics_json),
-  };
-}
-
 function sortedLabels(labels: readonly LabelPair[]): LabelPair[] {
   return [...labels].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function labelsText(labels: readonly LabelPair[]): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
-}
-
-/** PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again. */
-function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40001' || code === '40P01';
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}
-
-const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d\d\d|53\d\d\d|40001|40P01)/;
-
-/** Database trouble becomes StoreUnavailableError (503); anything else stays as it is. */
-function translate(err: unknown): unknown {
-  if (err instanceof ConflictError || err instanceof StoreUnavailableError) return err;
-  const code = String((err as { code?: unknown } | null)?.code ?? '');
-  const message = err instanceof Error ? err.message : String(err);
-  // SQLite ends a transaction itself when COMMIT hits a full disk or an I/O error; kysely's
-  // ROLLBACK then fails with this message and the original error is lost.
-  if (/cannot rollback - no transaction is active/.test(message)) {
-    return new StoreUnavailableError('database unavailable: the write failed and SQLite rolled it back (disk full, read-only or I/O error)');
-  }
-  if (UNAVAILABLE_CODES.test(code) || /connect|terminat|Connection/i.test(message)) {
-    return new StoreUnavailableError(`database unavailable: ${message.split('\n')[0]}`);
-  }
-  return err;
 }

@@ -1,0 +1,37 @@
+import type { LabelPair, MetricType } from '../exposition/types.js';
+import type { GroupHeader, StoredFamily } from './metric-store.js';
+import { decodeMetrics } from './metrics-json.js';
+import type { MetricGroupRow } from './schema.js';
+
+// Rows as the store reads them, turned into the domain's objects.
+
+export function toHeader(row: MetricGroupRow): GroupHeader {
+  return {
+    id: Number(row.id),
+    key: { job: row.job, labels: labelPairs(row.labels_json), id: row.grouping_key },
+    pushTimeSeconds: row.push_time_seconds,
+    pushFailureTimeSeconds: row.push_failure_time_seconds,
+    ...(row.expires_at_seconds !== null ? { expiresAtSeconds: row.expires_at_seconds } : {}),
+    ...(row.ttl_seconds !== null ? { ttlSeconds: row.ttl_seconds } : {}),
+  };
+}
+
+export function labelPairs(labelsJson: string): LabelPair[] {
+  return Object.entries(JSON.parse(labelsJson) as Record<string, string>).map(([name, value]): LabelPair => ({ name, value }));
+}
+
+export function toFamily(row: {
+  name: string;
+  type: string;
+  help: string | null;
+  pushed_at_seconds: number;
+  metrics_json: string;
+}): StoredFamily {
+  return {
+    name: row.name,
+    type: row.type as MetricType,
+    ...(row.help !== null ? { help: row.help } : {}),
+    pushedAtSeconds: row.pushed_at_seconds,
+    metrics: decodeMetrics(row.metrics_json),
+  };
+}
