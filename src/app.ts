@@ -9,7 +9,7 @@ import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
 import { pushRouter } from './http/push-router.js';
 import type { PushHistory } from './domain/push-history.js';
-import { scrapeRouter } from './http/scrape-router.js';
+import { scrapeHandler, scrapeRouter, type ScrapeHandler } from './http/scrape-router.js';
 import { uiRouter } from './http/ui-router.js';
 
 export interface AppOptions {
@@ -40,6 +40,8 @@ export interface AppOptions {
   readonly auth?: express.RequestHandler;
   /** Records push attempts for the push_history view. */
   readonly history?: PushHistory;
+  /** The scrape handler, when the server also calls it directly (server.ts); else one is made. */
+  readonly scrape?: ScrapeHandler;
 }
 
 /** Build information as /api/v1/status shows it, in the official's field names. */
@@ -62,7 +64,8 @@ export function createApp(options: AppOptions): express.Express {
   const prefix = options.routePrefix;
   if (options.auth) app.use(options.auth);
 
-  app.use(prefix || '/', scrapeRouter({ ...options, path: options.telemetryPath }));
+  const scrapeOptions = { ...options, path: options.telemetryPath };
+  app.use(prefix || '/', scrapeRouter(scrapeOptions, options.scrape ?? scrapeHandler(scrapeOptions)));
   app.use(`${prefix}/metrics`, pushRouter({ ...options, checked: options.consistencyCheck }));
   app.use(
     prefix || '/',

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createApp, defaultBuildInformation } from './app.js';
+import { scrapeHandler } from './http/scrape-router.js';
 import type { PushLimits } from './domain/push-limits.js';
 import { authMiddleware } from './http/auth.js';
 import { loadWebConfig, tlsServerOptions, type TlsSettings } from './security/web-config.js';
@@ -130,7 +131,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     return closing;
   };
 
+  const scrape = scrapeHandler({ service, telemetry, logger, path: options.telemetryPath });
   const app = createApp({
+    scrape,
     service,
     telemetry,
     logger,
@@ -160,7 +163,24 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) }
       : {}),
   });
-  const server = createHttpServer(app, webConfig, options.timeouts ?? { headersMs: 10_000, requestMs: 60_000 }, logger);
+  // Without a web config no middleware runs before the scrape, so the exact scrape path is
+  // answered before Express routes anything; every other request goes through Express.
+  const scrapePath = `${options.routePrefix}${options.telemetryPath}`;
+  const listener: http.RequestListener = webConfig
+    ? app
+    : (req, res) => {
+        const url = req.url ?? '';
+        const end = url.indexOf('?');
+        if (req.method === 'GET' && (end < 0 ? url : url.slice(0, end)) === scrapePath) {
+          scrape(req, res).catch((err: unknown) => {
+            logger.error({ err }, 'scrape failed');
+            res.destroy();
+          });
+        } else {
+          app(req, res);
+        }
+      };
+  const server = createHttpServer(listener, webConfig, options.timeouts ?? { headersMs: 10_000, requestMs: 60_000 }, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.listen.port, options.listen.host, () => resolve());

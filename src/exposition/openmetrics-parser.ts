@@ -457,6 +457,9 @@ function buildMetric(f: FamilyBuilder, s: SeriesBuilder): Metric {
     case 'histogram':
     case 'gaugehistogram': {
       const inf = s.buckets.find((b) => b.upperBound === Infinity);
+      // OpenMetrics requires the +Inf bucket; without it the count alone would be scraped back
+      // as one, changing what was pushed.
+      if (!inf) throw new ParseError(s.line, `${f.type === 'histogram' ? 'histogram' : 'gauge histogram'} "${f.name}" has no le="+Inf" bucket`);
       return {
         ...common,
         histogram: {

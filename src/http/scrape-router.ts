@@ -1,4 +1,5 @@
-import express, { type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import type { PushService } from '../domain/push-service.js';
 import { negotiateScrapeFormat, type ScrapeFormat } from '../exposition/negotiate.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../exposition/openmetrics-renderer.js';
@@ -6,7 +7,6 @@ import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf-codec.js';
 import { ScrapeBodyCache } from '../render/scrape-body.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry.js';
-import { sendPlainError } from './plain-error.js';
 import { errorStatus } from './error-status.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -29,16 +29,27 @@ export interface ScrapeRouterOptions {
  * GET <telemetry path>: every pushed family merged with the gateway's own, in the format the Accept
  * header asks for (text 0.0.4, OpenMetrics 1.0.0 or protobuf delimited; see negotiate.ts).
  */
-export function scrapeRouter(options: ScrapeRouterOptions): express.Router {
+export function scrapeRouter(options: ScrapeRouterOptions, handler = scrapeHandler(options)): express.Router {
   const router = express.Router();
-  const bodies = new ScrapeBodyCache();
   router.get(options.path, (req, res, next) => {
-    scrape(options, bodies, req, res).catch(next);
+    handler(req, res).catch(next);
   });
   return router;
 }
 
-async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req: Request, res: Response): Promise<void> {
+/**
+ * The scrape as a plain node:http handler, so that server.ts can also answer it in front of
+ * Express: a 100k-series scrape is mostly cached bytes, and Express' routing then costs as much as
+ * the rest of the request. Both paths share one handler and so one body cache.
+ */
+export type ScrapeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function scrapeHandler(options: ScrapeRouterOptions): ScrapeHandler {
+  const bodies = new ScrapeBodyCache();
+  return (req, res) => scrape(options, bodies, req, res);
+}
+
+async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     // Writes by other replicas first (one query on a shared store): the scrape shows every push
     // acknowledged before it, by any replica.
@@ -61,11 +72,18 @@ async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req
   } catch (err) {
     const mapped = errorStatus(err);
     options.logger.error({ err }, 'scrape failed');
-    sendPlainError(res, mapped.status, `An error has occurred while serving metrics:\n\n${mapped.message}`);
+    if (res.headersSent) return void res.destroy();
+    const body = `An error has occurred while serving metrics:\n\n${mapped.message}\n`;
+    res.writeHead(mapped.status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
   }
 }
 
-function acceptsGzip(req: Request): boolean {
+function acceptsGzip(req: IncomingMessage): boolean {
   const header = req.headers['accept-encoding'];
   return typeof header === 'string' && /(^|[,\s])gzip(\s*;\s*q=(?!0(\.0*)?\s*($|,))[\d.]+)?\s*($|,)/i.test(header);
 }

@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDelimited } from '../../src/exposition/protobuf-codec.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FUZZ_SEED } from '../helpers/fuzz-seed.js';
 
 const REQUESTS = 10_000;
 const CONCURRENCY = 6;
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+const SEED = FUZZ_SEED;
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

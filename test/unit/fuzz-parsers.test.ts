@@ -4,6 +4,7 @@
  * own error type, and whatever it accepts must survive render → parse unchanged.
  */
 import fc from 'fast-check';
+import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
 import { parseGroupingPath } from '../../src/domain/grouping-key.js';
 import { PushError } from '../../src/domain/push-error.js';

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
 import {
   compareUtf8,

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
+import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
 import { crc32Combine, gzipBlocks, type Block } from '../../src/render/gzip-blocks.js';
 

@@ -159,6 +159,7 @@ describe('parseOpenMetrics', () => {
     ['a duplicate sample', 'a 1\na 2\n# EOF\n', 2, 'duplicate sample "a" for the same series'],
     ['a counter without _total', '# TYPE c counter\nc_created 1\n# EOF\n', 2, 'counter "c" has no "c_total" sample for one of its series'],
     ['a bad timestamp', 'a 1 x\n# EOF\n', 1, 'expected a timestamp in seconds, got "x"'],
+    ['a histogram without +Inf bucket', '# TYPE a histogram\na_count 1\n# EOF\n', 2, 'histogram "a" has no le="+Inf" bucket'],
   ])('rejects %s with its line number', (_name, text, line, reason) => {
     const e = parseError(text);
     expect(e.line).toBe(line);
