@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     {
       database: { url: config.storage.url || undefined, sqlitePath: config.storage.path, sync: config.storage.sync },
       listen: parseListenAddress(config.web.listenAddress),
+      alsoListen: config.web.listenAddresses.slice(1).map(parseListenAddress),
       routePrefix: config.web.routePrefix,
       telemetryPath: config.web.telemetryPath,
       utf8Names: config.push.enableUtf8Names,

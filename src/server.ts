@@ -21,9 +21,16 @@ import { RetentionPolicy } from './retention/policy.js';
 import { NO_RETENTION, type RetentionSettings } from './retention/rules.js';
 import { expireGroupsStep, RetentionSweeper } from './retention/sweeper.js';
 
+export interface ListenOn {
+  readonly host?: string | undefined;
+  readonly port: number;
+}
+
 export interface ServerOptions {
   readonly database: DatabaseOptions;
-  readonly listen: { readonly host?: string | undefined; readonly port: number };
+  readonly listen: ListenOn;
+  /** More addresses to serve the same app on (--web.listen-address is repeatable, as upstream). */
+  readonly alsoListen?: readonly ListenOn[] | undefined;
   readonly routePrefix: string;
   readonly telemetryPath: string;
   readonly utf8Names: boolean;
@@ -118,10 +125,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const sweepStopped = sweeper.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeIdleConnections();
+            }),
+        ),
+      );
       await sweepStopped;
       // After the last request: its attempt is in the buffer.
       await history.close();
@@ -180,15 +192,25 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           app(req, res);
         }
       };
-  const server = createHttpServer(listener, webConfig, options.timeouts ?? { headersMs: 10_000, requestMs: 60_000 }, logger);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  const servers: http.Server[] = [];
+  try {
+    for (const on of [options.listen, ...(options.alsoListen ?? [])]) {
+      const server = createHttpServer(listener, webConfig, options.timeouts ?? { headersMs: 10_000, requestMs: 60_000 }, logger);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(on.port, on.host, () => resolve());
+      });
+      servers.push(server);
+    }
+  } catch (err) {
+    // One address taken: release the others and the database, so the process can exit.
+    await close();
+    throw err;
+  }
+  const address = servers[0]!.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${webConfig?.current().tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-  logger.info({ address: url, storage: database.kind }, 'listening');
+  logger.info({ address: url, also: servers.slice(1).map((srv) => srv.address()), storage: database.kind }, 'listening');
   sweeper.start();
   return { url, service, sweeper, history, close, closed };
 }
