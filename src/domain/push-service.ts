@@ -179,11 +179,6 @@ export class PushService {
     if (id !== undefined && this.applyLocally) this.cache.removeGroup(id);
   }
 
-  /** The text 0.0.4 scrape body as blocks: pushed families merged with the gateway's own. */
-  scrapeText(own: readonly MetricFamily[]): Block[] {
-    return this.cache.render(own);
-  }
-
   /** The scrape body in a negotiated format (text 0.0.4, OpenMetrics 1.0.0, protobuf delimited) as blocks. */
   scrape(format: ScrapeFormat, own: readonly MetricFamily[]): Block[] {
     return this.cache.render(own, format);

@@ -420,19 +420,6 @@ export class KyselyMetricStore implements MetricStore {
     }
   }
 
-  async counts(): Promise<{ groups: number; series: number }> {
-    try {
-      const g = await this.db.selectFrom('metric_group').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-      const s = await this.db
-        .selectFrom('metric_sample')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirst();
-      return { groups: Number(g?.n ?? 0), series: Number(s?.n ?? 0) };
-    } catch (err) {
-      throw translate(err);
-    }
-  }
-
   async ping(): Promise<void> {
     try {
       await sql`SELECT 1`.execute(this.db);

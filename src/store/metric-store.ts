@@ -132,8 +132,6 @@ export interface MetricStore {
   loadGroups(): Promise<StoredGroup[]>;
   /** One group, or undefined. */
   loadGroup(key: GroupingKey): Promise<StoredGroup | undefined>;
-  /** Number of groups and of stored series. */
-  counts(): Promise<{ groups: number; series: number }>;
   /** Answers a trivial query; throws StoreUnavailableError when the database does not. */
   ping(): Promise<void>;
   /** Commits a tiny write; throws StoreUnavailableError when the database cannot be written. */

@@ -48,7 +48,7 @@ async function openReplica(options: DatabaseOptions): Promise<Replica> {
     },
     async scrape() {
       await service.refresh();
-      return stripOwnFamilies(Buffer.concat(service.scrapeText([]).map((b) => b.text)).toString());
+      return stripOwnFamilies(Buffer.concat(service.scrape('text', []).map((b) => b.text)).toString());
     },
   };
 }
