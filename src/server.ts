@@ -210,7 +210,12 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const address = servers[0]!.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${webConfig?.current().tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-  logger.info({ address: url, also: servers.slice(1).map((srv) => srv.address()), storage: database.kind }, 'listening');
+  // The bound addresses as they are (0.0.0.0 or :: for all interfaces), not the URL the tests use.
+  const bound = servers.map((srv) => {
+    const a = srv.address() as AddressInfo;
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  });
+  logger.info({ address: bound.join(','), storage: database.kind }, 'listening');
   sweeper.start();
   return { url, service, sweeper, history, close, closed };
 }
