@@ -30,7 +30,8 @@ export interface RetentionSettings {
   readonly schedule: string;
 }
 
-export const DEFAULT_SWEEP_SCHEDULE = '*/30 * * * * *';
+// The same default as the --retention.schedule flag row in config.ts (which this module imports).
+const DEFAULT_SWEEP_SCHEDULE = '*/30 * * * * *';
 
 /** Retention off: nothing expires unless a push's Pushkeep-TTL header asks for it. */
 export const NO_RETENTION: RetentionSettings = Object.freeze({ rules: [], defaultTtlSeconds: 0, schedule: DEFAULT_SWEEP_SCHEDULE });
