@@ -20,36 +20,56 @@ import type { GroupHeader, StoredFamily } from '../store/metric-store.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 
-interface SeriesText {
-  /**
-   * The official scrape's sort key in one string: the label count as one character, then the
-   * label values in label-name order, each closed by U+0000 (which sorts below every other
-   * character, so comparing keys compares values position by position). One string instead of
-   * an array saves about a hundred bytes per series.
-   */
-  readonly key: string;
-  readonly text: string;
-  /**
-   * The series as scraped (label names escaped), kept only when its text lines cannot say all
-   * of it (exemplars, native histograms, created timestamps): most series are re-read from
-   * `text` on the rare rebuild of an OpenMetrics or protobuf block instead, which keeps the
-   * cache at a few hundred bytes per series.
-   */
-  readonly metric?: Metric;
-  /** Its protobuf `metric` field, encoded by the first protobuf scrape that needed it. */
-  pb?: Buffer;
-}
-
+/**
+ * One group's series of one family as parallel arrays, one string per series in each: objects per
+ * series would cost more than the strings they hold at a million series.
+ */
 interface GroupPart {
   readonly help: string | undefined;
-  readonly series: readonly SeriesText[];
+  /**
+   * The official scrape's sort key per series in one string: the label count as one character,
+   * then the label values in label-name order, each closed by U+0000 (which sorts below every
+   * other character, so comparing keys compares values position by position).
+   */
+  readonly keys: readonly string[];
+  /** The text 0.0.4 lines per series. */
+  readonly texts: readonly string[];
+  /**
+   * The series as scraped (label names escaped), only where its text lines cannot say all of it
+   * (exemplars, native histograms, created timestamps); absent when no series needs it. Others
+   * are re-read from their text on the rare rebuild of an OpenMetrics or protobuf block.
+   */
+  readonly metrics?: readonly (Metric | undefined)[];
+  /** Protobuf `metric` fields, encoded by the first protobuf scrape that needed them. */
+  pbs?: (Buffer | undefined)[];
+}
+
+/** A series' place in a block being rendered. */
+interface Entry {
+  readonly part: GroupPart;
+  readonly i: number;
 }
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
+  /**
+   * The HELP most groups push, held once: a HELP parsed from a body is a slice that keeps the
+   * whole body alive, so each part shares this copy instead when its HELP is the same.
+   */
+  private help: string | undefined;
   /** The rendered block per scrape format, as bytes ready to send; dropped once a write touched the family. */
   readonly rendered = new Map<ScrapeFormat, Block>();
-  constructor(public type: MetricType) {}
+  constructor(
+    public type: MetricType,
+    readonly name: string,
+  ) {}
+
+  /** `help` as a string that holds no request body alive, shared with other parts where equal. */
+  ownHelp(help: string | undefined): string | undefined {
+    if (help === undefined) return undefined;
+    if (help !== this.help) this.help = copyString(help);
+    return this.help;
+  }
 }
 
 /** The closing line of every OpenMetrics scrape; one object, so gzipBlocks compresses it once. */
@@ -102,8 +122,15 @@ export class ScrapeCache {
   applyHeader(header: GroupHeader): void {
     this.expiries.set(header.id, header.expiresAtSeconds);
     const labels = groupSeriesLabels(header.key);
-    this.setPart(header.id, gauge(PUSH_TIME_METRIC, PUSH_TIME_HELP, labels, header.pushTimeSeconds));
-    this.setPart(header.id, gauge(PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, labels, header.pushFailureTimeSeconds));
+    // Both gauges have the group's labels, hence one sort key, held once.
+    const keys = [seriesKey(labels)];
+    for (const [name, help, value] of [
+      [PUSH_TIME_METRIC, PUSH_TIME_HELP, header.pushTimeSeconds],
+      [PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, header.pushFailureTimeSeconds],
+    ] as const) {
+      const text = flat(renderMetricLines(name, 'gauge', escapeMetric({ labels, value })));
+      this.putPart(header.id, name, 'gauge', { help, keys, texts: [text] }, 1);
+    }
   }
 
   /** Forgets a group entirely. */
@@ -178,7 +205,7 @@ export class ScrapeCache {
     const block = this.blocks.get(name)!;
     let rendered = block.rendered.get(format);
     if (rendered === undefined) {
-      rendered = { text: toBuffer(renderBlock(format, name, block, [])) };
+      rendered = { text: toBuffer(renderBlock(format, name, block)) };
       block.rendered.set(format, rendered);
     }
     return rendered;
@@ -186,36 +213,51 @@ export class ScrapeCache {
 
   private renderMerged(ownFamily: MetricFamily, format: ScrapeFormat): Piece {
     const block = this.blocks.get(ownFamily.name)!;
-    const ownSeries = ownFamily.metrics.map((m) => seriesText(ownFamily.name, ownFamily.type, m));
-    return renderBlock(format, ownFamily.name, block, ownSeries, ownFamily.help);
+    return renderBlock(format, ownFamily.name, block, standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics));
   }
 
   private setPart(groupId: number, family: StoredFamily): void {
-    let block = this.blocks.get(family.name);
+    const shown = escapeMetricName(family.name);
+    // Built by map(): arrays of exactly the series count, where push() would leave spare slots.
+    let metrics: (Metric | undefined)[] | undefined;
+    const keys = family.metrics.map((m) => seriesKey(m.labels));
+    const texts = family.metrics.map((m, i) => {
+      const metric = escapeMetric(m);
+      if (!textSaysAll(metric)) (metrics ??= [])[i] = metric;
+      return flat(renderMetricLines(shown, family.type, metric));
+    });
+    const block = this.blockFor(family.name, family.type);
+    const part: GroupPart = { help: block.ownHelp(family.help), keys, texts, ...(metrics ? { metrics } : {}) };
+    this.putPart(groupId, family.name, family.type, part, family.metrics.length);
+  }
+
+  private blockFor(name: string, type: MetricType): FamilyBlock {
+    let block = this.blocks.get(name);
     if (!block) {
-      block = new FamilyBlock(family.type);
-      this.blocks.set(family.name, block);
+      block = new FamilyBlock(type, name);
+      this.blocks.set(name, block);
       this.sortedNames = undefined;
     }
-    block.type = family.type;
-    if (!isTimestampGauge(family.name)) {
-      this.seriesCount += family.metrics.length - (block.parts.get(groupId)?.series.length ?? 0);
-    }
-    block.parts.set(groupId, {
-      help: family.help,
-      series: family.metrics.map((m) => seriesText(family.name, family.type, m)),
-    });
+    return block;
+  }
+
+  private putPart(groupId: number, name: string, type: MetricType, part: GroupPart, series: number): void {
+    const block = this.blockFor(name, type);
+    block.type = type;
+    if (!isTimestampGauge(name)) this.seriesCount += series - (block.parts.get(groupId)?.keys.length ?? 0);
+    block.parts.set(groupId, part);
     block.rendered.clear();
     this.changes++;
     let names = this.groupNames.get(groupId);
     if (!names) this.groupNames.set(groupId, (names = new Set()));
-    names.add(family.name);
+    // The block's own name string: one per family, not one per group.
+    names.add(block.name);
   }
 
   private dropPart(name: string, groupId: number): void {
     const block = this.blocks.get(name);
     if (!block) return;
-    if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.series.length ?? 0;
+    if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.keys.length ?? 0;
     block.parts.delete(groupId);
     block.rendered.clear();
     this.changes++;
@@ -231,20 +273,25 @@ function isTimestampGauge(name: string): boolean {
   return name === PUSH_TIME_METRIC || name === PUSH_FAILURE_TIME_METRIC;
 }
 
-function gauge(name: string, help: string, labels: readonly LabelPair[], value: number): StoredFamily {
-  return { name, type: 'gauge', help, pushedAtSeconds: 0, metrics: [{ labels, value }] };
+/** The official series order: fewer labels first, then label values position by position. */
+function seriesKey(labels: readonly LabelPair[]): string {
+  let key = String.fromCharCode(labels.length);
+  for (const l of labels) key += l.value + '\u0000';
+  return flat(key);
 }
 
-function seriesText(name: string, type: MetricType, metric: Metric): SeriesText {
-  const shown = escapeMetric(metric);
-  const text = renderMetricLines(escapeMetricName(name), type, shown);
-  // The lines are built by concatenation; V8 keeps such a string as a tree of pieces until it is
-  // read. Reading one character flattens it now, at a third of the tree's memory.
-  text.charCodeAt(0);
-  let key = String.fromCharCode(metric.labels.length);
-  for (const l of metric.labels) key += l.value + '\u0000';
-  key.charCodeAt(0);
-  return textSaysAll(shown) ? { key, text } : { key, text, metric: shown };
+/**
+ * A string built by concatenation is a tree of pieces until read; reading one character flattens
+ * it now, at a third of the tree's memory.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/** A copy of `s` that shares no memory with the string it was sliced from. */
+function copyString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 function textSaysAll(metric: Metric): boolean {
@@ -255,45 +302,48 @@ function textSaysAll(metric: Metric): boolean {
   return metric.summary?.createdTimestampMs === undefined;
 }
 
+/** A series as a part of its own, for the gateway's own families, which are rendered per scrape. */
+function standalonePart(name: string, type: MetricType, help: string | undefined, metrics: readonly Metric[]): GroupPart {
+  const shown = escapeMetricName(name);
+  const escaped = metrics.map(escapeMetric);
+  return {
+    help,
+    keys: metrics.map((m) => seriesKey(m.labels)),
+    texts: escaped.map((m) => renderMetricLines(shown, type, m)),
+    metrics: escaped,
+  };
+}
+
 /** The structured series: kept, or parsed back from its own exactly-written text lines. */
-function metricOf(s: SeriesText, name: string, type: MetricType): Metric {
-  if (s.metric) return s.metric;
-  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${s.text}`, { utf8Names: true })[0];
+function metricOf(e: Entry, name: string, type: MetricType): Metric {
+  const kept = e.part.metrics?.[e.i];
+  if (kept) return kept;
+  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${e.part.texts[e.i]!}`, { utf8Names: true })[0];
   return family!.metrics[0]!;
 }
 
-/** The official series order: fewer labels first, then label values position by position. */
-function compareSeries(a: SeriesText, b: SeriesText): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+function compareEntries(a: Entry, b: Entry): number {
+  const ka = a.part.keys[a.i]!;
+  const kb = b.part.keys[b.i]!;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function renderBlock(
-  format: ScrapeFormat,
-  name: string,
-  block: FamilyBlock,
-  extra: readonly SeriesText[],
-  ownHelp?: string,
-): Piece {
-  const entries: { s: SeriesText; help: string | undefined }[] = [];
-  for (const part of block.parts.values()) for (const s of part.series) entries.push({ s, help: part.help });
-  for (const s of extra) entries.push({ s, help: ownHelp });
+function renderBlock(format: ScrapeFormat, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
+  const entries: Entry[] = [];
+  const parts = extra ? [...block.parts.values(), extra] : block.parts.values();
+  for (const part of parts) for (let i = 0; i < part.keys.length; i++) entries.push({ part, i });
   if (entries.length === 0) return '';
-  entries.sort((a, b) => compareSeries(a.s, b.s));
+  entries.sort(compareEntries);
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
-  // that has one, which is stable from scrape to scrape.
-  const help = ownHelp ?? entries.find((e) => e.help !== undefined)?.help;
-  return renderFamily(
-    format,
-    name,
-    block.type,
-    help,
-    entries.map((e) => e.s),
-  );
+  // that has one, which is stable from scrape to scrape. Own families' HELP wins.
+  const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
+  return renderFamily(format, name, block.type, help, entries);
 }
 
 function renderStandalone(family: MetricFamily, format: ScrapeFormat): Piece {
-  const series = family.metrics.map((m) => seriesText(family.name, family.type, m)).sort(compareSeries);
-  return renderFamily(format, family.name, family.type, family.help, series);
+  const part = standalonePart(family.name, family.type, family.help, family.metrics);
+  const entries = part.keys.map((_, i) => ({ part, i })).sort(compareEntries);
+  return renderFamily(format, family.name, family.type, family.help, entries);
 }
 
 /**
@@ -301,23 +351,20 @@ function renderStandalone(family: MetricFamily, format: ScrapeFormat): Piece {
  * OpenMetrics too, as its sample lines are the text lines (openmetrics-renderer.ts) unless the
  * series has exemplars; protobuf encodes each series once and keeps the bytes.
  */
-function renderFamily(
-  format: ScrapeFormat,
-  name: string,
-  type: MetricType,
-  help: string | undefined,
-  series: readonly SeriesText[],
-): Piece {
+function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help: string | undefined, series: readonly Entry[]): Piece {
   const shown = escapeMetricName(name);
   switch (format) {
     case 'text': {
       let out = renderFamilyHeader(shown, help, type);
-      for (const s of series) out += s.text;
+      for (const e of series) out += e.part.texts[e.i]!;
       return out;
     }
     case 'openmetrics': {
       let out = renderOpenMetricsFamilyHeader(shown, type, help);
-      for (const s of series) out += s.metric && hasExemplars(s.metric) ? renderOpenMetricsMetricLines(shown, type, s.metric) : s.text;
+      for (const e of series) {
+        const metric = e.part.metrics?.[e.i];
+        out += metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.part.texts[e.i]!;
+      }
       return out;
     }
     case 'protobuf':
@@ -325,7 +372,7 @@ function renderFamily(
         shown,
         help,
         type,
-        series.map((s) => (s.pb ??= encodeMetricField(type, metricOf(s, shown, type)))),
+        series.map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
       );
   }
 }
