@@ -126,9 +126,19 @@ function findProtoFile(): string {
   }
 }
 
-const root = new protobuf.Root().loadSync(findProtoFile());
-const MetricFamilyType = root.lookupType('io.prometheus.client.MetricFamily');
-const MetricMessageType = root.lookupType('io.prometheus.client.Metric');
+// Parsed on first use: most gateways never see a protobuf push or scrape, and parsing the schema
+// would slow every start.
+let messageTypes: { family: protobuf.Type; metric: protobuf.Type } | undefined;
+function types(): { family: protobuf.Type; metric: protobuf.Type } {
+  if (!messageTypes) {
+    const root = new protobuf.Root().loadSync(findProtoFile());
+    messageTypes = {
+      family: root.lookupType('io.prometheus.client.MetricFamily'),
+      metric: root.lookupType('io.prometheus.client.Metric'),
+    };
+  }
+  return messageTypes;
+}
 
 const WIRE_TYPES: readonly MetricType[] = ['counter', 'gauge', 'summary', 'untyped', 'histogram', 'gaugehistogram'];
 const WIRE_TYPE_NAMES = ['COUNTER', 'GAUGE', 'SUMMARY', 'UNTYPED', 'HISTOGRAM', 'GAUGE_HISTOGRAM'] as const;
@@ -311,7 +321,7 @@ export function decodeDelimited(buf: Uint8Array): MetricFamily[] {
       const length = reader.uint32();
       const end = reader.pos + length;
       if (end > reader.len) throw new ProtobufError('unexpected EOF');
-      const message = MetricFamilyType.decode(buf.subarray(reader.pos, end));
+      const message = types().family.decode(buf.subarray(reader.pos, end));
       reader.pos = end;
       mergeInto(families, decodeFamily(message as unknown as PbMetricFamily));
     }
@@ -426,7 +436,7 @@ export function encodeDelimited(families: readonly MetricFamily[]): Buffer {
       metric: f.metrics.map((m) => encodeMetric(f.type, m)),
       ...(f.unit !== undefined ? { unit: f.unit } : {}),
     };
-    MetricFamilyType.encodeDelimited(message, writer);
+    types().family.encodeDelimited(message, writer);
   }
   return toBuffer(writer.finish());
 }
@@ -443,7 +453,7 @@ const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
  */
 export function encodeMetricField(type: MetricType, metric: Metric): Buffer {
   const writer = protobuf.Writer.create();
-  MetricMessageType.encode(encodeMetric(type, metric), writer.uint32(METRIC_FIELD_TAG).fork()).ldelim();
+  types().metric.encode(encodeMetric(type, metric), writer.uint32(METRIC_FIELD_TAG).fork()).ldelim();
   return toBuffer(writer.finish());
 }
 
@@ -457,7 +467,7 @@ export function encodeFamilyFrame(
   type: MetricType,
   metricFields: readonly Uint8Array[],
 ): Buffer {
-  const header = MetricFamilyType.encode({ name, ...(help !== undefined ? { help } : {}), type: TYPE_TO_WIRE[type] }).finish();
+  const header = types().family.encode({ name, ...(help !== undefined ? { help } : {}), type: TYPE_TO_WIRE[type] }).finish();
   let length = header.length;
   for (const f of metricFields) length += f.length;
   const prefix = protobuf.Writer.create().uint32(length).finish();

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -92,7 +93,11 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabaseLike {
 
 type SqliteDatabaseLike = ConstructorParameters<typeof SqliteDialect>[0]['database'] & object;
 
+// pg is loaded only when PostgreSQL is used: loading it costs SQLite users time at every start.
+export const loadPg = (): typeof pg => createRequire(import.meta.url)('pg') as typeof pg;
+
 function openPostgres(url: string): OpenDatabase {
+  const pg = loadPg();
   // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({

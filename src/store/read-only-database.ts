@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
-import type { DatabaseKind } from './database.js';
+import type pg from 'pg';
+import { loadPg, type DatabaseKind } from './database.js';
 
 /** What one statement returned: column names and rows, each row's values in column order. */
 export interface QueryResult {
@@ -99,12 +99,12 @@ const types = {
       };
     }
     if (AS_TEXT.includes(oid)) return (value) => value;
-    return pg.types.getTypeParser(oid, (format ?? 'text') as 'text');
+    return loadPg().types.getTypeParser(oid, (format ?? 'text') as 'text');
   },
 };
 
 async function openPostgres(url: string): Promise<ReadOnlyDatabase> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, types } as pg.ClientConfig);
+  const client = new (loadPg().Client)({ connectionString: url, connectionTimeoutMillis: 5_000, types } as pg.ClientConfig);
   client.on('error', () => {});
   try {
     await client.connect();
