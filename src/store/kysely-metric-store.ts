@@ -1,8 +1,8 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { NameEntry } from '../domain/consistency.js';
 import { flattenFamily } from '../exposition/samples.js';
-import type { LabelPair, MetricType } from '../exposition/types.js';
+import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import type { DatabaseKind } from './database.js';
 import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
 import { encodeMetrics, labelsJson } from './metrics-json.js';
@@ -165,10 +165,13 @@ export class KyselyMetricStore implements MetricStore {
         let fatal: unknown;
         try {
           await this.db.transaction().execute(async (trx) => {
+            // One change number for the whole batch: its pushes commit together, so a reader
+            // sees all of them or none.
+            const stamp = await changeStamp(trx);
             for (const item of batch) {
               await sql`SAVEPOINT push`.execute(trx);
               try {
-                outcomes.push({ ok: await this.applyPush(trx, item.write) });
+                outcomes.push({ ok: await this.applyPush(trx, item.write, stamp) });
                 await sql`RELEASE push`.execute(trx);
               } catch (err) {
                 try {
@@ -207,7 +210,8 @@ export class KyselyMetricStore implements MetricStore {
     return translate(err);
   }
 
-  private async applyPush(trx: Transaction<Database>, write: PushWrite): Promise<WriteResult> {
+  /** `stamp`: the change number to stamp, when the caller took one for several writes. */
+  private async applyPush(trx: Transaction<Database>, write: PushWrite, stamp?: number | RawBuilder<number>): Promise<WriteResult> {
     const group = await this.lockGroup(trx, write.key);
     // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
     const expiredNames = isExpired(group, write.timeSeconds) ? await this.emptyGroup(trx, group.id) : undefined;
@@ -240,26 +244,35 @@ export class KyselyMetricStore implements MetricStore {
 
     // A push costs a fixed number of statements whatever its size: replaced and removed families
     // go in one DELETE (their samples cascade), pushed ones come back in one multi-row INSERT, and
-    // their samples in batched INSERTs.
+    // their samples in batched INSERTs. A family pushed again with its type and series unchanged
+    // (the periodic re-push, by far the commonest) keeps its rows and gets new values in place,
+    // which touches no index.
     const pushedNames = new Set(write.families.map((f) => f.name));
     const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
-    const replaced = existingRows.filter((r) => pushedNames.has(r.name));
+    const sampleRows = new Map(write.families.map((f) => [f.name, flattenFamily(f).map(sampleIdentity)] as const));
+    const inPlace = await familiesWithSameSeries(trx, write.families, existingRows, sampleRows);
+    const replaced = existingRows.filter((r) => pushedNames.has(r.name) && !inPlace.has(r.name));
     const dropped = [...removed, ...replaced];
     if (dropped.length > 0) {
       await trx.deleteFrom('metric_family').where('id', 'in', dropped.map((r) => r.id)).execute();
     }
 
-    const written: StoredFamily[] = [];
+    const familyRow = (family: MetricFamily) => ({
+      help: family.help ?? null,
+      pushed_at_seconds: write.timeSeconds,
+      metrics_json: encodeMetrics(family.metrics),
+    });
     const familyIds = new Map<string, number>();
-    if (write.families.length > 0) {
-      const rows = write.families.map((family) => ({
-        group_id: group.id,
-        name: family.name,
-        type: family.type,
-        help: family.help ?? null,
-        pushed_at_seconds: write.timeSeconds,
-        metrics_json: encodeMetrics(family.metrics),
-      }));
+    for (const family of write.families) {
+      const id = inPlace.get(family.name);
+      if (id === undefined) continue;
+      familyIds.set(family.name, id);
+      await trx.updateTable('metric_family').set(familyRow(family)).where('id', '=', id).execute();
+      await updateValues(trx, id, sampleRows.get(family.name)!);
+    }
+    const fresh = write.families.filter((f) => !inPlace.has(f.name));
+    if (fresh.length > 0) {
+      const rows = fresh.map((family) => ({ group_id: group.id, name: family.name, type: family.type, ...familyRow(family) }));
       for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
         const inserted = await trx
           .insertInto('metric_family')
@@ -270,28 +283,20 @@ export class KyselyMetricStore implements MetricStore {
       }
     }
     const samples: InsertableSample[] = [];
-    for (const family of write.families) {
+    for (const family of fresh) {
       const id = familyIds.get(family.name)!;
-      for (const s of flattenFamily(family)) {
-        samples.push({
-          family_id: id,
-          group_id: group.id,
-          metric_name: s.name,
-          labels_json: labelsJson(sortedLabels(s.labels)),
-          value: Number.isNaN(s.value) ? null : s.value,
-        });
-      }
-      written.push({
-        name: family.name,
-        type: family.type,
-        ...(family.help !== undefined ? { help: family.help } : {}),
-        pushedAtSeconds: write.timeSeconds,
-        metrics: family.metrics,
-      });
+      for (const s of sampleRows.get(family.name)!) samples.push({ family_id: id, group_id: group.id, ...s });
     }
     for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
       await trx.insertInto('metric_sample').values(samples.slice(i, i + SAMPLE_BATCH)).execute();
     }
+    const written: StoredFamily[] = write.families.map((family) => ({
+      name: family.name,
+      type: family.type,
+      ...(family.help !== undefined ? { help: family.help } : {}),
+      pushedAtSeconds: write.timeSeconds,
+      metrics: family.metrics,
+    }));
 
     // The name registry counts groups per name: only names new to the group add one, only names
     // the group loses give one back; a replaced family keeps its count and may change type.
@@ -317,7 +322,7 @@ export class KyselyMetricStore implements MetricStore {
 
     const updated = await trx
       .updateTable('metric_group')
-      .set({ push_time_seconds: write.timeSeconds, changed_seq: await changeStamp(trx), ...pushedExpiry(group, write, expiredNames !== undefined) })
+      .set({ push_time_seconds: write.timeSeconds, changed_seq: stamp ?? (await changeStamp(trx)), ...pushedExpiry(group, write, expiredNames !== undefined) })
       .where('id', '=', group.id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -727,4 +732,73 @@ function sortedLabels(labels: readonly LabelPair[]): LabelPair[] {
 
 function labelsText(labels: readonly LabelPair[]): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
+}
+
+/** A sample row's identity and value, as metric_sample holds them. */
+interface SampleIdentity {
+  readonly metric_name: string;
+  readonly labels_json: string;
+  readonly value: number | null;
+}
+
+function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
+  return { metric_name: s.name, labels_json: labelsJson(sortedLabels(s.labels)), value: Number.isNaN(s.value) ? null : s.value };
+}
+
+// Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
+// family against every pushed sample.
+const IN_PLACE_MAX = 64;
+
+/**
+ * The pushed families (name → stored family id) that replace a stored family of the same type
+ * holding exactly the same series: one query for all of them.
+ */
+async function familiesWithSameSeries(
+  trx: Transaction<Database>,
+  families: readonly MetricFamily[],
+  existingRows: readonly { id: number; name: string; type: string }[],
+  sampleRows: ReadonlyMap<string, readonly SampleIdentity[]>,
+): Promise<Map<string, number>> {
+  const byName = new Map(existingRows.map((r) => [r.name, r] as const));
+  const candidates = new Map<number, string>();
+  for (const f of families) {
+    const row = byName.get(f.name);
+    const count = sampleRows.get(f.name)!.length;
+    if (row && row.type === f.type && count > 0 && count <= IN_PLACE_MAX) candidates.set(Number(row.id), f.name);
+  }
+  const same = new Map<string, number>();
+  if (candidates.size === 0) return same;
+  const stored = new Map<number, Set<string>>();
+  const rows = await trx
+    .selectFrom('metric_sample')
+    .select(['family_id', 'metric_name', 'labels_json'])
+    .where('family_id', 'in', [...candidates.keys()])
+    .execute();
+  for (const r of rows) {
+    const id = Number(r.family_id);
+    let set = stored.get(id);
+    if (!set) stored.set(id, (set = new Set()));
+    set.add(identityKey(r));
+  }
+  for (const [id, name] of candidates) {
+    const pushed = sampleRows.get(name)!;
+    const have = stored.get(id);
+    // Stored identities are unique (the series index) and so are pushed ones (the push rules):
+    // equal counts and every pushed one stored means the same set.
+    if (have && have.size === pushed.length && pushed.every((s) => have.has(identityKey(s)))) same.set(name, id);
+  }
+  return same;
+}
+
+function identityKey(s: { metric_name: string; labels_json: string }): string {
+  return `${s.metric_name}\u0000${s.labels_json}`;
+}
+
+/** Sets new values on a family's stored samples (familiesWithSameSeries vouched they all exist). */
+async function updateValues(trx: Transaction<Database>, familyId: number, samples: readonly SampleIdentity[]): Promise<void> {
+  const cases = sql.join(
+    samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
+    sql` `,
+  );
+  await sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`.execute(trx);
 }

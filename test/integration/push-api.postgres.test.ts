@@ -8,5 +8,5 @@ const title = POSTGRES.skipReason
 describe.skipIf(POSTGRES.skipReason !== undefined)(title, async () => {
   setActiveDialect(POSTGRES);
   await import('./push-api.test.js');
-  afterAll(dropDatabases);
+  afterAll(dropDatabases, 60_000);
 });

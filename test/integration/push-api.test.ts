@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openReadOnly } from '../../src/store/read-only-database.js';
 import { activeDialect } from '../helpers/dialects.js';
 import { maskTimes, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -274,6 +275,39 @@ describe('scrape', () => {
 });
 
 describe('restart', () => {
+  it('a re-push of the same series changes their values in the scrape, in SQL and after a reopen', async () => {
+    const body = (v: string) =>
+      `# TYPE g gauge\ng{a="x"} ${v}\ng{a="y"} 1\n# TYPE s summary\ns{quantile="0.5"} ${v}\ns_sum 2\ns_count 3\n`;
+    await gw.push('PUT', '/metrics/job/v', body('1'));
+    await gw.push('PUT', '/metrics/job/w', 'g{a="z"} 9\n');
+    for (const [method, v] of [['POST', 'NaN'], ['PUT', '+Inf'], ['POST', '-7.5']] as const) {
+      expect((await gw.push(method, '/metrics/job/v', body(v))).status).toBe(200);
+      const scrape = await gw.scrapePushed();
+      expect(scrape).toContain(`g{a="x",instance="",job="v"} ${v}\n`);
+      expect(scrape).toContain(`s{instance="",job="v",quantile="0.5"} ${v}\n`);
+      const db = await openReadOnly(gw.database);
+      try {
+        const { rows } = await db.query(
+          "SELECT metric_name, labels_json, value FROM pushed_samples WHERE job = 'v' ORDER BY metric_name, labels_json",
+        );
+        const value = v === 'NaN' ? null : v === '+Inf' ? Infinity : Number(v);
+        expect(rows.map((r) => [r[0], r[2]])).toEqual([
+          ['g', value],
+          ['g', 1],
+          ['s', value],
+          ['s_count', 3],
+          ['s_sum', 2],
+        ]);
+      } finally {
+        await db.close();
+      }
+    }
+    const before = await gw.scrapePushed();
+    await gw.close();
+    gw = await startTestServer({ database: gw.database });
+    expect(await gw.scrapePushed()).toBe(before);
+  });
+
   it('serves the same scrape after the process reopens the same database', async () => {
     await gw.push('PUT', '/metrics/job/r/instance/i', '# HELP r_total Help.\n# TYPE r_total counter\nr_total{a="x"} 5\n');
     await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');

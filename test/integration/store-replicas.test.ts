@@ -53,7 +53,7 @@ async function openReplica(options: DatabaseOptions): Promise<Replica> {
   };
 }
 
-afterAll(dropDatabases);
+afterAll(dropDatabases, 60_000);
 
 describeDialects('replicas on one database', (dialect) => {
   let a: Replica;
