@@ -34,6 +34,13 @@ const REQUESTS: [method: 'PUT' | 'POST' | 'DELETE', path: string, body: string][
   ['PUT', '/metrics/job/bad', 'blablabla\n'],
   ['PUT', '/metrics/job/bad/a-b/1', 'x 1\n'],
   ['PUT', '/metrics/job/bad/instance', 'x 1\n'],
+  // Series order across groups: interleaved (a body label sorts before the grouping labels) and
+  // apart (a grouping label sorts first), each group's series pushed out of order.
+  ['PUT', '/metrics/job/il/instance/b', 'il{cpu="1"} 1\nil{cpu="0"} 2\n'],
+  ['PUT', '/metrics/job/il/instance/a', 'il{cpu="1"} 3\nil{cpu="0"} 4\nil{cpu="10"} 5\n'],
+  ['PUT', '/metrics/job/dj/a/2', 'dj{x="1"} 1\ndj{x="0"} 2\n'],
+  ['PUT', '/metrics/job/dj/a/1', 'dj{x="1"} 3\ndj{x="0"} 4\n'],
+  ['PUT', '/metrics/job/dj/a/3', 'dj 5\n'],
   ['PUT', '/metrics/job/g5/instance/i', 'dup 1\n'],
   ['PUT', '/metrics/job/g5', 'dup{instance="i"} 2\n'],
 ];
