@@ -746,7 +746,8 @@ function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: 
 }
 
 // Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
-// family against every pushed sample.
+// family against every pushed sample, so its lead shrinks with size (SQLite, per family with its
+// COMMIT share: 34 vs 66 µs at 10 samples, 57 vs 134 at 32, 166 vs 196 at 64).
 const IN_PLACE_MAX = 64;
 
 /**
