@@ -7,7 +7,7 @@ import { apiRouter } from './http/api-router.js';
 import { errorStatus } from './http/error-status.js';
 import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
-import { pushRouter } from './http/push-router.js';
+import { pushHandler, pushRouter, type PushHandler } from './http/push-router.js';
 import type { PushHistory } from './domain/push-history.js';
 import { scrapeHandler, scrapeRouter, type ScrapeHandler } from './http/scrape-router.js';
 import { uiRouter } from './http/ui-router.js';
@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly history?: PushHistory;
   /** The scrape handler, when the server also calls it directly (server.ts); else one is made. */
   readonly scrape?: ScrapeHandler;
+  /** The push handler, when the server also calls it directly (server.ts); else one is made. */
+  readonly push?: PushHandler;
 }
 
 /** Build information as /api/v1/status shows it, in the official's field names. */
@@ -66,7 +68,8 @@ export function createApp(options: AppOptions): express.Express {
 
   const scrapeOptions = { ...options, path: options.telemetryPath };
   app.use(prefix || '/', scrapeRouter(scrapeOptions, options.scrape ?? scrapeHandler(scrapeOptions)));
-  app.use(`${prefix}/metrics`, pushRouter({ ...options, checked: options.consistencyCheck }));
+  const pushOptions = { ...options, checked: options.consistencyCheck };
+  app.use(`${prefix}/metrics`, pushRouter(pushOptions, options.push ?? pushHandler(pushOptions)));
   app.use(
     prefix || '/',
     healthRouter({ ...options, checkReady: options.checkReady ?? options.checkHealthy, reload: options.reload ?? (async () => {}) }),

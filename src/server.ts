@@ -4,6 +4,8 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createApp, defaultBuildInformation } from './app.js';
 import { scrapeHandler } from './http/scrape-router.js';
+import { isPushPath, pushHandler } from './http/push-router.js';
+import { sendPlainError } from './http/plain-error.js';
 import type { PushLimits } from './domain/push-limits.js';
 import { authMiddleware } from './http/auth.js';
 import { loadWebConfig, tlsServerOptions, type TlsSettings } from './security/web-config.js';
@@ -144,8 +146,18 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   };
 
   const scrape = scrapeHandler({ service, telemetry, logger, path: options.telemetryPath });
+  const push = pushHandler({
+    service,
+    telemetry,
+    logger,
+    utf8Names: options.utf8Names,
+    checked: options.consistencyCheck,
+    bodyLimit: options.bodyLimit,
+    history,
+  });
   const app = createApp({
     scrape,
+    push,
     service,
     telemetry,
     logger,
@@ -175,18 +187,32 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) }
       : {}),
   });
-  // Without a web config no middleware runs before the scrape, so the exact scrape path is
-  // answered before Express routes anything; every other request goes through Express.
+  // Without a web config no middleware runs before the scrape and the push routes, so their exact
+  // paths are answered before Express routes anything (Express costs a push about as much as
+  // parsing and storing it); every other request goes through Express.
   const scrapePath = `${options.routePrefix}${options.telemetryPath}`;
+  const metricsPath = `${options.routePrefix}/metrics`;
   const listener: http.RequestListener = webConfig
     ? app
     : (req, res) => {
         const url = req.url ?? '';
         const end = url.indexOf('?');
-        if (req.method === 'GET' && (end < 0 ? url : url.slice(0, end)) === scrapePath) {
+        const path = end < 0 ? url : url.slice(0, end);
+        const method = req.method;
+        if (method === 'GET' && path === scrapePath) {
           scrape(req, res).catch((err: unknown) => {
             logger.error({ err }, 'scrape failed');
             res.destroy();
+          });
+        } else if (
+          (method === 'PUT' || method === 'POST' || method === 'DELETE') &&
+          path.startsWith(metricsPath) &&
+          isPushPath(path.slice(metricsPath.length))
+        ) {
+          // The handler answers every failure itself; what reaches here broke after the reply.
+          push(req, res, path.slice(metricsPath.length), url).catch((err: unknown) => {
+            logger.error({ err, method, path: url }, 'request failed');
+            if (!res.headersSent) sendPlainError(res, 500, 'internal error');
           });
         } else {
           app(req, res);

@@ -1,13 +1,15 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 /**
  * Go's http.Error, which the official gateway answers every failure with: the message and one
- * newline as text/plain, and nosniff. Clients and scripts match on these bodies.
+ * newline as text/plain, and nosniff. Clients and scripts match on these bodies. Plain node API,
+ * so that the push path served before Express (server.ts) answers exactly as the routers do.
  */
-export function sendPlainError(res: Response, status: number, message: string): void {
-  res
-    .status(status)
-    .set('Content-Type', 'text/plain; charset=utf-8')
-    .set('X-Content-Type-Options', 'nosniff')
-    .send(`${message}\n`);
+export function sendPlainError(res: ServerResponse, status: number, message: string): void {
+  const body = Buffer.from(`${message}\n`);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
 }

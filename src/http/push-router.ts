@@ -1,4 +1,5 @@
-import express, { type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import { parseBody } from '../exposition/parse-body.js';
 import { parseGroupingPath } from '../domain/grouping-key.js';
 import { PushError } from '../domain/push-error.js';
@@ -28,30 +29,46 @@ export interface PushRouterOptions {
 
 const ALLOW = 'DELETE, OPTIONS, POST, PUT';
 
+/** Handles a push request; `path` is the raw path below <prefix>/metrics, `url` the request's whole URL. */
+export type PushHandler = (req: IncomingMessage, res: ServerResponse, path: string, url: string) => Promise<void>;
+
+/** Whether a path below <prefix>/metrics names a group: `/job/<job>…` or `/job@base64/<job>…`. */
+export function isPushPath(path: string): boolean {
+  return path.startsWith('/job/') || path.startsWith('/job@base64/');
+}
+
 /**
  * PUT, POST and DELETE on /metrics/job/<job>{/<label>/<value>} (and the @base64 forms). Mounted
  * at <prefix>/metrics; req.path is then the raw, still percent-encoded rest of the path, which
  * the grouping-key parser needs to tell a `%2F` inside a value from a separator.
  */
-export function pushRouter(options: PushRouterOptions): express.Router {
+export function pushRouter(options: PushRouterOptions, handler = pushHandler(options)): express.Router {
   const router = express.Router();
   router.use((req, res, next) => {
-    if (!req.path.startsWith('/job/') && !req.path.startsWith('/job@base64/')) return next();
+    if (!isPushPath(req.path)) return next();
     if (req.method === 'OPTIONS') return void res.set('Allow', ALLOW).status(200).end();
     if (req.method !== 'PUT' && req.method !== 'POST' && req.method !== 'DELETE') {
       res.set('Allow', ALLOW);
       return sendPlainError(res, 405, 'Method Not Allowed');
     }
-    handle(options, req, res).catch(next);
+    handler(req, res, req.path, req.originalUrl).catch(next);
   });
   return router;
 }
 
-async function handle(options: PushRouterOptions, req: Request, res: Response): Promise<void> {
+/**
+ * The push handler on plain node requests: Express calls it from pushRouter, and server.ts
+ * before Express routes anything when no web config (authentication) applies.
+ */
+export function pushHandler(options: PushRouterOptions): PushHandler {
+  return (req, res, path, url) => handle(options, req, res, path, url);
+}
+
+async function handle(options: PushRouterOptions, req: IncomingMessage, res: ServerResponse, path: string, url: string): Promise<void> {
   const { service, telemetry, logger } = options;
   const started = performance.now();
   const timeSeconds = (performance.timeOrigin + started) / 1000;
-  const method = req.method.toLowerCase();
+  const method = (req.method ?? '').toLowerCase();
   const handler = method === 'delete' ? 'delete' : 'push';
   let status = 500;
   let bodyBytes = 0;
@@ -59,7 +76,7 @@ async function handle(options: PushRouterOptions, req: Request, res: Response): 
   let series: number | undefined;
   let reason: string | undefined;
   try {
-    key = parseGroupingPath(req.path, { utf8Names: options.utf8Names });
+    key = parseGroupingPath(path, { utf8Names: options.utf8Names });
     if (method === 'delete') {
       await service.delete(key);
       status = 202;
@@ -77,31 +94,33 @@ async function handle(options: PushRouterOptions, req: Request, res: Response): 
         // Unchecked mode answers before checking, as the official does; the push is refused all
         // the same and its failure recorded, so the store never becomes inconsistent.
         if (!options.checked && err instanceof PushError && err.kind === 'inconsistent') {
-          logger.warn({ path: req.originalUrl, reason: err.message }, 'push rejected');
+          logger.warn({ path: url, reason: err.message }, 'push rejected');
           status = 202;
           reason = err.message;
-          return void res.status(202).end();
+          res.statusCode = 202;
+          return void res.end();
         }
         throw err;
       }
       status = options.checked ? 200 : 202;
     }
-    res.status(status).end();
+    res.statusCode = status;
+    res.end();
   } catch (err) {
     const mapped = errorStatus(err);
     status = mapped.status;
     reason = mapped.message;
     if (mapped.limit) telemetry.limitRejections.inc({ limit: mapped.limit });
     // An oversized body still arriving is not read to its end: the connection closes after the reply.
-    if (!req.complete) res.set('Connection', 'close');
-    if (mapped.expected) logger.warn({ method: req.method, path: req.originalUrl, status, reason: mapped.message }, 'push rejected');
-    else logger.error({ err, method: req.method, path: req.originalUrl }, 'push failed');
+    if (!req.complete) res.setHeader('Connection', 'close');
+    if (mapped.expected) logger.warn({ method: req.method, path: url, status, reason: mapped.message }, 'push rejected');
+    else logger.error({ err, method: req.method, path: url }, 'push failed');
     sendPlainError(res, status, mapped.message);
   } finally {
     options.history?.record({
       timeSeconds,
       method: req.method as 'PUT' | 'POST' | 'DELETE',
-      path: req.originalUrl,
+      path: url,
       ...(key ? { key } : {}),
       outcome: reason === undefined ? 'accepted' : 'rejected',
       statusCode: status,
@@ -113,14 +132,14 @@ async function handle(options: PushRouterOptions, req: Request, res: Response): 
     telemetry.requests.inc({ code: String(status), handler, method });
     if (handler === 'push') {
       telemetry.pushDuration.observe({ method }, (performance.now() - started) / 1000);
-      telemetry.pushSize.observe({ method }, approximateRequestSize(req, bodyBytes));
+      telemetry.pushSize.observe({ method }, approximateRequestSize(req, url, bodyBytes));
     }
   }
 }
 
 /** As the official: URL, method, protocol, header bytes, host and body length. */
-function approximateRequestSize(req: Request, bodyBytes: number): number {
-  let size = req.originalUrl.length + req.method.length + 8;
+function approximateRequestSize(req: IncomingMessage, url: string, bodyBytes: number): number {
+  let size = url.length + (req.method?.length ?? 0) + 8;
   for (let i = 0; i < req.rawHeaders.length; i++) size += req.rawHeaders[i]!.length;
   return size + bodyBytes;
 }

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 
 /** Thrown when a request body is larger than allowed before decompression. */
 export class BodyTooLargeError extends Error {}
@@ -7,7 +7,7 @@ export class BodyTooLargeError extends Error {}
  * Reads the whole request body as bytes, refusing to buffer more than `limit`: push bodies are
  * small, and parsing needs all of it (protobuf and gzip are not line-oriented).
  */
-export function readRawBody(req: Request, limit: number): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
