@@ -199,6 +199,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         const end = url.indexOf('?');
         const path = end < 0 ? url : url.slice(0, end);
         const method = req.method;
+        const belowMetrics = path.startsWith(metricsPath) ? path.slice(metricsPath.length) : undefined;
         if (method === 'GET' && path === scrapePath) {
           scrape(req, res).catch((err: unknown) => {
             logger.error({ err }, 'scrape failed');
@@ -206,11 +207,11 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           });
         } else if (
           (method === 'PUT' || method === 'POST' || method === 'DELETE') &&
-          path.startsWith(metricsPath) &&
-          isPushPath(path.slice(metricsPath.length))
+          belowMetrics !== undefined &&
+          isPushPath(belowMetrics)
         ) {
           // The handler answers every failure itself; what reaches here broke after the reply.
-          push(req, res, path.slice(metricsPath.length), url).catch((err: unknown) => {
+          push(req, res, belowMetrics, url).catch((err: unknown) => {
             logger.error({ err, method, path: url }, 'request failed');
             if (!res.headersSent) sendPlainError(res, 500, 'internal error');
           });

@@ -128,8 +128,12 @@ function findProtoFile(): string {
 
 // Parsed on first use: most gateways never see a protobuf push or scrape, and parsing the schema
 // would slow every start.
-let messageTypes: { family: protobuf.Type; metric: protobuf.Type } | undefined;
-function types(): { family: protobuf.Type; metric: protobuf.Type } {
+interface MessageTypes {
+  readonly family: protobuf.Type;
+  readonly metric: protobuf.Type;
+}
+let messageTypes: MessageTypes | undefined;
+function types(): MessageTypes {
   if (!messageTypes) {
     const root = new protobuf.Root().loadSync(findProtoFile());
     messageTypes = {
