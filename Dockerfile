@@ -18,6 +18,7 @@ RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY scripts ./scripts
 # Compiles src/ to dist/src and migrations/ to dist/migrations.
 RUN npm run build
 

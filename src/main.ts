@@ -1,21 +1,15 @@
 #!/usr/bin/env node
 import buffer from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ConfigError, helpText, loadConfig, parseListenAddress, type Config } from './config.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { createLogger } from './logger.js';
+import { findAbove } from './project-files.js';
 import { startServer } from './server.js';
 import { runSqlCommand } from './cli/sql-command.js';
 import { loadRetentionSettings, type RetentionSettings } from './retention/rules.js';
 
-// package.json is one level above src/main.ts (tsx: npm run dev / npm run sql) and two above
-// dist/src/main.js (the build).
-const VERSION = (
-  JSON.parse(
-    readFileSync(path.join(import.meta.dirname, ...(path.basename(path.dirname(import.meta.dirname)) === 'dist' ? ['..', '..'] : ['..']), 'package.json'), 'utf8'),
-  ) as { version: string }
-).version;
+const VERSION = (JSON.parse(readFileSync(findAbove('package.json'), 'utf8')) as { version: string }).version;
 
 /** Process entry: read flags, start the gateway, stop it cleanly on SIGTERM/SIGINT or /-/quit. */
 async function main(argv: string[]): Promise<number> {

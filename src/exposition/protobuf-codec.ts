@@ -14,9 +14,9 @@
  *   therefore is a COUNTER) is rejected here with `... is not a COUNTER`, as the official's consistency check
  *   does, because our model keeps one value per metric and could not tell them apart afterwards.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { findAbove } from '../project-files.js';
 import { parseMediaType } from './negotiate.js';
 import type {
   Bucket,
@@ -115,17 +115,6 @@ interface PbMetricFamily {
 // ---------------------------------------------------------------------------------------------------------
 // Schema loading.
 
-/** The repository root: the nearest folder above this module holding package.json (works from src/ and dist/src/). */
-function findProtoFile(): string {
-  let dir = import.meta.dirname;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'proto', 'metrics.proto');
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`proto/metrics.proto not found above ${import.meta.dirname}`);
-    dir = parent;
-  }
-}
-
 // Parsed on first use: most gateways never see a protobuf push or scrape, and parsing the schema
 // would slow every start.
 interface MessageTypes {
@@ -135,7 +124,7 @@ interface MessageTypes {
 let messageTypes: MessageTypes | undefined;
 function types(): MessageTypes {
   if (!messageTypes) {
-    const root = new protobuf.Root().loadSync(findProtoFile());
+    const root = new protobuf.Root().loadSync(findAbove(path.join('proto', 'metrics.proto')));
     messageTypes = {
       family: root.lookupType('io.prometheus.client.MetricFamily'),
       metric: root.lookupType('io.prometheus.client.Metric'),

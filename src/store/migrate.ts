@@ -2,13 +2,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { findAbove } from '../project-files.js';
 import type { Database } from './schema.js';
 
 /**
  * Same rules as kysely's FileMigrationProvider (every .ts/.js file but .d.ts, keyed by its name
  * without extension, so `0001_x.ts` under tsx and `0001_x.js` in dist/ are one migration), but the
  * import() runs from project code: kysely 0.28 imports from inside node_modules, where vitest's
- * loader does not apply and `.ts` files fail to load.
+ * loader does not apply and `.ts` files fail to load. A file is imported only when its migration
+ * runs: they import kysely itself, whose ~280 module files would cost every start 200 ms to load
+ * where the bundled gateway (scripts/bundle.mjs) carries its own copy.
  */
 class FolderMigrationProvider implements MigrationProvider {
   constructor(private readonly folder: string) {}
@@ -17,15 +20,18 @@ class FolderMigrationProvider implements MigrationProvider {
     const migrations: Record<string, Migration> = {};
     for (const file of await fs.readdir(this.folder)) {
       if (file.endsWith('.d.ts') || file.endsWith('.map') || !/\.(ts|js|mjs|cjs)$/.test(file)) continue;
-      const mod = (await import(pathToFileURL(path.join(this.folder, file)).href)) as Migration;
-      migrations[file.replace(/\.[^.]+$/, '')] = mod;
+      const load = () => import(pathToFileURL(path.join(this.folder, file)).href) as Promise<Migration>;
+      migrations[file.replace(/\.[^.]+$/, '')] = {
+        up: async (db) => (await load()).up(db),
+        down: async (db) => (await load()).down?.(db),
+      };
     }
     return migrations;
   }
 }
 
-/** migrations/ beside src/: under tsx it is the repo's folder, after tsc the compiled dist/migrations. */
-export const MIGRATIONS_FOLDER = path.join(import.meta.dirname, '..', '..', 'migrations');
+/** migrations/: under tsx the repo's folder of .ts files, in the build the compiled dist/migrations. */
+export const MIGRATIONS_FOLDER = findAbove('migrations');
 
 export interface MigrationLog {
   info(obj: object, msg: string): void;
