@@ -1,6 +1,7 @@
 import type { ScrapeFormat } from '../exposition/negotiate.js';
 import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
+import { renderSeries, toStored } from '../render/rendered-series.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
 import { ConflictError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
 import { RetentionPolicy, systemClock } from '../retention/policy.js';
@@ -124,6 +125,13 @@ export class PushService {
     }
     const release = await this.enforceLimits(key, families, replace, timeSeconds);
     const own = this.options.ownTypes();
+    // Rendered once, for both the store (a start then reads it instead of rendering) and the cache.
+    const rendered = new Map(families.map((f) => [f.name, renderSeries(f)] as const));
+    const stored = new Map<string, string>();
+    for (const [name, series] of rendered) {
+      const text = toStored(series);
+      if (text !== undefined) stored.set(name, text);
+    }
     try {
       const result = await this.store.writePush({
         key,
@@ -134,8 +142,9 @@ export class PushService {
         check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
         ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
         expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
+        renderedSeries: stored,
       });
-      if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed);
+      if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, rendered);
     } catch (err) {
       if (err instanceof ConflictError) {
         await this.recordFailure(key, timeSeconds, request.ttlSeconds);

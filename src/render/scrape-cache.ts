@@ -8,7 +8,7 @@ import {
 import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf-codec.js';
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { parseText } from '../exposition/text-parser.js';
-import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
+import type { Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import {
   PUSH_FAILURE_TIME_HELP,
   PUSH_FAILURE_TIME_METRIC,
@@ -19,27 +19,11 @@ import {
 import type { GroupHeader, StoredFamily } from '../store/metric-store.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
+import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
 
-/**
- * One group's series of one family as parallel arrays, one string per series in each: objects per
- * series would cost more than the strings they hold at a million series.
- */
-interface GroupPart {
+/** One group's series of one family. */
+interface GroupPart extends RenderedSeries {
   readonly help: string | undefined;
-  /**
-   * The official scrape's sort key per series in one string: the label count as one character,
-   * then the label values in label-name order, each closed by U+0000 (which sorts below every
-   * other character, so comparing keys compares values position by position).
-   */
-  readonly keys: readonly string[];
-  /** The text 0.0.4 lines per series. */
-  readonly texts: readonly string[];
-  /**
-   * The series as scraped (label names escaped), only where its text lines cannot say all of it
-   * (exemplars, native histograms, created timestamps); absent when no series needs it. Others
-   * are re-read from their text on the rare rebuild of an OpenMetrics or protobuf block.
-   */
-  readonly metrics?: readonly (Metric | undefined)[];
   /** Protobuf `metric` fields, encoded by the first protobuf scrape that needed them. */
   pbs?: (Buffer | undefined)[];
 }
@@ -111,10 +95,19 @@ export class ScrapeCache {
     for (const id of this.expiries.takeDue(this.clock())) this.removeGroup(id);
   }
 
-  /** Replaces what the cache holds for a group's families named in `families`, and drops `removed`. */
-  applyWrite(header: GroupHeader, families: readonly StoredFamily[], removed: readonly string[]): void {
+  /**
+   * Replaces what the cache holds for a group's families named in `families`, and drops
+   * `removed`. A family's series come from `rendered` (by name) when given, else from the
+   * rendering the store kept, else they are rendered here.
+   */
+  applyWrite(
+    header: GroupHeader,
+    families: readonly StoredFamily[],
+    removed: readonly string[],
+    rendered?: ReadonlyMap<string, RenderedSeries>,
+  ): void {
     for (const name of removed) this.dropPart(name, header.id);
-    for (const family of families) this.setPart(header.id, family);
+    for (const family of families) this.setPart(header.id, family, rendered?.get(family.name));
     this.applyHeader(header);
   }
 
@@ -216,19 +209,11 @@ export class ScrapeCache {
     return renderBlock(format, ownFamily.name, block, standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics));
   }
 
-  private setPart(groupId: number, family: StoredFamily): void {
-    const shown = escapeMetricName(family.name);
-    // Built by map(): arrays of exactly the series count, where push() would leave spare slots.
-    let metrics: (Metric | undefined)[] | undefined;
-    const keys = family.metrics.map((m) => seriesKey(m.labels));
-    const texts = family.metrics.map((m, i) => {
-      const metric = escapeMetric(m);
-      if (!textSaysAll(metric)) (metrics ??= [])[i] = metric;
-      return flat(renderMetricLines(shown, family.type, metric));
-    });
+  private setPart(groupId: number, family: StoredFamily, rendered: RenderedSeries | undefined): void {
+    const series =
+      rendered ?? (family.renderedSeries !== undefined ? fromStored(family.renderedSeries) : undefined) ?? renderSeries(family);
     const block = this.blockFor(family.name, family.type);
-    const part: GroupPart = { help: block.ownHelp(family.help), keys, texts, ...(metrics ? { metrics } : {}) };
-    this.putPart(groupId, family.name, family.type, part, family.metrics.length);
+    this.putPart(groupId, family.name, family.type, { help: block.ownHelp(family.help), ...series }, series.keys.length);
   }
 
   private blockFor(name: string, type: MetricType): FamilyBlock {
@@ -273,33 +258,9 @@ function isTimestampGauge(name: string): boolean {
   return name === PUSH_TIME_METRIC || name === PUSH_FAILURE_TIME_METRIC;
 }
 
-/** The official series order: fewer labels first, then label values position by position. */
-function seriesKey(labels: readonly LabelPair[]): string {
-  let key = String.fromCharCode(labels.length);
-  for (const l of labels) key += l.value + '\u0000';
-  return flat(key);
-}
-
-/**
- * A string built by concatenation is a tree of pieces until read; reading one character flattens
- * it now, at a third of the tree's memory.
- */
-function flat(s: string): string {
-  s.charCodeAt(0);
-  return s;
-}
-
 /** A copy of `s` that shares no memory with the string it was sliced from. */
 function copyString(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
-}
-
-function textSaysAll(metric: Metric): boolean {
-  if (metric.exemplar !== undefined || metric.createdTimestampMs !== undefined) return false;
-  const h = metric.histogram;
-  if (h && (h.native !== undefined || h.exemplars !== undefined || h.createdTimestampMs !== undefined)) return false;
-  if (h?.buckets.some((b) => b.exemplar !== undefined)) return false;
-  return metric.summary?.createdTimestampMs === undefined;
 }
 
 /** A series as a part of its own, for the gateway's own families, which are rendered per scrape. */

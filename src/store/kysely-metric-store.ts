@@ -261,6 +261,7 @@ export class KyselyMetricStore implements MetricStore {
       help: family.help ?? null,
       pushed_at_seconds: write.timeSeconds,
       metrics_json: encodeMetrics(family.metrics),
+      rendered_series_json: write.renderedSeries?.get(family.name) ?? null,
     });
     const familyIds = new Map<string, number>();
     for (const family of write.families) {
@@ -296,6 +297,7 @@ export class KyselyMetricStore implements MetricStore {
       ...(family.help !== undefined ? { help: family.help } : {}),
       pushedAtSeconds: write.timeSeconds,
       metrics: family.metrics,
+      ...(write.renderedSeries?.has(family.name) ? { renderedSeries: write.renderedSeries.get(family.name)! } : {}),
     }));
 
     // The name registry counts groups per name: only names new to the group add one, only names

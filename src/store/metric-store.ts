@@ -9,6 +9,8 @@ export interface StoredFamily {
   readonly help?: string;
   readonly pushedAtSeconds: number;
   readonly metrics: readonly Metric[];
+  /** The scrape cache's rendering of the series as the push stored it; opaque to the store. */
+  readonly renderedSeries?: string;
 }
 
 /** A group without its families: what the timestamp gauges need. */
@@ -78,6 +80,8 @@ export interface PushWrite {
   readonly ttlSeconds?: number;
   /** The group's expiry after this push; absent leaves it never expiring. */
   readonly expiry?: ExpiryOf;
+  /** Per pushed family name, its rendering to keep beside the series (StoredFamily.renderedSeries). */
+  readonly renderedSeries?: ReadonlyMap<string, string>;
 }
 
 /**

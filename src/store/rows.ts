@@ -1,4 +1,4 @@
-import type { LabelPair, MetricType } from '../exposition/types.js';
+import type { LabelPair, Metric, MetricType } from '../exposition/types.js';
 import type { GroupHeader, StoredFamily } from './metric-store.js';
 import { decodeMetrics } from './metrics-json.js';
 import type { MetricGroupRow } from './schema.js';
@@ -20,18 +20,28 @@ export function labelPairs(labelsJson: string): LabelPair[] {
   return Object.entries(JSON.parse(labelsJson) as Record<string, string>).map(([name, value]): LabelPair => ({ name, value }));
 }
 
+/**
+ * A family row as a StoredFamily whose series are decoded from metrics_json on first use: a
+ * start that fills the scrape cache from renderedSeries never needs them.
+ */
 export function toFamily(row: {
   name: string;
   type: string;
   help: string | null;
   pushed_at_seconds: number;
   metrics_json: string;
+  rendered_series_json: string | null;
 }): StoredFamily {
+  const json = row.metrics_json;
+  let metrics: Metric[] | undefined;
   return {
     name: row.name,
     type: row.type as MetricType,
     ...(row.help !== null ? { help: row.help } : {}),
     pushedAtSeconds: row.pushed_at_seconds,
-    metrics: decodeMetrics(row.metrics_json),
+    ...(row.rendered_series_json !== null ? { renderedSeries: row.rendered_series_json } : {}),
+    get metrics() {
+      return (metrics ??= decodeMetrics(json));
+    },
   };
 }

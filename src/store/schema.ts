@@ -30,6 +30,11 @@ export interface MetricFamilyTable {
   pushed_at_seconds: number;
   /** The family's series after sanitising, in the encoding of store/metrics-json.ts. */
   metrics_json: string;
+  /**
+   * The scrape cache's rendering of the series (render/rendered-series.ts), opaque to the store;
+   * NULL when there is none (migration 0005).
+   */
+  rendered_series_json: string | null;
 }
 
 export interface MetricSampleTable {

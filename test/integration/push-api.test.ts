@@ -1,6 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Kysely } from 'kysely';
+import { openDatabase, type DatabaseOptions } from '../../src/store/database.js';
 import { openReadOnly } from '../../src/store/read-only-database.js';
+import type { Database } from '../../src/store/schema.js';
 import { activeDialect } from '../helpers/dialects.js';
 import { maskTimes, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -308,12 +311,43 @@ describe('restart', () => {
     expect(await gw.scrapePushed()).toBe(before);
   });
 
-  it('serves the same scrape after the process reopens the same database', async () => {
+  it('serves the same scrape after the process reopens the same database, with or without the renderings kept', async () => {
     await gw.push('PUT', '/metrics/job/r/instance/i', '# HELP r_total Help.\n# TYPE r_total counter\nr_total{a="x"} 5\n');
     await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');
+    await gw.push(
+      'PUT',
+      '/metrics/job/h',
+      '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum -0\nh_count 2\n# TYPE g gauge\ng{v="a\\"b"} NaN\ng -Inf\n',
+    );
     const before = await gw.scrapePushed();
+    // As pushed; as rows written before migration 0005 hold them; as another version wrote them.
+    for (const kept of [undefined, null, '[0,[],[]]']) {
+      await gw.close();
+      if (kept !== undefined) await withDatabase(gw.database, (db) => db.updateTable('metric_family').set({ rendered_series_json: kept }).execute());
+      gw = await startTestServer({ database: gw.database });
+      expect(await gw.scrapePushed()).toBe(before);
+    }
+  });
+
+  it('starts from the rendering kept with the series instead of rendering them again', async () => {
+    await gw.push('PUT', '/metrics/job/r', 'r 5\n');
     await gw.close();
+    // A kept rendering that differs from the series: the start shows it, so it read the rendering.
+    await withDatabase(gw.database, async (db) => {
+      const row = await db.selectFrom('metric_family').select('rendered_series_json').where('name', '=', 'r').executeTakeFirstOrThrow();
+      expect(row.rendered_series_json).toContain(' 5\\n');
+      await db.updateTable('metric_family').set({ rendered_series_json: row.rendered_series_json!.replace(' 5\\n', ' 6\\n') }).execute();
+    });
     gw = await startTestServer({ database: gw.database });
-    expect(await gw.scrapePushed()).toBe(before);
+    expect(await gw.scrapePushed()).toMatch(/^r\{instance="",job="r"\} 6$/m);
   });
 });
+
+async function withDatabase(options: DatabaseOptions, work: (db: Kysely<Database>) => Promise<unknown>): Promise<void> {
+  const open = openDatabase(options);
+  try {
+    await work(open.db);
+  } finally {
+    await open.close();
+  }
+}
