@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { NameEntry } from '../domain/consistency.js';
 import { flattenFamily } from '../exposition/samples.js';
@@ -169,14 +169,14 @@ export class KyselyMetricStore implements MetricStore {
             // sees all of them or none.
             const stamp = await changeStamp(trx);
             for (const item of batch) {
-              await sql`SAVEPOINT push`.execute(trx);
+              await trx.executeQuery(SAVEPOINT);
               try {
                 outcomes.push({ ok: await this.applyPush(trx, item.write, stamp) });
-                await sql`RELEASE push`.execute(trx);
+                await trx.executeQuery(RELEASE);
               } catch (err) {
                 try {
-                  await sql`ROLLBACK TO push`.execute(trx);
-                  await sql`RELEASE push`.execute(trx);
+                  await trx.executeQuery(ROLLBACK_TO);
+                  await trx.executeQuery(RELEASE);
                 } catch {
                   // SQLite rolls the whole transaction back by itself on a full disk or an I/O
                   // error: the batch is lost, and its reason is this error, not the ROLLBACK's.
@@ -215,11 +215,8 @@ export class KyselyMetricStore implements MetricStore {
     const group = await this.lockGroup(trx, write.key);
     // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
     const expiredNames = isExpired(group, write.timeSeconds) ? await this.emptyGroup(trx, group.id) : undefined;
-    const existingRows = await trx
-      .selectFrom('metric_family')
-      .select(['id', 'name', 'type'])
-      .where('group_id', '=', group.id)
-      .execute();
+    const { rows: existingRows } = await sql<{ id: number; name: string; type: string }>`
+      SELECT id, name, type FROM metric_family WHERE group_id = ${group.id}`.execute(trx);
     const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
     if (this.concurrentWriters) {
       // A family that replaces one of the same type changes nothing in the name registry, so it
@@ -235,7 +232,8 @@ export class KyselyMetricStore implements MetricStore {
     if (write.check) {
       const registry = new Map<string, NameEntry>();
       if (write.lookUpNames.length > 0) {
-        const rows = await trx.selectFrom('metric_name').selectAll().where('name', 'in', write.lookUpNames).execute();
+        const { rows } = await sql<{ name: string; type: string; family_count: number }>`
+          SELECT name, type, family_count FROM metric_name WHERE name IN (${sql.join(write.lookUpNames)})`.execute(trx);
         for (const r of rows) registry.set(r.name, { type: r.type as MetricType, familyCount: Number(r.family_count) });
       }
       const problem = write.check({ existing, registry });
@@ -268,7 +266,9 @@ export class KyselyMetricStore implements MetricStore {
       const id = inPlace.get(family.name);
       if (id === undefined) continue;
       familyIds.set(family.name, id);
-      await trx.updateTable('metric_family').set(familyRow(family)).where('id', '=', id).execute();
+      const row = familyRow(family);
+      await sql`UPDATE metric_family SET help = ${row.help}, pushed_at_seconds = ${row.pushed_at_seconds},
+        metrics_json = ${row.metrics_json}, rendered_series_json = ${row.rendered_series_json} WHERE id = ${id}`.execute(trx);
       await updateValues(trx, id, sampleRows.get(family.name)!);
     }
     const fresh = write.families.filter((f) => !inPlace.has(f.name));
@@ -322,13 +322,14 @@ export class KyselyMetricStore implements MetricStore {
     }
     await releaseNames(trx, removed.map((r) => r.name));
 
-    const updated = await trx
-      .updateTable('metric_group')
-      .set({ push_time_seconds: write.timeSeconds, changed_seq: stamp ?? (await changeStamp(trx)), ...pushedExpiry(group, write, expiredNames !== undefined) })
-      .where('id', '=', group.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { group: toHeader(updated), written, removed: [...(expiredNames ?? []), ...removed.map((r) => r.name)] };
+    const emptied = expiredNames !== undefined;
+    const expiry = pushedExpiry(group, write, emptied);
+    const { rows: updated } = await sql<MetricGroupRow>`UPDATE metric_group
+      SET push_time_seconds = ${write.timeSeconds}, changed_seq = ${stamp ?? (await changeStamp(trx))},
+        ttl_seconds = ${expiry.ttl_seconds}, expires_at_seconds = ${expiry.expires_at_seconds}
+        ${emptied ? sql`, push_failure_time_seconds = 0` : sql``}
+      WHERE id = ${group.id} RETURNING *`.execute(trx);
+    return { group: toHeader(updated[0]!), written, removed: [...(expiredNames ?? []), ...removed.map((r) => r.name)] };
   }
 
   /** Finds the series a failed insert collided with, to name it in the client's error. */
@@ -659,6 +660,13 @@ const ID_BATCH = 500;
 // Attempts of a write transaction that PostgreSQL aborted for a deadlock or serialization failure.
 const MAX_ATTEMPTS = 5;
 
+// The statements every push runs are written as SQL templates rather than built with kysely's
+// query builder: building and compiling one took ~15 µs against ~7 µs for a template and ~5 µs
+// for SQLite to run it (a re-push runs nine). Those without parameters are compiled once.
+const SAVEPOINT = CompiledQuery.raw('SAVEPOINT push');
+const RELEASE = CompiledQuery.raw('RELEASE push');
+const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO push');
+
 // Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
 const ALL_NAMES_LOCK = 0x706b0001;
 const NAME_LOCK = 0x706b0002;
@@ -677,8 +685,8 @@ function newGroupRow(key: GroupingKey) {
 }
 
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey): Promise<MetricGroupRow> {
-  const found = await trx.selectFrom('metric_group').selectAll().where('grouping_key', '=', key.id).executeTakeFirst();
-  if (found) return found;
+  const { rows } = await sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`.execute(trx);
+  if (rows[0]) return rows[0];
   return trx.insertInto('metric_group').values(newGroupRow(key)).returningAll().executeTakeFirstOrThrow();
 }
 
@@ -698,15 +706,12 @@ function isExpired(row: MetricGroupRow, nowSeconds: number): boolean {
 
 /**
  * Retention columns after a successful push: a Pushkeep-TTL header's TTL sticks to the group; a
- * group emptied because it had expired starts over (no stored TTL, no failure time).
+ * group emptied because it had expired starts over (no stored TTL; applyPush also clears its
+ * failure time).
  */
 function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean) {
   const stored = emptied ? null : group.ttl_seconds;
-  return {
-    ttl_seconds: write.ttlSeconds ?? stored,
-    expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null,
-    ...(emptied ? { push_failure_time_seconds: 0 } : {}),
-  };
+  return { ttl_seconds: write.ttlSeconds ?? stored, expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null };
 }
 
 /** Sets each name's group count from metric_family and drops names no group holds any more. */
@@ -772,11 +777,8 @@ async function familiesWithSameSeries(
   const same = new Map<string, number>();
   if (candidates.size === 0) return same;
   const stored = new Map<number, Set<string>>();
-  const rows = await trx
-    .selectFrom('metric_sample')
-    .select(['family_id', 'metric_name', 'labels_json'])
-    .where('family_id', 'in', [...candidates.keys()])
-    .execute();
+  const { rows } = await sql<{ family_id: number; metric_name: string; labels_json: string }>`
+    SELECT family_id, metric_name, labels_json FROM metric_sample WHERE family_id IN (${sql.join([...candidates.keys()])})`.execute(trx);
   for (const r of rows) {
     const id = Number(r.family_id);
     let set = stored.get(id);
