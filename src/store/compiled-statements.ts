@@ -1,0 +1,36 @@
+import { CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+
+/**
+ * The SQL texts of statements every push runs, compiled by kysely once per shape: each later run
+ * is the text and its values. Building and compiling a template costs more than SQLite takes to
+ * run these small statements: the CASE update of a 10-series family took 46 µs a run as a
+ * template against 19 µs as compiled text (in-memory SQLite, 20,000 runs in one transaction).
+ * One instance per database: the text depends on the dialect (`?` or `$1` placeholders).
+ */
+const MAX_SHAPES = 512;
+
+export class CompiledStatements {
+  private readonly texts = new Map<string, string>();
+
+  /**
+   * Runs the statement `build` makes, whose shape (the SQL apart from its values) `shape` names.
+   * `parameters` are the values `build` interpolates, in the order it does; the first run checks
+   * them against kysely's compilation and throws if they differ, so a template and its list
+   * cannot drift apart unnoticed.
+   */
+  async rows<R>(db: Kysely<any>, shape: string, parameters: readonly unknown[], build: () => RawBuilder<R>): Promise<R[]> {
+    let text = this.texts.get(shape);
+    if (text === undefined) {
+      const compiled = build().compile(db);
+      if (compiled.parameters.length !== parameters.length || compiled.parameters.some((p, i) => p !== parameters[i])) {
+        throw new Error(`statement "${shape}": its parameters are not those of its template`);
+      }
+      text = compiled.sql;
+      // Shapes with a count in them (IN lists) are bounded by the push limits; starting over
+      // keeps an odd mix of them from growing the map for ever.
+      if (this.texts.size >= MAX_SHAPES) this.texts.clear();
+      this.texts.set(shape, text);
+    }
+    return (await db.executeQuery<R>(CompiledQuery.raw(text, [...parameters]))).rows;
+  }
+}
