@@ -2,6 +2,9 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
 import { openDatabase, type DatabaseOptions } from '../../src/store/database.js';
+import { parseGroupingPath } from '../../src/domain/grouping-key.js';
+import { PushError } from '../../src/domain/push-error.js';
+import { parseText } from '../../src/exposition/text-parser.js';
 import { openReadOnly } from '../../src/store/read-only-database.js';
 import type { Database } from '../../src/store/schema.js';
 import { activeDialect } from '../helpers/dialects.js';
@@ -170,6 +173,42 @@ describe('consistency across groups', () => {
     expect(after).not.toMatch(/^tc\{instance="",job="b"\}/m);
     expect(after).toMatch(/^push_failure_time_seconds\{instance="",job="b"\} 1\.\d+e\+09$/m);
     expect(after.replace(/^push_.*job="b".*\n/gm, '')).toBe(before);
+  });
+
+  it('refuses bad pushes committed together with good ones without touching the others', async () => {
+    await expectStatus(await gw.push('PUT', '/metrics/job/base', '# TYPE shared counter\nshared 1\n'), 200);
+    await expectStatus(await gw.push('PUT', '/metrics/job/held/instance/x', '# TYPE shared counter\nshared 1\n'), 200);
+    // Started in one go on the service, so that on SQLite they all queue for one transaction
+    // (group commit): a type clash (refused by the check before any write) and a duplicate series
+    // (refused by the unique index after the push has written rows) must each roll back alone.
+    const kinds = Array.from({ length: 60 }, (_, i) => (i % 6 === 1 ? 'clash' : i % 6 === 4 ? 'dup' : 'ok'));
+    const push = (path: string, body: string) =>
+      gw.service.push({ key: parseGroupingPath(path, { utf8Names: false }), families: parseText(body), replace: true, timeSeconds: Date.now() / 1000 });
+    const outcomes = await Promise.allSettled(
+      kinds.map((kind, i) =>
+        kind === 'ok'
+          ? push(`/job/ok${i}`, `# TYPE shared counter\nshared{n="${i}"} ${i}\nown_${i} ${i}\n`)
+          : kind === 'clash'
+            ? push(`/job/bad${i}`, `# TYPE shared gauge\nshared{n="${i}"} 1\nbad_${i} 1\n`)
+            : push('/job/held', `bad_${i} 1\n# TYPE shared counter\nshared{instance="x"} 2\n`),
+      ),
+    );
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : o.reason instanceof PushError && o.reason.kind))).toEqual(
+      kinds.map((kind) => (kind === 'ok' ? 'ok' : 'inconsistent')),
+    );
+    const scrape = await gw.scrapePushed();
+    kinds.forEach((kind, i) => {
+      if (kind === 'ok') expect(scrape).toMatch(new RegExp(`^own_${i}\\{instance="",job="ok${i}"\\} ${i}$`, 'm'));
+    });
+    expect(scrape).not.toMatch(/^bad_/m);
+    expect(scrape).toMatch(/^shared\{instance="",job="base"\} 1$/m);
+    expect(scrape).toMatch(/^shared\{instance="x",job="held"\} 1$/m);
+    // The ten groups of the clashes, and the one group all duplicates went to.
+    expect(scrape.match(/^push_failure_time_seconds\{.*\} 1\.\d+e\+09$/gm)).toHaveLength(11);
+    // What the database holds, not only the cache: a refused push left no row behind.
+    await gw.close();
+    gw = await startTestServer({ database: gw.database });
+    expect(await gw.scrapePushed()).toBe(scrape);
   });
 
   it('lets a group change the type of a name only it holds', async () => {
