@@ -30,14 +30,22 @@ export interface RenderedSeries {
 // of another version is ignored and the series are rendered again from metrics_json.
 const STORED_VERSION = 1;
 
-export function renderSeries(family: { readonly name: string; readonly type: MetricType; readonly metrics: readonly Metric[] }): RenderedSeries {
+/**
+ * A family's series rendered. `keepAllMetrics` keeps every series' structured form, for the
+ * gateway's own families, rendered anew for each scrape, whose OpenMetrics or protobuf rendering
+ * would otherwise parse each series back from its text.
+ */
+export function renderSeries(
+  family: { readonly name: string; readonly type: MetricType; readonly metrics: readonly Metric[] },
+  keepAllMetrics = false,
+): RenderedSeries {
   const shown = escapeMetricName(family.name);
   // Built by map(): arrays of exactly the series count, where push() would leave spare slots.
   let metrics: (Metric | undefined)[] | undefined;
   const keys = family.metrics.map((m) => seriesKey(m.labels));
   const texts = family.metrics.map((m, i) => {
     const metric = escapeMetric(m);
-    if (!textSaysAll(metric)) (metrics ??= [])[i] = metric;
+    if (keepAllMetrics || !textSaysAll(metric)) (metrics ??= [])[i] = metric;
     return flat(renderMetricLines(shown, family.type, metric));
   });
   return { keys, texts, ...(metrics ? { metrics } : {}) };

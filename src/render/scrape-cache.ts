@@ -265,14 +265,7 @@ function copyString(s: string): string {
 
 /** A series as a part of its own, for the gateway's own families, which are rendered per scrape. */
 function standalonePart(name: string, type: MetricType, help: string | undefined, metrics: readonly Metric[]): GroupPart {
-  const shown = escapeMetricName(name);
-  const escaped = metrics.map(escapeMetric);
-  return {
-    help,
-    keys: metrics.map((m) => seriesKey(m.labels)),
-    texts: escaped.map((m) => renderMetricLines(shown, type, m)),
-    metrics: escaped,
-  };
+  return { help, ...renderSeries({ name, type, metrics }, true) };
 }
 
 /** The structured series: kept, or parsed back from its own exactly-written text lines. */

@@ -336,7 +336,6 @@ export class KyselyMetricStore implements MetricStore {
       ...(family.help !== undefined ? { help: family.help } : {}),
       pushedAtSeconds: write.timeSeconds,
       metrics: family.metrics,
-      ...(write.renderedSeries?.has(family.name) ? { renderedSeries: write.renderedSeries.get(family.name)! } : {}),
     }));
 
     // The name registry counts groups per name: only names new to the group add one, only names
