@@ -31,8 +31,16 @@ function suffixesOf(type: MetricType): readonly string[] {
   return SUFFIXES[type] ?? [];
 }
 
-/** Every name whose store-wide entry the check needs: the pushed names, their suffixes and bases. */
-export function namesToLookUp(pushed: readonly MetricFamily[]): string[] {
+/**
+ * Every name whose store-wide entry the check needs: the pushed names, their suffixes and bases.
+ * None when every pushed family replaces one of the same name and type in the group (`existing`),
+ * the periodic re-push: the store only ever holds families that passed these rules, so a name the
+ * group already holds with that type agrees with every other group, and no collision with its
+ * suffixes or base can be stored anywhere. Only the gateway's own families, which need no lookup,
+ * are left to check.
+ */
+export function namesToLookUp(pushed: readonly MetricFamily[], existing: ReadonlyMap<string, MetricType>): string[] {
+  if (pushed.every((f) => existing.get(f.name) === f.type)) return [];
   const names = new Set<string>();
   for (const f of pushed) {
     names.add(f.name);

@@ -138,7 +138,7 @@ export class PushService {
         families,
         replace,
         timeSeconds,
-        lookUpNames: namesToLookUp(families),
+        lookUpNames: (existing) => namesToLookUp(families, existing),
         check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
         ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
         expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),

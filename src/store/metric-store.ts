@@ -69,8 +69,8 @@ export interface PushWrite {
   readonly families: readonly MetricFamily[];
   readonly replace: boolean;
   readonly timeSeconds: number;
-  /** Names whose store-wide entries the consistency check needs. */
-  readonly lookUpNames: readonly string[];
+  /** Names whose store-wide entries the consistency check needs, given the group's families (name → type). */
+  readonly lookUpNames: (existing: ReadonlyMap<string, MetricType>) => readonly string[];
   /**
    * Runs inside the write transaction on the store's facts; a returned message aborts the write.
    * Undefined skips the check (--push.disable-consistency-check).

@@ -35,6 +35,8 @@ export interface MetricFamilyTable {
    * NULL when there is none (migration 0005).
    */
   rendered_series_json: string | null;
+  /** store/series-digest.ts of the family's metric_sample identities; NULL = unknown (migration 0006). */
+  series_digest: string | null;
 }
 
 export interface MetricSampleTable {

@@ -7,6 +7,7 @@ import { PushError } from '../../src/domain/push-error.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import { openReadOnly } from '../../src/store/read-only-database.js';
 import type { Database } from '../../src/store/schema.js';
+import { seriesDigest } from '../../src/store/series-digest.js';
 import { activeDialect } from '../helpers/dialects.js';
 import { maskTimes, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -379,6 +380,47 @@ describe('restart', () => {
     });
     gw = await startTestServer({ database: gw.database });
     expect(await gw.scrapePushed()).toMatch(/^r\{instance="",job="r"\} 6$/m);
+  });
+
+  it('keeps each family\'s series digest true to its stored series, whatever path a push takes', async () => {
+    const samples = async () => (await gw.scrapePushed()).split('\n').filter((l) => l.startsWith('d{'));
+    // Each family's digest against its metric_sample rows; null where none is stored.
+    const digests = async () => {
+      const found: Record<string, boolean | null> = {};
+      await withDatabase(gw.database, async (db) => {
+        for (const f of await db.selectFrom('metric_family').select(['id', 'name', 'series_digest']).execute()) {
+          const rows = await db.selectFrom('metric_sample').select(['metric_name', 'labels_json']).where('family_id', '=', f.id).execute();
+          found[f.name] = f.series_digest === null ? null : f.series_digest === seriesDigest(rows);
+        }
+      });
+      return found;
+    };
+    await gw.push('PUT', '/metrics/job/d', '# TYPE d gauge\nd{a="1"} 1\nd{a="2"} 2\n# TYPE e counter\ne 1\n');
+    expect(await digests()).toEqual({ d: true, e: true });
+    // The same series again: values in place.
+    await gw.push('POST', '/metrics/job/d', '# TYPE d gauge\nd{a="2"} 4\nd{a="1"} 3\n');
+    expect(await digests()).toEqual({ d: true, e: true });
+    // As rows written before migration 0006 hold them: the push reads the series back and stores a digest.
+    await gw.close();
+    await withDatabase(gw.database, (db) => db.updateTable('metric_family').set({ series_digest: null }).execute());
+    gw = await startTestServer({ database: gw.database });
+    expect(await digests()).toEqual({ d: null, e: null });
+    await gw.push('POST', '/metrics/job/d', '# TYPE d gauge\nd{a="1"} 5\nd{a="2"} 6\n');
+    expect(await digests()).toEqual({ d: true, e: null });
+    // As many series, other ones: replaced, not updated in place.
+    await gw.push('POST', '/metrics/job/d', '# TYPE d gauge\nd{a="1"} 7\nd{a="3"} 8\n');
+    expect(await digests()).toEqual({ d: true, e: null });
+    expect(await samples()).toEqual(['d{a="1",instance="",job="d"} 7', 'd{a="3",instance="",job="d"} 8']);
+    await gw.close();
+    gw = await startTestServer({ database: gw.database });
+    expect(await samples()).toEqual(['d{a="1",instance="",job="d"} 7', 'd{a="3",instance="",job="d"} 8']);
+    await withDatabase(gw.database, async (db) => {
+      const rows = await db.selectFrom('metric_sample').select(['labels_json', 'value']).where('metric_name', '=', 'd').orderBy('labels_json').execute();
+      expect(rows).toEqual([
+        { labels_json: '{"a":"1","instance":"","job":"d"}', value: 7 },
+        { labels_json: '{"a":"3","instance":"","job":"d"}', value: 8 },
+      ]);
+    });
   });
 });
 
