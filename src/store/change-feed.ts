@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 // The change feed other replicas read (loadGroupsChangedSince): every write stamps the groups it
@@ -32,14 +32,15 @@ export async function bumpVersion(trx: Transaction<Database>): Promise<{ seq: nu
     const row = rows[0]!;
     return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
   }
-  const row = await trx
-    .updateTable('store_version')
-    .set({ seq: sql`seq + 1` })
-    .where('id', '=', 1)
-    .returning(['seq', 'pruned_seq'])
-    .executeTakeFirstOrThrow();
+  // Two constant statements rather than one with RETURNING, which costs SQLite an ephemeral
+  // table each time (5-30 µs against 2 µs for the UPDATE alone); every group commit runs this.
+  await trx.executeQuery(BUMP_SEQ);
+  const row = (await trx.executeQuery<{ seq: number; pruned_seq: number }>(READ_SEQ)).rows[0]!;
   return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
 }
+
+const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
+const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
 
 /** bumpVersion's number as a value to store; on PostgreSQL an expression, saving a round trip. */
 export async function changeStamp(trx: Transaction<Database>): Promise<number | RawBuilder<number>> {

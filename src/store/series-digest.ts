@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A sample's identity as metric_sample keys it: its name and its labels' JSON (sorted keys). */
 export interface SeriesIdentity {
@@ -9,10 +9,13 @@ export interface SeriesIdentity {
 /**
  * metric_family.series_digest: equal for two families exactly when they hold the same set of
  * series identities, in any order. SHA-256 because a client chooses the series: a collision it
- * could craft would make a push update the values of series it does not hold.
+ * could craft would make a push update the values of series it does not hold. Each identity is
+ * its name's length, the name and the labels' JSON object, whose end the JSON grammar fixes: no
+ * separator is needed, so no name or label value can forge one. A digest from another version of
+ * this function only ever fails to match: the push then replaces the family's rows.
  */
 export function seriesDigest(series: readonly SeriesIdentity[]): string {
-  const keys = series.map((s) => JSON.stringify([s.metric_name, s.labels_json]));
+  const keys = series.map((s) => `${s.metric_name.length}:${s.metric_name}${s.labels_json}`);
   keys.sort();
-  return createHash('sha256').update(keys.join('\n')).digest('base64');
+  return hash('sha256', keys.join(''), 'base64');
 }
