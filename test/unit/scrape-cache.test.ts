@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { ScrapeCache } from '../../src/render/scrape-cache.js';
+import type { GroupHeader, StoredFamily } from '../../src/store/metric-store.js';
+
+const header = (id: number, instance: string, pushTimeSeconds = 1700000000.5, pushFailureTimeSeconds = 0): GroupHeader => ({
+  id,
+  key: {
+    job: 'j',
+    labels: [
+      { name: 'instance', value: instance },
+      { name: 'job', value: 'j' },
+    ],
+    id: `{instance="${instance}",job="j"}`,
+  },
+  pushTimeSeconds,
+  pushFailureTimeSeconds,
+});
+
+const gauge = (instance: string, ...series: [string, number][]): StoredFamily => ({
+  name: 'x',
+  type: 'gauge',
+  pushedAtSeconds: 0,
+  metrics: series.map(([k, value]) => ({
+    labels: [
+      { name: 'instance', value: instance },
+      { name: 'job', value: 'j' },
+      { name: 'k', value: k },
+    ],
+    value,
+  })),
+});
+
+const text = (cache: ScrapeCache) =>
+  Buffer.concat(cache.render([], 'text').map((b) => b.text))
+    .toString()
+    .split('\n');
+
+describe('ScrapeCache text scrape', () => {
+  it('sorts the series of a family across groups, whether their groups interleave or not', () => {
+    const cache = new ScrapeCache(() => 0);
+    // Inserted out of order; b's series fall between a's two groups' series only by key.
+    cache.applyWrite(header(3, 'c'), [gauge('c', ['2', 5])], []);
+    cache.applyWrite(header(1, 'a'), [gauge('a', ['9', 1], ['1', 2])], []);
+    cache.applyWrite(header(2, 'b'), [gauge('b', ['5', 3])], []);
+    expect(text(cache).filter((l) => l.startsWith('x{'))).toEqual([
+      'x{instance="a",job="j",k="1"} 2',
+      'x{instance="a",job="j",k="9"} 1',
+      'x{instance="b",job="j",k="5"} 3',
+      'x{instance="c",job="j",k="2"} 5',
+    ]);
+    // Same instance in two groups of other grouping labels: their series interleave by k.
+    const mixed = new ScrapeCache(() => 0);
+    mixed.applyWrite(header(1, 'a'), [gauge('a', ['1', 1], ['3', 3])], []);
+    mixed.applyWrite({ ...header(2, 'a'), key: { ...header(2, 'a').key, id: 'other' } }, [gauge('a', ['2', 2])], []);
+    expect(text(mixed).filter((l) => l.startsWith('x{'))).toEqual([
+      'x{instance="a",job="j",k="1"} 1',
+      'x{instance="a",job="j",k="2"} 2',
+      'x{instance="a",job="j",k="3"} 3',
+    ]);
+  });
+
+  it('shows each group\'s timestamp gauges with its labels, updated by every write to the group', () => {
+    const cache = new ScrapeCache(() => 0);
+    cache.applyWrite(header(1, 'a"b'), [gauge('a"b', ['1', 1])], []);
+    cache.applyWrite(header(2, 'c'), [gauge('c', ['1', 1])], []);
+    cache.applyWrite(header(1, 'a"b', 1700000100, 1700000050), [gauge('a"b', ['1', 2])], []);
+    const lines = text(cache).filter((l) => l.startsWith('push_'));
+    expect(lines).toEqual([
+      'push_failure_time_seconds{instance="a\\"b",job="j"} 1.70000005e+09',
+      'push_failure_time_seconds{instance="c",job="j"} 0',
+      'push_time_seconds{instance="a\\"b",job="j"} 1.7000001e+09',
+      'push_time_seconds{instance="c",job="j"} 1.7000000005e+09',
+    ]);
+  });
+});
