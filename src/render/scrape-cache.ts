@@ -351,17 +351,17 @@ function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help
   const shown = escapeMetricName(name);
   switch (format) {
     case 'text': {
-      let out = renderFamilyHeader(shown, help, type);
-      for (const e of series) out += e.part.texts[e.i]!;
-      return out;
+      const out = new TextChunks(renderFamilyHeader(shown, help, type));
+      for (const e of series) out.add(e.part.texts[e.i]!);
+      return out.done();
     }
     case 'openmetrics': {
-      let out = renderOpenMetricsFamilyHeader(shown, type, help);
+      const out = new TextChunks(renderOpenMetricsFamilyHeader(shown, type, help));
       for (const e of series) {
         const metric = e.part.metrics?.[e.i];
-        out += metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.part.texts[e.i]!;
+        out.add(metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.part.texts[e.i]!);
       }
-      return out;
+      return out.done();
     }
     case 'protobuf':
       return encodeFamilyFrame(
@@ -370,6 +370,33 @@ function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help
         type,
         series.map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
       );
+  }
+}
+
+/**
+ * A family's text, appended series by series. Appending makes a tree of pieces that V8 flattens
+ * before encoding; for 100,000 series the tree took 30-45 ms to flatten and encode, where bytes
+ * encoded every 512 series and concatenated once take 8-13 ms. Small families stay one string.
+ */
+class TextChunks {
+  private readonly chunks: Buffer[] = [];
+  private pending = 0;
+
+  constructor(private text: string) {}
+
+  add(lines: string): void {
+    this.text += lines;
+    if (++this.pending === 512) {
+      this.chunks.push(Buffer.from(this.text));
+      this.text = '';
+      this.pending = 0;
+    }
+  }
+
+  done(): Piece {
+    if (this.chunks.length === 0) return this.text;
+    this.chunks.push(Buffer.from(this.text));
+    return Buffer.concat(this.chunks);
   }
 }
 

@@ -6,9 +6,19 @@ import type { MetricGroupRow } from './schema.js';
 // Rows as the store reads them, turned into the domain's objects.
 
 export function toHeader(row: MetricGroupRow): GroupHeader {
+  // Parsed on first use: a start reads every header twice (expiries, then the cache), and most
+  // readers of a header never look at its labels.
+  const json = row.labels_json;
+  let labels: LabelPair[] | undefined;
   return {
     id: Number(row.id),
-    key: { job: row.job, labels: labelPairs(row.labels_json), id: row.grouping_key },
+    key: {
+      job: row.job,
+      get labels() {
+        return (labels ??= labelPairs(json));
+      },
+      id: row.grouping_key,
+    },
     pushTimeSeconds: row.push_time_seconds,
     pushFailureTimeSeconds: row.push_failure_time_seconds,
     ...(row.expires_at_seconds !== null ? { expiresAtSeconds: row.expires_at_seconds } : {}),

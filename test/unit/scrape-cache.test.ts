@@ -59,6 +59,23 @@ describe('ScrapeCache text scrape', () => {
     ]);
   });
 
+  it('renders a family of thousands of series, in text and OpenMetrics, byte for byte as its lines in order', () => {
+    const cache = new ScrapeCache(() => 0);
+    const expected: string[] = [];
+    for (const instance of ['d', 'b', 'a', 'c']) {
+      const series: [string, number][] = [];
+      for (let k = 0; k < 700; k++) series.push([String(k).padStart(4, '0'), k + 0.5]);
+      cache.applyWrite(header(instance.charCodeAt(0), instance), [gauge(instance, ...series)], []);
+    }
+    for (const instance of ['a', 'b', 'c', 'd']) {
+      for (let k = 0; k < 700; k++) expected.push(`x{instance="${instance}",job="j",k="${String(k).padStart(4, '0')}"} ${k + 0.5}`);
+    }
+    expect(text(cache).filter((l) => l.startsWith('x'))).toEqual(expected);
+    const om = Buffer.concat(cache.render([], 'openmetrics').map((b) => b.text)).toString();
+    expect(om.split('\n').filter((l) => l.startsWith('x'))).toEqual(expected);
+    expect(om.endsWith('# EOF\n')).toBe(true);
+  });
+
   it('shows each group\'s timestamp gauges with its labels, updated by every write to the group', () => {
     const cache = new ScrapeCache(() => 0);
     cache.applyWrite(header(1, 'a"b'), [gauge('a"b', ['1', 1])], []);
