@@ -3,7 +3,7 @@ import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
 import { renderSeries, toStored } from '../render/rendered-series.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
-import { ConflictError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
+import { ConflictError, SeriesNotLoadedError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
 import { RetentionPolicy, systemClock } from '../retention/policy.js';
 import { NO_RETENTION } from '../retention/rules.js';
 import { checkConsistency, namesToLookUp } from './consistency.js';
@@ -102,7 +102,20 @@ export class PushService {
     if (changes.full) this.cache.clear();
     // Removals first: SQLite may give a new group the id of a removed one.
     for (const id of changes.removedIds) this.cache.removeGroup(id);
+    const unrendered: number[] = [];
     for (const group of changes.groups) {
+      this.cache.removeGroup(group.id);
+      try {
+        this.cache.applyWrite(group, group.families, []);
+      } catch (err) {
+        // A kept rendering this version cannot use (another STORED_VERSION): the cache renders
+        // from the series, which a full load brings only for families kept without one.
+        if (!(err instanceof SeriesNotLoadedError)) throw err;
+        this.cache.removeGroup(group.id);
+        unrendered.push(group.id);
+      }
+    }
+    for (const group of await this.store.loadGroupsById(unrendered)) {
       this.cache.removeGroup(group.id);
       this.cache.applyWrite(group, group.families, []);
     }

@@ -479,9 +479,23 @@ export class KyselyMetricStore implements MetricStore {
   }
 
   async loadGroups(): Promise<StoredGroup[]> {
+    return this.loadAllGroups(true);
+  }
+
+  /**
+   * `withMetrics` false reads metrics_json only for families without a rendering: at 100k series
+   * metrics_json is some 15 MB of strings that a start's cache fill never reads, and allocating
+   * them made V8 collect garbage through most of the read.
+   */
+  private async loadAllGroups(withMetrics: boolean): Promise<StoredGroup[]> {
     try {
       const groups = await this.db.selectFrom('metric_group').selectAll().orderBy('grouping_key').execute();
-      const families = await this.db.selectFrom('metric_family').selectAll().orderBy('name').execute();
+      const families = await this.db
+        .selectFrom('metric_family')
+        .select(['id', 'group_id', 'name', 'type', 'help', 'pushed_at_seconds', 'rendered_series_json'])
+        .select(withMetrics ? sql<string>`metrics_json`.as('metrics_json') : sql<string | null>`CASE WHEN rendered_series_json IS NULL THEN metrics_json END`.as('metrics_json'))
+        .orderBy('name')
+        .execute();
       const byGroup = new Map<number, StoredFamily[]>();
       for (const f of families) {
         const list = byGroup.get(Number(f.group_id)) ?? [];
@@ -721,7 +735,7 @@ export class KyselyMetricStore implements MetricStore {
         seenRemoved: new Set([...tombstones].filter(([, seq]) => seq >= horizon).map(([id]) => id)),
       };
       if (!cursor || resetSeq !== cursor.resetSeq || prunedSeq >= cursor.horizon) {
-        return { cursor: next, full: true, groups: await this.loadGroups(), removedIds: [] };
+        return { cursor: next, full: true, groups: await this.loadAllGroups(false), removedIds: [] };
       }
       const ids = [...stamped].filter(([id, seq]) => cursor.seen.get(id) !== seq).map(([id]) => id);
       const removed = new Set([...tombstones.keys()].filter((id) => !cursor.seenRemoved.has(id)));

@@ -109,6 +109,13 @@ export interface StoreChanges {
   readonly removedIds: readonly number[];
 }
 
+/**
+ * Thrown by the `metrics` of a family that a full loadGroupsChangedSince returned without them:
+ * it brings the series only of families stored without a rendering. Reload the group with
+ * loadGroupsById to have them.
+ */
+export class SeriesNotLoadedError extends Error {}
+
 /** Thrown by writePush when the push conflicts with what is stored; nothing was written. */
 export class ConflictError extends Error {}
 
@@ -162,7 +169,9 @@ export interface MetricStore {
   /**
    * The groups written or removed (by any process on this database) since the write the cursor
    * stands at; when nothing changed, empty lists at the cost of one query. Without a cursor:
-   * every group (full). Every write method above stamps what it changes in its own transaction.
+   * every group (full), whose families' `metrics` are loaded only where the family has no
+   * renderedSeries (the others throw SeriesNotLoadedError). Every write method above stamps what
+   * it changes in its own transaction.
    */
   loadGroupsChangedSince(cursor: ChangeCursor | undefined): Promise<StoreChanges>;
 }

@@ -1,5 +1,5 @@
 import type { LabelPair, Metric, MetricType } from '../exposition/types.js';
-import type { GroupHeader, StoredFamily } from './metric-store.js';
+import { SeriesNotLoadedError, type GroupHeader, type StoredFamily } from './metric-store.js';
 import { decodeMetrics } from './metrics-json.js';
 import type { MetricGroupRow } from './schema.js';
 
@@ -32,14 +32,15 @@ export function labelPairs(labelsJson: string): LabelPair[] {
 
 /**
  * A family row as a StoredFamily whose series are decoded from metrics_json on first use: a
- * start that fills the scrape cache from renderedSeries never needs them.
+ * start that fills the scrape cache from renderedSeries never needs them (and then reads no
+ * metrics_json where there is a rendering: NULL here, and the series throw SeriesNotLoadedError).
  */
 export function toFamily(row: {
   name: string;
   type: string;
   help: string | null;
   pushed_at_seconds: number;
-  metrics_json: string;
+  metrics_json: string | null;
   rendered_series_json: string | null;
 }): StoredFamily {
   const json = row.metrics_json;
@@ -51,6 +52,7 @@ export function toFamily(row: {
     pushedAtSeconds: row.pushed_at_seconds,
     ...(row.rendered_series_json !== null ? { renderedSeries: row.rendered_series_json } : {}),
     get metrics() {
+      if (json === null) throw new SeriesNotLoadedError(`the series of family ${row.name} were not loaded`);
       return (metrics ??= decodeMetrics(json));
     },
   };
