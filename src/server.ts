@@ -116,10 +116,11 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   sweeper.addStep({ name: 'push_history', run: async (now) => void (await history.sweep(now)) });
   // Before serving: groups get the expiry the current rules give them (rules may have changed
   // while the gateway was down), and whatever expired meanwhile is gone before the first scrape.
+  // The load comes first so that the expiries are computed on the groups it read.
+  await service.load();
   const reexpired = await service.applyRetention();
   if (reexpired > 0) logger.info({ groups: reexpired }, 'retention: expiry times recomputed for the current rules');
   await sweeper.sweep();
-  await service.load();
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));

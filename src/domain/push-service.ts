@@ -48,6 +48,8 @@ export class PushService {
   private readonly retention: RetentionPolicy;
   /** Where the cache caught up with the store; undefined before the first load. */
   private cursor: ChangeCursor | undefined;
+  /** The groups of the start's full load, until applyRetention has used them. */
+  private loadedHeaders: readonly GroupHeader[] | undefined;
   /** Refreshes run one after another; a caller joins the queued one that has not started yet. */
   private refreshChain: Promise<void> = Promise.resolve();
   private queuedRefresh: Promise<void> | undefined;
@@ -100,6 +102,7 @@ export class PushService {
   private async catchUp(): Promise<void> {
     const changes = await this.store.loadGroupsChangedSince(this.cursor);
     if (changes.full) this.cache.clear();
+    this.loadedHeaders = changes.full ? changes.groups : undefined;
     // Removals first: SQLite may give a new group the id of a removed one.
     for (const id of changes.removedIds) this.cache.removeGroup(id);
     const unrendered: number[] = [];
@@ -245,16 +248,28 @@ export class PushService {
 
   /**
    * Recomputes every group's expiry under the current retention settings (they may have changed
-   * since the group's last push): call at startup, before expire(). Returns how many changed.
+   * since the group's last push): call at startup, before expire(). Right after load() it works
+   * on the groups load() read instead of reading them again. Returns how many changed.
    */
   async applyRetention(): Promise<number> {
+    const headers = this.loadedHeaders ?? (await this.store.loadHeaders());
+    this.loadedHeaders = undefined;
     const updates = [];
-    for (const header of await this.store.loadHeaders()) {
+    for (const header of headers) {
       const expiresAtSeconds = this.retention.expiryOf(header);
       if (expiresAtSeconds === header.expiresAtSeconds) continue;
       updates.push({ id: header.id, pushTimeSeconds: header.pushTimeSeconds, pushFailureTimeSeconds: header.pushFailureTimeSeconds, expiresAtSeconds });
     }
-    return this.store.setExpiries(updates);
+    const changed = await this.store.setExpiries(updates);
+    // The cache was filled before: it takes the new expiries too. A group another replica wrote
+    // meanwhile kept its own expiry in the store, and that write's stamp reloads it at the next
+    // refresh.
+    const byId = new Map(headers.map((h) => [h.id, h] as const));
+    for (const u of updates) {
+      const { expiresAtSeconds: _old, ...rest } = byId.get(u.id)!;
+      this.cache.applyHeader(u.expiresAtSeconds === undefined ? rest : { ...rest, expiresAtSeconds: u.expiresAtSeconds });
+    }
+    return changed;
   }
 
   /** The store's callback for a group's expiry after a push (or first failure) at `timeSeconds`. */

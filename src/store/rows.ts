@@ -6,8 +6,8 @@ import type { MetricGroupRow } from './schema.js';
 // Rows as the store reads them, turned into the domain's objects.
 
 export function toHeader(row: MetricGroupRow): GroupHeader {
-  // Parsed on first use: a start reads every header twice (expiries, then the cache), and most
-  // readers of a header never look at its labels.
+  // Parsed on first use: most readers of a header (expiry times, listings by id) never look at
+  // its labels.
   const json = row.labels_json;
   let labels: LabelPair[] | undefined;
   return {

@@ -206,6 +206,22 @@ describe('retention across restarts (real process)', () => {
     expect(expiryColumn(dbPath, 'abandoned')).toBeUndefined();
   });
 
+  it('hides a group at the expiry a TTL turned on while the gateway was down gives it, sweep or not', async () => {
+    const dbPath = tempDbPath();
+    const first = await startPushkeepProcess([`--storage.path=${dbPath}`]);
+    processes.push(first);
+    await fetch(`${first.url}/metrics/job/soon`, { method: 'PUT', body: 'a 1\n' });
+    const pushedAt = Date.now();
+    expect(await first.kill()).toBe(0);
+
+    const second = await startPushkeepProcess([`--storage.path=${dbPath}`, '--retention.ttl=5s', `--retention.schedule=${YEARLY}`]);
+    processes.push(second);
+    expect(await scrape(second.url)).toMatch(/^a\{instance="",job="soon"\} 1$/m);
+    expect(expiryColumn(dbPath, 'soon')).toBeTypeOf('number');
+    await sleep(Math.max(0, pushedAt + 5200 - Date.now()));
+    expect(await scrape(second.url)).not.toMatch(/job="soon"/);
+  }, 20_000);
+
   it('refuses a bad rule at startup with a clear message', async () => {
     await expect(startPushkeepProcess([`--storage.path=${tempDbPath()}`, '--retention.rule=job="x"'])).rejects.toThrow(
       /exited with 2: pushkeep: invalid retention rule "job=\\"x\\"" in --retention.rule: expected SELECTOR=DURATION/,
