@@ -375,28 +375,36 @@ function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help
 
 /**
  * A family's text, appended series by series. Appending makes a tree of pieces that V8 flattens
- * before encoding; for 100,000 series the tree took 30-45 ms to flatten and encode, where bytes
- * encoded every 512 series and concatenated once take 8-13 ms. Small families stay one string.
+ * before encoding; for 100,000 series the tree took 30-45 ms to flatten and encode, where chunks
+ * of 512 series, flattened as they fill and encoded once into a buffer of their summed byte
+ * lengths, take about a quarter of that. Small families stay one string.
  */
 class TextChunks {
-  private readonly chunks: Buffer[] = [];
+  private readonly chunks: string[] = [];
+  private bytes = 0;
   private pending = 0;
 
   constructor(private text: string) {}
 
   add(lines: string): void {
     this.text += lines;
-    if (++this.pending === 512) {
-      this.chunks.push(Buffer.from(this.text));
-      this.text = '';
-      this.pending = 0;
-    }
+    if (++this.pending === 512) this.seal();
   }
 
   done(): Piece {
     if (this.chunks.length === 0) return this.text;
-    this.chunks.push(Buffer.from(this.text));
-    return Buffer.concat(this.chunks);
+    this.seal();
+    const out = Buffer.allocUnsafe(this.bytes);
+    let at = 0;
+    for (const chunk of this.chunks) at += out.write(chunk, at);
+    return out;
+  }
+
+  private seal(): void {
+    this.bytes += Buffer.byteLength(this.text);
+    this.chunks.push(this.text);
+    this.text = '';
+    this.pending = 0;
   }
 }
 

@@ -508,7 +508,7 @@ export class KyselyMetricStore implements MetricStore {
         list.push(toFamily(f));
         byGroup.set(Number(f.group_id), list);
       }
-      return groups.map((g) => ({ ...toHeader(g), families: byGroup.get(Number(g.id)) ?? [] }));
+      return groups.map((g) => Object.assign(toHeader(g), { families: byGroup.get(Number(g.id)) ?? [] }));
     } catch (err) {
       throw translate(err);
     } finally {
@@ -586,7 +586,7 @@ export class KyselyMetricStore implements MetricStore {
         }
       }
       groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
-      return groups.map((g) => ({ ...toHeader(g), families: byGroup.get(Number(g.id)) ?? [] }));
+      return groups.map((g) => Object.assign(toHeader(g), { families: byGroup.get(Number(g.id)) ?? [] }));
     } catch (err) {
       throw translate(err);
     }

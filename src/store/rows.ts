@@ -10,7 +10,7 @@ export function toHeader(row: MetricGroupRow): GroupHeader {
   // its labels.
   const json = row.labels_json;
   let labels: LabelPair[] | undefined;
-  return {
+  const header: Mutable<GroupHeader> = {
     id: Number(row.id),
     key: {
       job: row.job,
@@ -21,10 +21,15 @@ export function toHeader(row: MetricGroupRow): GroupHeader {
     },
     pushTimeSeconds: row.push_time_seconds,
     pushFailureTimeSeconds: row.push_failure_time_seconds,
-    ...(row.expires_at_seconds !== null ? { expiresAtSeconds: row.expires_at_seconds } : {}),
-    ...(row.ttl_seconds !== null ? { ttlSeconds: row.ttl_seconds } : {}),
   };
+  // Optional fields set by assignment, not spread from temporary objects: a start converts every
+  // row, and the spreads took twice as long.
+  if (row.expires_at_seconds !== null) header.expiresAtSeconds = row.expires_at_seconds;
+  if (row.ttl_seconds !== null) header.ttlSeconds = row.ttl_seconds;
+  return header;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export function labelPairs(labelsJson: string): LabelPair[] {
   return Object.entries(JSON.parse(labelsJson) as Record<string, string>).map(([name, value]): LabelPair => ({ name, value }));
@@ -45,15 +50,16 @@ export function toFamily(row: {
 }): StoredFamily {
   const json = row.metrics_json;
   let metrics: Metric[] | undefined;
-  return {
+  const family: Mutable<StoredFamily> = {
     name: row.name,
     type: row.type as MetricType,
-    ...(row.help !== null ? { help: row.help } : {}),
     pushedAtSeconds: row.pushed_at_seconds,
-    ...(row.rendered_series_json !== null ? { renderedSeries: row.rendered_series_json } : {}),
     get metrics() {
       if (json === null) throw new SeriesNotLoadedError(`the series of family ${row.name} were not loaded`);
       return (metrics ??= decodeMetrics(json));
     },
   };
+  if (row.help !== null) family.help = row.help;
+  if (row.rendered_series_json !== null) family.renderedSeries = row.rendered_series_json;
+  return family;
 }
