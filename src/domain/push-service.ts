@@ -69,7 +69,7 @@ export class PushService {
   /** Fills the scrape cache from the store; call once before serving. */
   async load(): Promise<void> {
     this.cursor = undefined;
-    await this.catchUp();
+    this.loadedHeaders = await this.catchUp();
   }
 
   /**
@@ -94,15 +94,15 @@ export class PushService {
     return next;
   }
 
-  private startRefresh(): Promise<void> {
+  private async startRefresh(): Promise<void> {
     this.queuedRefresh = undefined;
-    return this.catchUp();
+    await this.catchUp();
   }
 
-  private async catchUp(): Promise<void> {
+  /** Returns the groups it loaded. */
+  private async catchUp(): Promise<readonly GroupHeader[]> {
     const changes = await this.store.loadGroupsChangedSince(this.cursor);
     if (changes.full) this.cache.clear();
-    this.loadedHeaders = changes.full ? changes.groups : undefined;
     // Removals first: SQLite may give a new group the id of a removed one.
     for (const id of changes.removedIds) this.cache.removeGroup(id);
     const unrendered: number[] = [];
@@ -123,6 +123,7 @@ export class PushService {
       this.cache.applyWrite(group, group.families, []);
     }
     this.cursor = changes.cursor;
+    return changes.groups;
   }
 
   /**

@@ -200,7 +200,7 @@ export class ScrapeCache {
 
   private names(): string[] {
     if (!this.sortedNames) {
-      this.sortedNames = [...this.blocks.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sortedNames = [...this.blocks.keys()].sort(compareKeys);
     }
     return this.sortedNames;
   }
