@@ -119,18 +119,17 @@ export class ScrapeCache {
     // (`{job="j",...} `), rendered once per group: a push reuses its group's from the line it
     // replaces (the value follows the last space; label values are quoted before it).
     let keys: readonly string[];
-    let labelText: string;
+    let line: string;
     const previous = this.blocks.get(PUSH_TIME_METRIC)?.parts.get(header.id);
     if (previous) {
       keys = previous.keys;
-      const line = previous.texts[0]!;
-      labelText = line.slice(PUSH_TIME_METRIC.length, line.lastIndexOf(' ') + 1);
+      line = previous.texts[0]!;
     } else {
       const labels = groupSeriesLabels(header.key);
       keys = [seriesKey(labels)];
-      const line = renderMetricLines(PUSH_TIME_METRIC, 'gauge', escapeMetric({ labels, value: 0 }));
-      labelText = flat(line.slice(PUSH_TIME_METRIC.length, line.lastIndexOf(' ') + 1));
+      line = renderMetricLines(PUSH_TIME_METRIC, 'gauge', escapeMetric({ labels, value: 0 }));
     }
+    const labelText = line.slice(PUSH_TIME_METRIC.length, line.lastIndexOf(' ') + 1);
     for (const [name, help, value] of [
       [PUSH_TIME_METRIC, PUSH_TIME_HELP, header.pushTimeSeconds],
       [PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, header.pushFailureTimeSeconds],
