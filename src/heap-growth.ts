@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
 /**
  * How far V8 lets the heap grow past the data that survived the last full collection, in percent.
@@ -11,12 +12,50 @@ import v8 from 'node:v8';
 const HEAP_GROWING_PERCENT = 30;
 
 /**
- * Applies HEAP_GROWING_PERCENT unless the operator chose a value on node's command line
- * (`node --heap-growing-percent=N dist/src/main.js`). Returns whether it applied it.
+ * ...but never less room than this. On a small heap 30% is a few megabytes: V8 then marks almost
+ * without pause, and its marking slows every allocation. At 10,000 stored series (a 37 MB heap)
+ * the push benchmark's gateway spent 6-11% more CPU per push at 30% than at 100-300%
+ * (`.prof/ab-sim.sh`-style side-by-side runs, see the commit); 64 MB is what the gateway's small
+ * heaps are let grow instead, and past ~210 MB of live data 30% is the larger.
+ */
+const MIN_GROWTH_BYTES = 64 * 1024 * 1024;
+
+/** V8's own largest factor (4x). */
+const MAX_GROWING_PERCENT = 300;
+
+/** The growing percent for a heap holding `liveBytes` after a full collection. */
+export function growingPercent(liveBytes: number): number {
+  const forFloor = Math.ceil((MIN_GROWTH_BYTES / Math.max(1, liveBytes)) * 100);
+  return Math.min(MAX_GROWING_PERCENT, Math.max(HEAP_GROWING_PERCENT, forFloor));
+}
+
+let observer: PerformanceObserver | undefined;
+
+/**
+ * Applies growingPercent for the heap's size now, and again after each full collection (V8 reads
+ * the flag at every full collection, so a change takes effect from the next one), unless the
+ * operator chose a value on node's command line (`node --heap-growing-percent=N
+ * dist/src/main.js`). Returns whether it applies its own.
  */
 export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg))) return false;
-  // Read by V8 at every full collection, so setting it after start takes effect from the next one.
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  if (observer) return true;
+  let applied = 0;
+  const apply = () => {
+    const percent = growingPercent(v8.getHeapStatistics().used_heap_size);
+    if (percent === applied) return;
+    v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
+    applied = percent;
+  };
+  apply();
+  observer = new PerformanceObserver((list) => {
+    // Right after a full collection the used size is about the live data.
+    if (list.getEntries().some(isFullCollection)) apply();
+  });
+  observer.observe({ entryTypes: ['gc'] });
   return true;
+}
+
+function isFullCollection(entry: PerformanceEntry): boolean {
+  return (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { limitHeapGrowth } from '../../src/heap-growth.js';
+import { growingPercent, limitHeapGrowth } from '../../src/heap-growth.js';
+
+const MB = 1024 * 1024;
 
 describe('limitHeapGrowth', () => {
   it("leaves an operator's own node flag alone, in either spelling", () => {
@@ -9,5 +11,20 @@ describe('limitHeapGrowth', () => {
 
   it('applies its own limit otherwise', () => {
     expect(limitHeapGrowth(['--heap-growing-percentage-of-nothing', '--expose-gc'])).toBe(true);
+  });
+});
+
+describe('growingPercent', () => {
+  it('lets a large heap grow by 30% of its live data', () => {
+    expect(growingPercent(400 * MB)).toBe(30);
+    expect(growingPercent(2048 * MB)).toBe(30);
+  });
+
+  it("gives a small heap 64 MB of room instead, within V8's own 4x", () => {
+    expect(growingPercent(128 * MB)).toBe(50);
+    expect(growingPercent(64 * MB)).toBe(100);
+    expect(growingPercent(32 * MB)).toBe(200);
+    expect(growingPercent(4 * MB)).toBe(300);
+    expect(growingPercent(0)).toBe(300);
   });
 });
