@@ -69,7 +69,9 @@ export class PushService {
   /** Fills the scrape cache from the store; call once before serving. */
   async load(): Promise<void> {
     this.cursor = undefined;
-    this.loadedHeaders = await this.catchUp();
+    const headers: GroupHeader[] = [];
+    await this.catchUp(headers);
+    this.loadedHeaders = headers;
   }
 
   /**
@@ -99,23 +101,30 @@ export class PushService {
     await this.catchUp();
   }
 
-  /** Returns the groups it loaded. */
-  private async catchUp(): Promise<readonly GroupHeader[]> {
+  /** Adds the headers of the groups it loaded to `loaded`, when given. */
+  private async catchUp(loaded?: GroupHeader[]): Promise<void> {
     const changes = await this.store.loadGroupsChangedSince(this.cursor);
     if (changes.full) this.cache.clear();
     // Removals first: SQLite may give a new group the id of a removed one.
     for (const id of changes.removedIds) this.cache.removeGroup(id);
     const unrendered: number[] = [];
-    for (const group of changes.groups) {
-      this.cache.removeGroup(group.id);
-      try {
-        this.cache.applyWrite(group, group.families, []);
-      } catch (err) {
-        // A kept rendering this version cannot use (another STORED_VERSION): the cache renders
-        // from the series, which a full load brings only for families kept without one.
-        if (!(err instanceof SeriesNotLoadedError)) throw err;
+    for await (const page of changes.pages) {
+      for (const group of page) {
         this.cache.removeGroup(group.id);
-        unrendered.push(group.id);
+        try {
+          this.cache.applyWrite(group, group.families, []);
+        } catch (err) {
+          // A kept rendering this version cannot use (another STORED_VERSION): the cache renders
+          // from the series, which a full load brings only for families kept without one.
+          if (!(err instanceof SeriesNotLoadedError)) throw err;
+          this.cache.removeGroup(group.id);
+          unrendered.push(group.id);
+        }
+        // The header alone: the families' texts are garbage once the cache holds them.
+        if (loaded) {
+          const { families: _applied, ...header } = group;
+          loaded.push(header);
+        }
       }
     }
     for (const group of await this.store.loadGroupsById(unrendered)) {
@@ -123,7 +132,6 @@ export class PushService {
       this.cache.applyWrite(group, group.families, []);
     }
     this.cursor = changes.cursor;
-    return changes.groups;
   }
 
   /**

@@ -103,8 +103,11 @@ export interface StoreChanges {
   readonly cursor: ChangeCursor;
   /** `groups` is every group: drop everything held before applying it. */
   readonly full: boolean;
-  /** The changed groups as they are now, ordered by grouping key. */
-  readonly groups: readonly StoredGroup[];
+  /**
+   * The changed groups as they are now, ordered by grouping key, in pages (a full read comes in
+   * many): apply each before asking for the next. Read once.
+   */
+  readonly pages: AsyncIterable<readonly StoredGroup[]>;
   /** Ids of groups removed since. */
   readonly removedIds: readonly number[];
 }
