@@ -54,7 +54,7 @@ async function once(): Promise<{ fillMs: number; sweepMs: number; removed: numbe
     const started = performance.now();
     const expired = await service.expire(now);
     const sweepMs = performance.now() - started;
-    const left = (await store.counts()).groups;
+    const left = (await store.loadHeaders()).length;
     return { fillMs, sweepMs, removed: expired.length, left };
   } finally {
     await database.close();

@@ -74,6 +74,7 @@ const PUT_GROUPS = 100;
 const WIPE_GROUPS = 5_000;
 const FILL_CONCURRENCY = 32;
 const EXPIRY_TTL_S = 5;
+const RESTARTS = 5;
 
 const smallBody = pushBody(SERIES_PER_SMALL_PUSH);
 const largeBody = pushBody(SERIES_PER_LARGE_PUSH);
@@ -165,32 +166,40 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     async run(target, cfg) {
       const { stateFile, fill } = await filledAndStopped(target, cfg, LARGE_GROUPS, {});
       const expected = fill.ok * SERIES_PER_SMALL_PUSH;
-      const fillNote = fill.ok < LARGE_GROUPS ? `store reached ${fmtCount(expected)} series` : undefined;
       const restartOpts: StartOptions = { readyTimeoutMs: 300_000, keepStore: true };
       if (stateFile !== undefined) restartOpts.stateFile = stateFile;
-      return withTarget(await startTarget(target, cfg.env, restartOpts), async (t) => {
-        const results: Result[] = [{ kind: 'value', metric: 'restart/ready', target, value: t.readyMs, unit: 'ms' }];
-        const deadline = performance.now() + 300_000;
-        let seen = -1;
-        while (performance.now() < deadline) {
-          const scrape = await rawGet(`${t.baseUrl}/metrics`, {}, { timeoutMs: 300_000 });
-          seen = scrape.series;
-          if (scrape.status === 200 && seen >= expected) {
-            const value = performance.now() - t.spawnedAt;
-            results.push({ kind: 'value', metric: 'restart/complete_scrape', target, value, unit: 'ms' });
-            if (fillNote) for (const r of results) if (r.kind === 'value') r.note = fillNote;
-            return results;
+      // A single start is a few hundred ms, in which one scheduling hiccup of a shared machine
+      // shows: each target starts RESTARTS times on the same store and reports its medians.
+      const ready: number[] = [];
+      const complete: number[] = [];
+      for (let i = 0; i < RESTARTS; i++) {
+        const skipped = await withTarget(await startTarget(target, cfg.env, restartOpts), async (t) => {
+          ready.push(t.readyMs);
+          const deadline = performance.now() + 300_000;
+          let seen = -1;
+          while (performance.now() < deadline) {
+            const scrape = await rawGet(`${t.baseUrl}/metrics`, {}, { timeoutMs: 300_000 });
+            seen = scrape.series;
+            if (scrape.status === 200 && seen >= expected) {
+              complete.push(performance.now() - t.spawnedAt);
+              return undefined;
+            }
+            await sleep(10);
           }
-          await sleep(10);
-        }
-        results.push({
-          kind: 'skipped',
-          metric: 'restart/complete_scrape',
-          target,
-          reason: `no complete scrape within 300 s (last saw ${fmtCount(seen)} of ${fmtCount(expected)} series)`,
+          return `no complete scrape within 300 s (last saw ${fmtCount(seen)} of ${fmtCount(expected)} series)`;
         });
-        return results;
-      });
+        if (skipped !== undefined) {
+          return [{ kind: 'skipped', metric: 'restart/complete_scrape', target, reason: skipped }];
+        }
+      }
+      const note = joinNotes([
+        `median of ${RESTARTS} starts (${complete.map((ms) => Math.round(ms)).join(', ')} ms to a complete scrape)`,
+        fill.ok < LARGE_GROUPS ? `store reached ${fmtCount(expected)} series` : undefined,
+      ]);
+      return [
+        { kind: 'value', metric: 'restart/ready', target, value: median(ready), unit: 'ms', ...noteField(note) },
+        { kind: 'value', metric: 'restart/complete_scrape', target, value: median(complete), unit: 'ms', ...noteField(note) },
+      ];
     },
   },
 
@@ -523,6 +532,12 @@ function loadResult(
     notes.push(`non-2xx: ${codes.join(' ')}`);
   }
   return { kind: 'load', metric, target: t.name, figures, ...noteField(joinNotes(notes)) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function joinNotes(notes: ReadonlyArray<string | undefined>): string | undefined {
