@@ -880,7 +880,14 @@ interface SampleIdentity {
 }
 
 function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
-  return { metric_name: s.name, labels_json: labelsJson(sortedLabels(s.labels)), value: Number.isNaN(s.value) ? null : s.value };
+  // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
+  const labels_json = labelsJson(isSortedByName(s.labels) ? s.labels : sortedLabels(s.labels));
+  return { metric_name: s.name, labels_json, value: Number.isNaN(s.value) ? null : s.value };
+}
+
+function isSortedByName(labels: readonly LabelPair[]): boolean {
+  for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
+  return true;
 }
 
 // Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
