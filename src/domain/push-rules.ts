@@ -1,4 +1,5 @@
 import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
+import { sortSmall } from '../small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
 import { PushError } from './push-error.js';
 
@@ -60,7 +61,7 @@ export function sanitizeFamilies(
       }
       for (const l of key.labels) labels.push(l);
       if (!keyHasInstance && !hasInstance) labels.push({ name: 'instance', value: '' });
-      labels.sort(compareLabelNames);
+      sortSmall(labels, compareLabelNames);
       const identity = seriesIdentity(labels);
       if (seriesSeen.has(identity)) {
         throw inconsistent(`metric "${family.name}" has two series with the labels ${identity}`);

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { sortSmall } from '../small-sort.js';
 
 /** A sample's identity as metric_sample keys it: its name and its labels' JSON (sorted keys). */
 export interface SeriesIdentity {
@@ -16,6 +17,10 @@ export interface SeriesIdentity {
  */
 export function seriesDigest(series: readonly SeriesIdentity[]): string {
   const keys = series.map((s) => `${s.metric_name.length}:${s.metric_name}${s.labels_json}`);
-  keys.sort();
+  sortSmall(keys, compareStrings);
   return hash('sha256', keys.join(''), 'base64');
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
