@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const webConfig = options.webConfigFile ? new WebConfigSource(options.webConfigFile, logger) : undefined;
   const database = openDatabase(options.database);
   await migrateToLatest(database.db, logger);
-  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind });
+  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind, statementRunner: database.statementRunner });
   const retention = new RetentionPolicy(options.retention ?? NO_RETENTION);
   const cache = new ScrapeCache(() => retention.now());
   const telemetry = new Telemetry({

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
+import type { StatementRunner } from './compiled-statements.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -19,6 +20,8 @@ export interface DatabaseOptions {
 export interface OpenDatabase {
   readonly db: Kysely<Database>;
   readonly kind: DatabaseKind;
+  /** SQLite only: runs a statement on the one connection, for use inside a kysely transaction (CompiledStatements). */
+  readonly statementRunner?: StatementRunner;
   /** Bytes the database occupies (file + WAL for SQLite, pg_database_size for PostgreSQL). */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
@@ -46,10 +49,18 @@ function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase {
   // Each checkpoint fsyncs the WAL and the database; letting the WAL grow to ~40 MB between
   // checkpoints (default 4 MB) takes those pauses off most pushes.
   sqlite.pragma('wal_autocheckpoint = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   return {
     db,
     kind: 'sqlite',
+    // As kysely's SQLite driver runs a statement, on the same prepared statements.
+    statementRunner: (text, parameters) => {
+      const stmt = cached.prepare(text);
+      if (stmt.reader) return stmt.all(parameters as unknown[]);
+      stmt.run(parameters as unknown[]);
+      return [];
+    },
     async sizeBytes() {
       if (file === ':memory:') return 0;
       let total = 0;
@@ -74,7 +85,7 @@ const STATEMENT_CACHE_SIZE = 256;
  * for the same query shape). A hit is one lookup; when the cache is full it starts over, which
  * only the rare odd-sized batches (an INSERT of an unusual row count) ever cause.
  */
-function withStatementCache(sqlite: SQLite.Database): SqliteDatabaseLike {
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabaseLike & { prepare(sql: string): SQLite.Statement } {
   const cache = new Map<string, SQLite.Statement>();
   return {
     close: () => sqlite.close(),

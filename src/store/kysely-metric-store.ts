@@ -22,7 +22,7 @@ import {
 } from './metric-store.js';
 import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
 import { bumpVersion, changeStamp, changesSince, recordRemoved } from './change-feed.js';
-import { CompiledStatements } from './compiled-statements.js';
+import { CompiledStatements, type StatementRunner } from './compiled-statements.js';
 import { seriesDigest } from './series-digest.js';
 import { labelPairs, toFamily, toHeader } from './rows.js';
 import { isRetryable, isUniqueViolation, translate } from './store-errors.js';
@@ -47,6 +47,8 @@ export interface KyselyMetricStoreOptions {
    * failure. SQLite has one writer at a time and needs neither. Default sqlite.
    */
   readonly dialect?: DatabaseKind;
+  /** SQLite's direct statement runner (OpenDatabase.statementRunner), for the statements every push runs. */
+  readonly statementRunner?: StatementRunner | undefined;
 }
 
 interface QueuedPush {
@@ -62,13 +64,14 @@ export class KyselyMetricStore implements MetricStore {
   private readonly queue: QueuedPush[] = [];
   private draining = false;
   private readonly concurrentWriters: boolean;
-  private readonly statements = new CompiledStatements();
+  private readonly statements: CompiledStatements;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: KyselyMetricStoreOptions = { groupCommit: false },
   ) {
     this.concurrentWriters = options.dialect === 'postgres';
+    this.statements = new CompiledStatements(options.statementRunner);
   }
 
   /**
