@@ -1,3 +1,4 @@
+import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import { sortSmall } from '../small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
@@ -93,7 +94,13 @@ export function compareLabelNames(a: LabelPair, b: LabelPair): number {
 
 /** `{a="1",b="2"}` for sorted labels: a readable identity for messages and map keys. */
 export function seriesIdentity(labels: readonly LabelPair[]): string {
-  return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
+  let out = '{';
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (i > 0) out += ',';
+    out += l.name + '=' + jsonString(l.value);
+  }
+  return out + '}';
 }
 
 /** The labels of the group's timestamp gauges: the grouping labels plus `instance=""` if absent. */

@@ -1,3 +1,4 @@
+import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair, Metric } from '../exposition/types.js';
 
 // JSON has no NaN, ±Inf or -0, and sample values carry all of them. They are written as
@@ -52,7 +53,7 @@ export function labelsJson(labels: readonly LabelPair[]): string {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     if (i > 0) out += ',';
-    out += JSON.stringify(l.name) + ':' + JSON.stringify(l.value);
+    out += jsonString(l.name) + ':' + jsonString(l.value);
   }
   return out + '}';
 }
