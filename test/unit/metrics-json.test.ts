@@ -17,4 +17,21 @@ describe('metrics_json encoding', () => {
       JSON.stringify(metrics, (_k, v: unknown) => (Object.is(v, -0) ? '-0' : v)),
     );
   });
+
+  it('writes plain samples as JSON.stringify would, whatever their labels and values', () => {
+    const values = [0, 1, -1.5, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, Number.MAX_VALUE, 1.7e9];
+    const labelValues = ['', 'plain', 'x"y', 'a\\b', 'line\nfeed', '\u0001', 'é日本😀', '\ud800'];
+    const metrics: Metric[] = values.map((value, i) => ({
+      labels: [
+        { name: 'job', value: labelValues[i % labelValues.length]! },
+        { name: 'series', value: String(i) },
+      ],
+      value,
+    }));
+    expect(encodeMetrics(metrics)).toBe(JSON.stringify(metrics));
+    expect(decodeMetrics(encodeMetrics(metrics))).toEqual(metrics);
+    // One sample that is not plain sends the whole family down the generic path, still exact.
+    const mixed: Metric[] = [...metrics, { labels: [], value: NaN }];
+    expect(decodeMetrics(encodeMetrics(mixed))).toEqual(mixed);
+  });
 });
