@@ -3,9 +3,9 @@ import path from 'node:path';
 
 /**
  * The nearest `relative` path at or above this module's folder. Files shipped beside the code
- * (package.json, proto/metrics.proto, the migrations) are found this way from each layout the
- * code runs in: src/ under tsx, dist/src/ compiled by tsc, and the single bundled
- * dist/src/main.js, whose own modules all share the folder of the bundle.
+ * (package.json, proto/metrics.proto) are found this way from each layout the code runs in:
+ * src/ under tsx, dist/src/ compiled by tsc, and the single bundled dist/src/pushkeep.cjs,
+ * whose own modules all share the folder of the bundle.
  */
 export function findAbove(relative: string): string {
   let dir = import.meta.dirname;
