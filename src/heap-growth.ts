@@ -14,9 +14,10 @@ const HEAP_GROWING_PERCENT = 30;
 /**
  * ...but never less room than this. On a small heap 30% is a few megabytes: V8 then marks almost
  * without pause, and its marking slows every allocation. At 10,000 stored series (a 37 MB heap)
- * the push benchmark's gateway spent 6-11% more CPU per push at 30% than at 100-300%
- * (`.prof/ab-sim.sh`-style side-by-side runs, see the commit); 64 MB is what the gateway's small
- * heaps are let grow instead, and past ~210 MB of live data 30% is the larger.
+ * the push benchmark's gateway spent 6-11% more CPU per push at 30% than at 100-300% (two
+ * gateways side by side, each under its own wrk; figures in the commit that brought this); 64 MB
+ * is what the gateway's small heaps are let grow instead, and past ~210 MB of live data 30% is
+ * the larger.
  */
 const MIN_GROWTH_BYTES = 64 * 1024 * 1024;
 

@@ -499,7 +499,7 @@ export class KyselyMetricStore implements MetricStore {
    * read (100k series: 86 -> 68 ms of collections). A page's families are one range of the
    * (group_id, name) index, which SQLite reads faster than the whole table sorted by name.
    *
-   * metric_json is read only for families without a rendering: at 100k series it is some 15 MB
+   * metrics_json is read only for families without a rendering: at 100k series it is some 15 MB
    * of strings that the cache fill never reads.
    */
   private async *allGroupPages(): AsyncGenerator<StoredGroup[]> {

@@ -101,11 +101,11 @@ export interface ChangeCursor {
 export interface StoreChanges {
   /** The argument of the next call. */
   readonly cursor: ChangeCursor;
-  /** `groups` is every group: drop everything held before applying it. */
+  /** `pages` hold every group: drop everything held before applying them. */
   readonly full: boolean;
   /**
-   * The changed groups as they are now, ordered by grouping key, in pages (a full read comes in
-   * many): apply each before asking for the next. Read once.
+   * The changed groups as they are now, in pages: a full read comes in many, by group id; else
+   * one, ordered by grouping key. Apply each before asking for the next; read once.
    */
   readonly pages: AsyncIterable<readonly StoredGroup[]>;
   /** Ids of groups removed since. */
