@@ -152,7 +152,11 @@ export async function startTarget(name: TargetName, env: Environment, opts: Star
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     // The official gateway writes its persistence file on SIGTERM: a million series take a while.
-    const killed = await Promise.race([exited.then(() => false), sleep(60_000).then(() => true)]);
+    // The grace timer is cleared once the child is gone: left running, it kept the bench alive
+    // for up to a minute after writing its results.
+    let grace: NodeJS.Timeout | undefined;
+    const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (grace = setTimeout(() => r(true), 60_000)))]);
+    clearTimeout(grace);
     if (killed) {
       child.kill('SIGKILL');
       await exited;
