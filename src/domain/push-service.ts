@@ -110,7 +110,8 @@ export class PushService {
     const unrendered: number[] = [];
     for await (const page of changes.pages) {
       for (const group of page) {
-        this.cache.removeGroup(group.id);
+        // A full load starts from the cleared cache: nothing of the group to drop.
+        if (!changes.full) this.cache.removeGroup(group.id);
         try {
           this.cache.applyWrite(group, group.families, []);
         } catch (err) {
@@ -264,20 +265,19 @@ export class PushService {
     const headers = this.loadedHeaders ?? (await this.store.loadHeaders());
     this.loadedHeaders = undefined;
     const updates = [];
+    const updated: GroupHeader[] = [];
     for (const header of headers) {
       const expiresAtSeconds = this.retention.expiryOf(header);
       if (expiresAtSeconds === header.expiresAtSeconds) continue;
       updates.push({ id: header.id, pushTimeSeconds: header.pushTimeSeconds, pushFailureTimeSeconds: header.pushFailureTimeSeconds, expiresAtSeconds });
+      const { expiresAtSeconds: _old, ...rest } = header;
+      updated.push(expiresAtSeconds === undefined ? rest : { ...rest, expiresAtSeconds });
     }
     const changed = await this.store.setExpiries(updates);
     // The cache was filled before: it takes the new expiries too. A group another replica wrote
     // meanwhile kept its own expiry in the store, and that write's stamp reloads it at the next
     // refresh.
-    const byId = new Map(headers.map((h) => [h.id, h] as const));
-    for (const u of updates) {
-      const { expiresAtSeconds: _old, ...rest } = byId.get(u.id)!;
-      this.cache.applyHeader(u.expiresAtSeconds === undefined ? rest : { ...rest, expiresAtSeconds: u.expiresAtSeconds });
-    }
+    for (const header of updated) this.cache.applyHeader(header);
     return changed;
   }
 

@@ -320,9 +320,7 @@ function compareKeys(a: string, b: string): number {
 }
 
 function compareEntries(a: Entry, b: Entry): number {
-  const ka = a.part.keys[a.i]!;
-  const kb = b.part.keys[b.i]!;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return compareKeys(a.part.keys[a.i]!, b.part.keys[b.i]!);
 }
 
 function renderBlock(format: ScrapeFormat, name: string, block: FamilyBlock, extra?: GroupPart): Piece {

@@ -20,7 +20,8 @@ import {
   type StoredGroup,
   type WriteResult,
 } from './metric-store.js';
-import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
+import { INCONSISTENT_PREFIX, compareLabelNames } from '../domain/push-rules.js';
+import { sortSmall } from '../small-sort.js';
 import { bumpVersion, changeStamp, changesSince, recordRemoved } from './change-feed.js';
 import { CompiledStatements, type StatementRunner } from './compiled-statements.js';
 import { seriesDigest } from './series-digest.js';
@@ -868,7 +869,7 @@ async function recountNames(trx: Transaction<Database>, names: readonly string[]
 }
 
 function sortedLabels(labels: readonly LabelPair[]): LabelPair[] {
-  return [...labels].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sortSmall([...labels], compareLabelNames);
 }
 
 function labelsText(labels: readonly LabelPair[]): string {
