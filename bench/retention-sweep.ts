@@ -7,13 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PushService } from '../src/domain/push-service.js';
+import { PushService } from '../src/service/push-service.js';
 import { parseGroupingPath } from '../src/domain/grouping-key.js';
 import type { MetricFamily } from '../src/exposition/types.js';
 import { ScrapeCache } from '../src/render/scrape-cache.js';
-import { RetentionPolicy } from '../src/retention/policy.js';
-import { NO_RETENTION } from '../src/retention/rules.js';
-import { openDatabase } from '../src/store/database.js';
+import { RetentionPolicy } from '../src/domain/retention-policy.js';
+import { NO_RETENTION } from '../src/domain/retention-policy.js';
+import { openDatabase } from '../src/store/dialect/open-database.js';
 import { KyselyMetricStore } from '../src/store/kysely-metric-store.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 
@@ -37,7 +37,7 @@ async function once(): Promise<{ fillMs: number; sweepMs: number; removed: numbe
   const database = openDatabase({ sqlitePath: path.join(dir, 'bench.db'), sync: 'normal' });
   try {
     await migrateToLatest(database.db);
-    const store = new KyselyMetricStore(database.db, { groupCommit: true, dialect: 'sqlite' });
+    const store = new KyselyMetricStore(database.db, database.dialect);
     let now = Date.now() / 1000;
     const policy = new RetentionPolicy(NO_RETENTION, () => now);
     const service = new PushService(store, new ScrapeCache(() => now), { utf8Names: false, ownTypes: () => new Map(), retention: policy });

@@ -1,8 +1,8 @@
 import express from 'express';
-import type { PushService } from './domain/push-service.js';
-import type { Logger } from './logger.js';
-import type { Telemetry } from './telemetry.js';
-import type { BuildInformation } from './http/api-json.js';
+import type { PushService } from './service/push-service.js';
+import type { Logger } from './util/logger.js';
+import type { Telemetry } from './service/telemetry.js';
+import type { BuildInformation } from './domain/build-information.js';
 import { apiRouter } from './http/api-router.js';
 import { errorStatus } from './http/error-status.js';
 import { healthRouter } from './http/health-router.js';

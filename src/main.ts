@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import buffer from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { ConfigError, helpText, loadConfig, parseListenAddress, type Config } from './config.js';
+import { ConfigError, helpText, loadConfig, parseListenAddress, type Config } from './config/config.js';
 import { limitHeapGrowth } from './heap-growth.js';
-import { createLogger } from './logger.js';
-import { findAbove } from './project-files.js';
+import { createLogger } from './util/logger.js';
+import { findAbove } from './util/project-files.js';
 import { startServer } from './server.js';
 import { runSqlCommand } from './cli/sql-command.js';
-import { loadRetentionSettings, type RetentionSettings } from './retention/rules.js';
+import { loadRetentionSettings } from './config/retention-rules.js';
+import type { RetentionSettings } from './domain/retention-policy.js';
 
 const VERSION = (JSON.parse(readFileSync(findAbove('package.json'), 'utf8')) as { version: string }).version;
 

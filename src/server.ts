@@ -10,18 +10,18 @@ import type { PushLimits } from './domain/push-limits.js';
 import { authMiddleware } from './http/auth.js';
 import { loadWebConfig, tlsServerOptions, type TlsSettings } from './security/web-config.js';
 import { WebConfigSource } from './security/web-config-source.js';
-import { PushService } from './domain/push-service.js';
-import type { Logger } from './logger.js';
+import { PushService } from './service/push-service.js';
+import type { Logger } from './util/logger.js';
 import { ScrapeCache } from './render/scrape-cache.js';
-import { openDatabase, type DatabaseOptions } from './store/database.js';
+import { openDatabase, type DatabaseOptions } from './store/dialect/open-database.js';
 import { KyselyMetricStore } from './store/kysely-metric-store.js';
 import { KyselyHistoryStore } from './store/history-store.js';
 import { PushHistory } from './domain/push-history.js';
 import { migrateToLatest } from './store/migrate.js';
-import { Telemetry } from './telemetry.js';
-import { RetentionPolicy } from './retention/policy.js';
-import { NO_RETENTION, type RetentionSettings } from './retention/rules.js';
-import { expireGroupsStep, RetentionSweeper } from './retention/sweeper.js';
+import { Telemetry } from './service/telemetry.js';
+import { RetentionPolicy } from './domain/retention-policy.js';
+import { NO_RETENTION, type RetentionSettings } from './domain/retention-policy.js';
+import { expireGroupsStep, RetentionSweeper } from './service/retention-sweeper.js';
 
 export interface ListenOn {
   readonly host?: string | undefined;
@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const webConfig = options.webConfigFile ? new WebConfigSource(options.webConfigFile, logger) : undefined;
   const database = openDatabase(options.database);
   await migrateToLatest(database.db, logger);
-  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind, statementRunner: database.statementRunner });
+  const store = new KyselyMetricStore(database.db, database.dialect);
   const retention = new RetentionPolicy(options.retention ?? NO_RETENTION);
   const cache = new ScrapeCache(() => retention.now());
   const telemetry = new Telemetry({
@@ -91,8 +91,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const service = new PushService(store, cache, {
     utf8Names: options.utf8Names,
     ownTypes: () => telemetry.ownTypes(),
-    // On PostgreSQL other replicas may write the same tables.
-    shared: database.kind === 'postgres',
+    shared: database.dialect.shared,
     ...(options.limits ? { limits: options.limits } : {}),
     retention,
   });
@@ -243,7 +242,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const a = srv.address() as AddressInfo;
     return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   });
-  logger.info({ address: bound.join(','), storage: database.kind }, 'listening');
+  logger.info({ address: bound.join(','), storage: database.dialect.name }, 'listening');
   sweeper.start();
   return { url, service, sweeper, history, close, closed };
 }

@@ -1,5 +1,6 @@
-import { ConfigError, loadConfig } from '../config.js';
-import { openReadOnly, ReadOnlyQueryError, WriteRefusedError } from '../store/read-only-database.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { openReadOnly } from '../store/dialect/open-database.js';
+import { ReadOnlyQueryError, WriteRefusedError } from '../store/read-only-database.js';
 import { formatResult, RESULT_FORMATS, type ResultFormat } from './result-format.js';
 
 export const SQL_USAGE = `usage: pushkeep sql [--format=table|csv|json] [--storage.path=<file> | --storage.url=<postgres://...>] "<SELECT ...>"

@@ -7,6 +7,7 @@
 
 import type { GroupingKey } from './grouping-key.js';
 import { PushError } from './push-error.js';
+import { LABEL_NAME_PATTERN } from '../exposition/names.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
@@ -61,7 +62,7 @@ function bad(text: string, reason: string): PushError {
   return new PushError('invalid', `invalid matcher ${JSON.stringify(text)}: ${reason}`);
 }
 
-const NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const NAME = new RegExp(LABEL_NAME_PATTERN, 'y');
 const OP = /(=~|!~|!=|=)/y;
 const SPACE = /\s*/y;
 

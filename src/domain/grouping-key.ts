@@ -9,6 +9,8 @@
 
 import type { LabelPair } from '../exposition/types.js';
 import { PushError } from './push-error.js';
+import { goQuote } from '../exposition/go-strconv.js';
+import { isLegacyLabelName } from '../exposition/names.js';
 
 export interface GroupingKey {
   readonly job: string;
@@ -24,7 +26,6 @@ export interface GroupingPathOptions {
 }
 
 const BASE64_SUFFIX = '@base64';
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const NEEDS_UNESCAPING = /[%\u0080-\uffff]/;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -184,7 +185,7 @@ function labelName(trimmed: Buffer, utf8Names: boolean): string {
   }
   if (text.startsWith('__')) throw improper();
   if (!utf8Names) {
-    if (!LEGACY_LABEL_NAME.test(text)) throw improper();
+    if (!isLegacyLabelName(text)) throw improper();
     return text;
   }
   const name = unescapeName(text);
@@ -233,7 +234,7 @@ function unescapeName(name: string): string {
 }
 
 function pathLabelName(name: string, utf8Names: boolean): string {
-  if (LEGACY_LABEL_NAME.test(name) && !(utf8Names && name.startsWith('U__'))) return name;
+  if (isLegacyLabelName(name) && !(utf8Names && name.startsWith('U__'))) return name;
   let out = 'U__';
   for (const ch of name) {
     if (ch === '_') out += '__';
@@ -371,7 +372,7 @@ function buildKey(job: string, labels: Map<string, string>): GroupingKey {
     const value = labels.get(name) as string;
     pairs.push(Object.freeze({ name, value }));
     if (id.length > 1) id += ',';
-    id += LEGACY_LABEL_NAME.test(name) ? name : `"${escapeLabelValue(name)}"`;
+    id += isLegacyLabelName(name) ? name : `"${escapeLabelValue(name)}"`;
     id += `="${escapeLabelValue(value)}"`;
   }
   return Object.freeze({ job, labels: Object.freeze(pairs), id: `${id}}` });
@@ -381,74 +382,4 @@ function buildKey(job: string, labels: Map<string, string>): GroupingKey {
 function escapeLabelValue(value: string): string {
   if (!/[\\"\n]/.test(value)) return value;
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
-}
-
-const NON_PRINTABLE = /[\p{C}\p{Z}]/u;
-
-/** Go's `%q` (strconv.Quote) over raw bytes, so quoted input in messages reads as the official's. */
-function goQuote(input: Uint8Array | string): string {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  let out = '"';
-  let i = 0;
-  while (i < bytes.length) {
-    const [cp, size] = decodeRune(bytes, i);
-    if (cp < 0) {
-      out += `\\x${hex2(bytes[i] as number)}`;
-    } else if (cp === 0x22 || cp === 0x5c) {
-      out += `\\${String.fromCharCode(cp)}`;
-    } else if (cp < 0x80 && cp >= 0x20 && cp !== 0x7f) {
-      out += String.fromCharCode(cp);
-    } else {
-      const ch = String.fromCodePoint(cp);
-      if (cp !== 0x20 && NON_PRINTABLE.test(ch)) out += goEscape(cp);
-      else out += ch;
-    }
-    i += size;
-  }
-  return `${out}"`;
-}
-
-function goEscape(cp: number): string {
-  switch (cp) {
-    case 0x07: return '\\a';
-    case 0x08: return '\\b';
-    case 0x0c: return '\\f';
-    case 0x0a: return '\\n';
-    case 0x0d: return '\\r';
-    case 0x09: return '\\t';
-    case 0x0b: return '\\v';
-  }
-  if (cp < 0x20 || cp === 0x7f) return `\\x${hex2(cp)}`;
-  if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, '0')}`;
-  return `\\U${cp.toString(16).padStart(8, '0')}`;
-}
-
-function hex2(b: number): string {
-  return b.toString(16).padStart(2, '0');
-}
-
-/** One UTF-8 sequence at `i` as [code point, length], or [-1, 1] for an invalid byte (Go's rules). */
-function decodeRune(b: Uint8Array, i: number): [number, number] {
-  const b0 = b[i] as number;
-  if (b0 < 0x80) return [b0, 1];
-  const cont = (k: number, lo = 0x80, hi = 0xbf): number => {
-    const c = b[i + k];
-    return c !== undefined && c >= lo && c <= hi ? c & 0x3f : -1;
-  };
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    const c1 = cont(1);
-    return c1 < 0 ? [-1, 1] : [((b0 & 0x1f) << 6) | c1, 2];
-  }
-  if (b0 >= 0xe0 && b0 <= 0xef) {
-    const c1 = b0 === 0xe0 ? cont(1, 0xa0) : b0 === 0xed ? cont(1, 0x80, 0x9f) : cont(1);
-    const c2 = cont(2);
-    return c1 < 0 || c2 < 0 ? [-1, 1] : [((b0 & 0x0f) << 12) | (c1 << 6) | c2, 3];
-  }
-  if (b0 >= 0xf0 && b0 <= 0xf4) {
-    const c1 = b0 === 0xf0 ? cont(1, 0x90) : b0 === 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
-    const c2 = cont(2);
-    const c3 = cont(3);
-    return c1 < 0 || c2 < 0 || c3 < 0 ? [-1, 1] : [((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3, 4];
-  }
-  return [-1, 1];
 }

@@ -1,8 +1,9 @@
 import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
-import { sortSmall } from '../small-sort.js';
+import { sortSmall } from '../util/small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
 import { PushError } from './push-error.js';
+import { isLegacyLabelName, isLegacyMetricName } from '../exposition/names.js';
 
 /** The two gauges the gateway keeps per group; pushed families of these names are dropped. */
 export const PUSH_TIME_METRIC = 'push_time_seconds';
@@ -10,8 +11,6 @@ export const PUSH_FAILURE_TIME_METRIC = 'push_failure_time_seconds';
 export const PUSH_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway succeeded.';
 export const PUSH_FAILURE_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway failed.';
 
-const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export const INCONSISTENT_PREFIX = 'pushed metrics are invalid or inconsistent with existing metrics: ';
 
@@ -41,7 +40,7 @@ export function sanitizeFamilies(
   const seen = new Set<string>();
   for (const family of families) {
     if (family.name === PUSH_TIME_METRIC || family.name === PUSH_FAILURE_TIME_METRIC) continue;
-    if (family.name === '' || (!options.utf8Names && !LEGACY_METRIC_NAME.test(family.name))) {
+    if (family.name === '' || (!options.utf8Names && !isLegacyMetricName(family.name))) {
       throw inconsistent(`metric name ${JSON.stringify(family.name)} is invalid`);
     }
     if (seen.has(family.name)) throw inconsistent(`metric family "${family.name}" appears twice in the push`);
@@ -54,7 +53,7 @@ export function sanitizeFamilies(
       let hasInstance = false;
       for (const l of metric.labels) {
         if (keyNames.has(l.name)) continue;
-        if (l.name.startsWith('__') || (!options.utf8Names && !LEGACY_LABEL_NAME.test(l.name)) || l.name === '') {
+        if (l.name.startsWith('__') || (!options.utf8Names && !isLegacyLabelName(l.name)) || l.name === '') {
           throw inconsistent(`metric "${family.name}" has a label with an invalid name: ${l.name}`);
         }
         if (l.name === 'instance') hasInstance = true;

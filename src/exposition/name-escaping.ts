@@ -7,18 +7,16 @@
  * One deliberate difference: a `:` in a label name is escaped too (1.11.3 keeps it, which makes a
  * label name that no text parser accepts).
  */
+import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 import type { LabelPair, Metric } from './types.js';
 
-const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
 export function escapeMetricName(name: string): string {
-  if (name === '' || LEGACY_METRIC_NAME.test(name)) return name;
+  if (name === '' || isLegacyMetricName(name)) return name;
   return escapeChars(name, /[a-zA-Z_:]/, /[a-zA-Z0-9_:]/);
 }
 
 export function escapeLabelName(name: string): string {
-  if (name === '' || LEGACY_LABEL_NAME.test(name)) return name;
+  if (name === '' || isLegacyLabelName(name)) return name;
   return escapeChars(name, /[a-zA-Z_]/, /[a-zA-Z0-9_]/);
 }
 
@@ -38,9 +36,9 @@ function escapeChars(name: string, first: RegExp, rest: RegExp): string {
 const knownLegacy = new Set<string>();
 const KNOWN_LEGACY_MAX = 10_000;
 
-function isLegacyLabelName(name: string): boolean {
+function isKnownLegacyLabelName(name: string): boolean {
   if (knownLegacy.has(name)) return true;
-  if (!LEGACY_LABEL_NAME.test(name)) return false;
+  if (!isLegacyLabelName(name)) return false;
   if (knownLegacy.size < KNOWN_LEGACY_MAX) knownLegacy.add(name);
   return true;
 }
@@ -48,7 +46,7 @@ function isLegacyLabelName(name: string): boolean {
 /** The labels with escaped names; the same array when none needed escaping (the usual case). */
 export function escapeLabels(labels: readonly LabelPair[]): readonly LabelPair[] {
   for (let i = 0; i < labels.length; i++) {
-    if (!isLegacyLabelName(labels[i]!.name)) {
+    if (!isKnownLegacyLabelName(labels[i]!.name)) {
       return labels.map((l) => ({ name: escapeLabelName(l.name), value: l.value }));
     }
   }

@@ -21,6 +21,7 @@
 import { parseMediaType } from './negotiate.js';
 import { ParseError } from './parse-error.js';
 import type { Bucket, Exemplar, LabelPair, Metric, MetricFamily, MetricType, Quantile } from './types.js';
+import { isLegacyMetricName, LABEL_NAME_PATTERN, METRIC_NAME_PATTERN } from './names.js';
 
 type OmType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'stateset' | 'info' | 'summary' | 'unknown';
 
@@ -79,8 +80,8 @@ interface ParsedSample {
   readonly exemplar?: Exemplar;
 }
 
-const METRIC_NAME = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
-const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const METRIC_NAME = new RegExp(METRIC_NAME_PATTERN, 'y');
+const LABEL_NAME = new RegExp(LABEL_NAME_PATTERN, 'y');
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** OpenMetrics numbers: decimal or exponent notation, `±Inf`, `NaN` (case-insensitive). */
@@ -284,7 +285,7 @@ export function parseOpenMetrics(text: string): MetricFamily[] {
       const keyword = m[1] ?? '';
       const name = m[2] ?? '';
       const rest = m[3] ?? '';
-      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new ParseError(lineNo, `invalid metric name "${name}"`);
+      if (!isLegacyMetricName(name)) throw new ParseError(lineNo, `invalid metric name "${name}"`);
       const f = family(name);
       if (f.hasSamples) {
         throw new ParseError(lineNo, `${keyword} line for metric family "${name}" after its samples`);

@@ -1,5 +1,6 @@
 import { isOpenMetricsBody, parseOpenMetrics } from './openmetrics-parser.js';
-import { decodeDelimited, isProtobufContentType } from './protobuf-codec.js';
+import { decodeDelimited } from './protobuf/decode.js';
+import { isProtobufContentType } from './protobuf/schema.js';
 import { parseText } from './text-parser.js';
 import type { MetricFamily } from './types.js';
 

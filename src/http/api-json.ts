@@ -14,7 +14,8 @@ import {
 } from '../domain/push-rules.js';
 import { formatFloatJson } from '../exposition/float-format.js';
 import type { Histogram, LabelPair, Metric, MetricType, NativeHistogram } from '../exposition/types.js';
-import type { StoredFamily, StoredGroup } from '../store/metric-store.js';
+import type { StoredFamily, StoredGroup } from '../domain/stored-group.js';
+import type { BuildInformation } from '../domain/build-information.js';
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const GO_ESCAPES = /\\(.)|[<>&\u2028\u2029]/g;
@@ -203,15 +204,6 @@ function nativeBuckets(n: NativeHistogram): string {
     if (c !== 0) parts.push(`[0,${num(bound(n.schema, i - 1))},${num(bound(n.schema, i))},${num(c)}]`);
   }
   return `[${parts.join(',')}]`;
-}
-
-export interface BuildInformation {
-  readonly branch: string;
-  readonly buildDate: string;
-  readonly buildUser: string;
-  readonly goVersion: string;
-  readonly revision: string;
-  readonly version: string;
 }
 
 /** The `data` object of GET /api/v1/status. */

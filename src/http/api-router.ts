@@ -1,12 +1,13 @@
 import express, { type Request, type Response } from 'express';
-import { parseDuration } from '../config.js';
+import { parseDuration } from '../exposition/duration.js';
 import { GroupSelector } from '../domain/group-matcher.js';
 import { PushError } from '../domain/push-error.js';
-import type { PushService } from '../domain/push-service.js';
-import type { Logger } from '../logger.js';
-import type { GroupHeader } from '../store/metric-store.js';
-import type { HandlerName, Telemetry } from '../telemetry.js';
-import { errorJson, metricsData, statusData, successJson, type BuildInformation } from './api-json.js';
+import type { PushService } from '../service/push-service.js';
+import type { Logger } from '../util/logger.js';
+import type { GroupHeader } from '../domain/stored-group.js';
+import type { HandlerName, Telemetry } from '../service/telemetry.js';
+import type { BuildInformation } from '../domain/build-information.js';
+import { errorJson, metricsData, statusData, successJson } from './api-json.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 

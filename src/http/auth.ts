@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type express from 'express';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../util/logger.js';
 import type { Role, WebConfig } from '../security/web-config.js';
 import type { WebConfigSource } from '../security/web-config-source.js';
 import { sendPlainError } from './plain-error.js';

@@ -1,9 +1,9 @@
 import { EncodingError } from '../exposition/parse-body.js';
 import { ParseError } from '../exposition/parse-error.js';
-import { ProtobufError } from '../exposition/protobuf-codec.js';
+import { ProtobufError } from '../exposition/protobuf/schema.js';
 import { PushError } from '../domain/push-error.js';
 import { LimitError, type LimitName } from '../domain/push-limits.js';
-import { StoreUnavailableError } from '../store/metric-store.js';
+import { StoreUnavailableError } from '../domain/stored-group.js';
 import { BodyError } from './body-decoding.js';
 import { BodyTooLargeError } from './raw-body.js';
 

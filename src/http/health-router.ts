@@ -1,5 +1,5 @@
 import express from 'express';
-import type { Telemetry } from '../telemetry.js';
+import type { Telemetry } from '../service/telemetry.js';
 import { sendPlainError } from './plain-error.js';
 
 export interface HealthRouterOptions {

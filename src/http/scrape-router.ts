@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import type { PushService } from '../domain/push-service.js';
+import type { PushService } from '../service/push-service.js';
 import { negotiateScrapeFormat, type ScrapeFormat } from '../exposition/negotiate.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../exposition/openmetrics-renderer.js';
-import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf-codec.js';
+import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf/schema.js';
 import { ScrapeBodyCache } from '../render/scrape-body.js';
-import type { Logger } from '../logger.js';
-import type { Telemetry } from '../telemetry.js';
+import type { Logger } from '../util/logger.js';
+import type { Telemetry } from '../service/telemetry.js';
 import { errorStatus } from './error-status.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -1,11 +1,11 @@
 import express, { type Request, type Response } from 'express';
-import type { PushService } from '../domain/push-service.js';
-import type { Logger } from '../logger.js';
-import type { GroupHeader } from '../store/metric-store.js';
-import type { Telemetry } from '../telemetry.js';
+import type { PushService } from '../service/push-service.js';
+import type { Logger } from '../util/logger.js';
+import type { GroupHeader } from '../domain/stored-group.js';
+import type { Telemetry } from '../service/telemetry.js';
 import { renderGroupsPage } from '../ui/groups-page.js';
 import { renderStatusPage } from '../ui/status-page.js';
-import type { BuildInformation } from './api-json.js';
+import type { BuildInformation } from '../domain/build-information.js';
 import { isLive } from './api-router.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';

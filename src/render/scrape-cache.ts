@@ -5,7 +5,7 @@ import {
   renderOpenMetricsFamilyHeader,
   renderOpenMetricsMetricLines,
 } from '../exposition/openmetrics-renderer.js';
-import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf-codec.js';
+import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf/encode.js';
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { parseText } from '../exposition/text-parser.js';
 import { formatFloat } from '../exposition/float-format.js';
@@ -17,7 +17,7 @@ import {
   PUSH_TIME_METRIC,
   groupSeriesLabels,
 } from '../domain/push-rules.js';
-import type { GroupHeader, StoredFamily } from '../store/metric-store.js';
+import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';

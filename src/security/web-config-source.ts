@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '../util/logger.js';
 import { fileStamp, loadWebConfig, type WebConfig } from './web-config.js';
 
 /** How often, at most, the config file and the files it names are looked at for changes. */

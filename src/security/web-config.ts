@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
+import { parseGoDuration } from '../exposition/duration.js';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 
 /** A web config file that cannot be used; the message names the file and, when known, the line. */
@@ -234,7 +235,7 @@ export function parseWebConfig(text: string, file: string): WebConfig {
     const rate = mapping(rateNode, 'web.RateLimiterConfig', fail);
     const interval = rate.get('interval');
     const burst = rate.get('burst');
-    const intervalMs = interval === undefined ? 0 : goDurationMs(scalarString(interval, fail), () => fail('rate_limit.interval: not a duration', interval));
+    const intervalMs = interval === undefined ? 0 : (parseGoDuration(scalarString(interval, fail)) ?? fail('rate_limit.interval: not a duration', interval));
     const burstN = burst === undefined ? 0 : scalarInt(burst, fail);
     if (intervalMs > 0) rateLimit = { intervalMs, burst: burstN };
   }
@@ -316,16 +317,6 @@ function stringList(node: YamlNode | undefined, fail: Fail): string[] {
   if (node === undefined || isNull(node)) return [];
   if (!isSeq(node)) fail(`cannot unmarshal ${describe(node)} into []string`, node);
   return (node as { items: YamlNode[] }).items.map((item) => scalarString(item, fail));
-}
-
-const GO_DURATION = /^(?:\d+(?:\.\d*)?(?:ns|us|µs|ms|s|m|h))+$|^0$/;
-const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-function goDurationMs(text: string, bad: () => never): number {
-  if (!GO_DURATION.test(text)) bad();
-  let total = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * GO_UNIT_MS[m[2]!]!;
-  return total;
 }
 
 function tlsSettings(tls: YamlMap, dir: string, fail: Fail): TlsSettings | undefined {

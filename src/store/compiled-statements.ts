@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from './schema.js';
 
 /**
  * The SQL texts of statements every push runs, compiled by kysely once per shape: each later run
@@ -33,7 +34,7 @@ export class CompiledStatements {
    * them against kysely's compilation and throws if they differ, so a template and its list
    * cannot drift apart unnoticed.
    */
-  async rows<R>(db: Kysely<any>, shape: string, parameters: readonly unknown[], build: () => RawBuilder<R>): Promise<R[]> {
+  async rows<R>(db: Kysely<Database>, shape: string, parameters: readonly unknown[], build: () => RawBuilder<R>): Promise<R[]> {
     let text = this.texts.get(shape);
     if (text === undefined) {
       const compiled = build().compile(db);

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { sortSmall } from '../small-sort.js';
+import { sortSmall } from '../util/small-sort.js';
 
 /** A sample's identity as metric_sample keys it: its name and its labels' JSON (sorted keys). */
 export interface SeriesIdentity {

@@ -1,7 +1,7 @@
 import { groupingPathFor } from '../domain/grouping-key.js';
 import { formatFloat } from '../exposition/float-format.js';
 import type { LabelPair, Metric } from '../exposition/types.js';
-import type { StoredFamily, StoredGroup } from '../store/metric-store.js';
+import type { StoredFamily, StoredGroup } from '../domain/stored-group.js';
 import { escapeHtml, formatDuration, timeTag } from './html.js';
 import { renderLayout } from './layout.js';
 

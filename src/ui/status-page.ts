@@ -1,4 +1,4 @@
-import type { BuildInformation } from '../http/api-json.js';
+import type { BuildInformation } from '../domain/build-information.js';
 import { compareUtf8 } from '../domain/grouping-key.js';
 import { escapeHtml, formatDuration, timeTag } from './html.js';
 import { renderLayout } from './layout.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe } from 'vitest';
-import type { DatabaseOptions } from '../../src/store/database.js';
+import type { DatabaseOptions } from '../../src/store/dialect/open-database.js';
 import { tempDbPath } from './test-server.js';
 
 /** PostgreSQL for the dual-backend suites; .ci/run sets it when a server answers. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
-import type { DatabaseOptions } from '../../src/store/database.js';
+import type { DatabaseOptions } from '../../src/store/dialect/open-database.js';
 
 export interface TestServer extends RunningServer {
   readonly dbPath: string;

@@ -8,7 +8,7 @@ import client from 'prom-client';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseOpenMetrics } from '../../src/exposition/openmetrics-parser.js';
-import { decodeDelimited } from '../../src/exposition/protobuf-codec.js';
+import { decodeDelimited } from '../../src/exposition/protobuf/decode.js';
 import { flattenFamily } from '../../src/exposition/samples.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import type { MetricFamily } from '../../src/exposition/types.js';

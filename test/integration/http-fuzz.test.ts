@@ -7,7 +7,7 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDelimited } from '../../src/exposition/protobuf-codec.js';
+import { encodeDelimited } from '../../src/exposition/protobuf/encode.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { FUZZ_SEED } from '../helpers/fuzz-seed.js';

@@ -1,11 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
-import { openDatabase, type DatabaseOptions } from '../../src/store/database.js';
+import { openDatabase, openReadOnly, type DatabaseOptions } from '../../src/store/dialect/open-database.js';
 import { parseGroupingPath } from '../../src/domain/grouping-key.js';
 import { PushError } from '../../src/domain/push-error.js';
 import { parseText } from '../../src/exposition/text-parser.js';
-import { openReadOnly } from '../../src/store/read-only-database.js';
 import type { Database } from '../../src/store/schema.js';
 import { seriesDigest } from '../../src/store/series-digest.js';
 import { activeDialect } from '../helpers/dialects.js';

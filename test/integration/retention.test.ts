@@ -1,7 +1,7 @@
 import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRetentionRule } from '../../src/retention/rules.js';
-import type { RetentionSettings } from '../../src/retention/rules.js';
+import { parseRetentionRule } from '../../src/config/retention-rules.js';
+import type { RetentionSettings } from '../../src/domain/retention-policy.js';
 import { startPushkeepProcess, type PushkeepProcess } from '../helpers/process-server.js';
 import { startTestServer, tempDbPath, type TestServer } from '../helpers/test-server.js';
 

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { groupingKeyFromLabels } from '../../src/domain/grouping-key.js';
 import { PushError } from '../../src/domain/push-error.js';
-import { PushService } from '../../src/domain/push-service.js';
+import { PushService } from '../../src/service/push-service.js';
 import { parseBody } from '../../src/exposition/parse-body.js';
 import { ScrapeCache } from '../../src/render/scrape-cache.js';
-import { openDatabase, type DatabaseOptions, type OpenDatabase } from '../../src/store/database.js';
+import { openDatabase, type DatabaseOptions, type OpenDatabase } from '../../src/store/dialect/open-database.js';
 import { KyselyMetricStore } from '../../src/store/kysely-metric-store.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { describeDialects, dropDatabases } from '../helpers/dialects.js';
@@ -25,7 +25,7 @@ interface Replica {
 async function openReplica(options: DatabaseOptions): Promise<Replica> {
   const database = openDatabase(options);
   await migrateToLatest(database.db);
-  const store = new KyselyMetricStore(database.db, { groupCommit: database.kind === 'sqlite', dialect: database.kind });
+  const store = new KyselyMetricStore(database.db, database.dialect);
   const service = new PushService(store, new ScrapeCache(), { utf8Names: false, ownTypes: () => new Map(), shared: true });
   await service.load();
   return {

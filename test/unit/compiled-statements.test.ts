@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CompiledStatements } from '../../src/store/compiled-statements.js';
-import { openDatabase, type OpenDatabase } from '../../src/store/database.js';
+import { openDatabase, type OpenDatabase } from '../../src/store/dialect/open-database.js';
 
 let open: OpenDatabase | undefined;
 afterEach(async () => {

@@ -8,7 +8,7 @@ import {
   loadConfig,
   parseDuration,
   parseListenAddress,
-} from '../../src/config.js';
+} from '../../src/config/config.js';
 
 function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
   try {

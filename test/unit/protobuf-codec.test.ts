@@ -1,13 +1,9 @@
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import {
-  PROTOBUF_CONTENT_TYPE,
-  ProtobufError,
-  decodeDelimited,
-  encodeDelimited,
-  isProtobufContentType,
-} from '../../src/exposition/protobuf-codec.js';
+import { decodeDelimited } from '../../src/exposition/protobuf/decode.js';
+import { encodeDelimited } from '../../src/exposition/protobuf/encode.js';
+import { PROTOBUF_CONTENT_TYPE, ProtobufError, isProtobufContentType } from '../../src/exposition/protobuf/schema.js';
 import type { MetricFamily } from '../../src/exposition/types.js';
 
 // Bodies are built with protobufjs straight from the repository's .proto, independently of the codec.

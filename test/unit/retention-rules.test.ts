@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import type { GroupingKey } from '../../src/domain/grouping-key.js';
 import { PushError } from '../../src/domain/push-error.js';
 import { ExpiryQueue } from '../../src/render/expiry-queue.js';
-import { parseTtlHeader, RetentionPolicy } from '../../src/retention/policy.js';
-import { loadRetentionSettings, parseRetentionRule, parseRulesFile } from '../../src/retention/rules.js';
+import { parseTtlHeader, RetentionPolicy } from '../../src/domain/retention-policy.js';
+import { loadRetentionSettings, parseRetentionRule, parseRulesFile } from '../../src/config/retention-rules.js';
 
 function key(labels: Record<string, string>): GroupingKey {
   const pairs = Object.entries(labels)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScrapeCache } from '../../src/render/scrape-cache.js';
-import type { GroupHeader, StoredFamily } from '../../src/store/metric-store.js';
+import type { GroupHeader, StoredFamily } from '../../src/domain/stored-group.js';
 
 const header = (id: number, instance: string, pushTimeSeconds = 1700000000.5, pushFailureTimeSeconds = 0): GroupHeader => ({
   id,

@@ -1,7 +1,7 @@
 import client from 'prom-client';
-import { LIMIT_NAMES } from './domain/push-limits.js';
-import { parseText } from './exposition/text-parser.js';
-import type { MetricFamily, MetricType } from './exposition/types.js';
+import { LIMIT_NAMES } from '../domain/push-limits.js';
+import { parseText } from '../exposition/text-parser.js';
+import type { MetricFamily, MetricType } from '../exposition/types.js';
 
 export interface TelemetryOptions {
   readonly version: string;

@@ -4,14 +4,13 @@ import type { Block } from '../render/gzip-blocks.js';
 import { renderSeries, toStored } from '../render/rendered-series.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
 import { ConflictError, SeriesNotLoadedError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
-import { RetentionPolicy, systemClock } from '../retention/policy.js';
-import { NO_RETENTION } from '../retention/rules.js';
-import { checkConsistency, namesToLookUp } from './consistency.js';
-import type { GroupingKey } from './grouping-key.js';
-import { matchesAny, type GroupSelector } from './group-matcher.js';
-import { PushError } from './push-error.js';
-import { CapacityGuard, checkPushShape, LimitError, type PushLimits } from './push-limits.js';
-import { sanitizeFamilies } from './push-rules.js';
+import { NO_RETENTION, RetentionPolicy, systemClock } from '../domain/retention-policy.js';
+import { checkConsistency, namesToLookUp } from '../domain/consistency.js';
+import type { GroupingKey } from '../domain/grouping-key.js';
+import { matchesAny, type GroupSelector } from '../domain/group-matcher.js';
+import { PushError } from '../domain/push-error.js';
+import { CapacityGuard, checkPushShape, LimitError, type PushLimits } from '../domain/push-limits.js';
+import { sanitizeFamilies } from '../domain/push-rules.js';
 
 export interface PushRequest {
   readonly key: GroupingKey;

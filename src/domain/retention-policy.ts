@@ -6,10 +6,33 @@
  * counts from its last failure, so orphaned failure-only groups go away too.
  */
 
-import { ConfigError, parseDuration } from '../config.js';
-import type { GroupingKey } from '../domain/grouping-key.js';
-import { PushError } from '../domain/push-error.js';
-import type { RetentionSettings } from './rules.js';
+import { DurationError, parseDuration } from '../exposition/duration.js';
+import type { GroupSelector } from './group-matcher.js';
+import type { GroupingKey } from './grouping-key.js';
+import { PushError } from './push-error.js';
+
+export interface RetentionRule {
+  /** The rule as written, for messages and logs. */
+  readonly text: string;
+  readonly selector: GroupSelector;
+  /** 0 = keep forever. */
+  readonly ttlSeconds: number;
+}
+
+export interface RetentionSettings {
+  /** In order: the command line's rules first, then the file's. */
+  readonly rules: readonly RetentionRule[];
+  /** TTL of groups no rule matches; 0 = keep forever (the default: retention off). */
+  readonly defaultTtlSeconds: number;
+  /** node-cron expression with seconds for the sweep. */
+  readonly schedule: string;
+}
+
+// The same default as the --retention.schedule flag row in src/config/flags.ts.
+const DEFAULT_SWEEP_SCHEDULE = '*/30 * * * * *';
+
+/** Retention off: nothing expires unless a push's Pushkeep-TTL header asks for it. */
+export const NO_RETENTION: RetentionSettings = Object.freeze({ rules: [], defaultTtlSeconds: 0, schedule: DEFAULT_SWEEP_SCHEDULE });
 
 /** The request header that sets a group's TTL from this push on. */
 export const TTL_HEADER = 'Pushkeep-TTL';
@@ -86,10 +109,10 @@ export function parseTtlHeader(value: string | readonly string[] | undefined): n
   if (value === undefined) return undefined;
   const text = typeof value === 'string' ? value : value.join(', ');
   try {
-    if (text.trim() === '') throw new ConfigError('empty');
+    if (text.trim() === '') throw new DurationError('empty');
     return parseDuration(text) / 1000;
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof DurationError)) throw err;
     throw new PushError(
       'invalid',
       `invalid ${TTL_HEADER} header ${JSON.stringify(text)}: expected a duration such as 90s, 15m, 6h or 7d (0 keeps the group forever)`,

@@ -6,9 +6,9 @@
  */
 
 import { createTask, type ScheduledTask } from 'node-cron';
-import type { Logger } from '../logger.js';
-import type { ExpiredGroup } from '../store/metric-store.js';
-import { systemClock, type Clock } from './policy.js';
+import type { Logger } from '../util/logger.js';
+import type { ExpiredGroup } from '../domain/stored-group.js';
+import { systemClock, type Clock } from '../domain/retention-policy.js';
 
 /** One kind of cleanup the sweep performs. A step that throws is logged and counted; the others still run. */
 export interface SweepStep {

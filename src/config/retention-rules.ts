@@ -9,32 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { validateDetailed } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, parseDuration } from '../config.js';
+import { ConfigError } from './config.js';
+import { parseDuration } from '../exposition/duration.js';
+import type { RetentionRule, RetentionSettings } from '../domain/retention-policy.js';
 import { GroupSelector } from '../domain/group-matcher.js';
 import { PushError } from '../domain/push-error.js';
-
-export interface RetentionRule {
-  /** The rule as written, for messages and logs. */
-  readonly text: string;
-  readonly selector: GroupSelector;
-  /** 0 = keep forever. */
-  readonly ttlSeconds: number;
-}
-
-export interface RetentionSettings {
-  /** In order: the command line's rules first, then the file's. */
-  readonly rules: readonly RetentionRule[];
-  /** TTL of groups no rule matches; 0 = keep forever (the default: retention off). */
-  readonly defaultTtlSeconds: number;
-  /** node-cron expression with seconds for the sweep. */
-  readonly schedule: string;
-}
-
-// The same default as the --retention.schedule flag row in config.ts (which this module imports).
-const DEFAULT_SWEEP_SCHEDULE = '*/30 * * * * *';
-
-/** Retention off: nothing expires unless a push's Pushkeep-TTL header asks for it. */
-export const NO_RETENTION: RetentionSettings = Object.freeze({ rules: [], defaultTtlSeconds: 0, schedule: DEFAULT_SWEEP_SCHEDULE });
 
 /**
  * Parses one rule, `SELECTOR=DURATION`. The duration follows the last `=`, since a duration never

@@ -1,12 +1,6 @@
-import { ConflictError, StoreUnavailableError } from './metric-store.js';
+import { ConflictError, StoreUnavailableError } from '../metric-store.js';
 
-// What database errors mean to the store's callers: retry, conflict, or 503.
-
-/** PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again. */
-export function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40001' || code === '40P01';
-}
+// What either database's error codes mean to the store's callers: a conflict, or 503.
 
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { formatGoDuration, parseDuration } from '../exposition/duration.js';
 
 /** A bad flag or environment value. main prints the message and exits with status 2. */
 export class ConfigError extends Error {
@@ -573,62 +574,6 @@ function displayValue(spec: FlagSpec, value: FlagValue): string {
     default:
       return String(value);
   }
-}
-
-const MS = { y: 365 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const;
-
-const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const GO_DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parses a duration into milliseconds. Prometheus syntax (`90s`, `1h30m`, `7d`, `1w`, `1y`, `500ms`,
- * units in that order, `0` alone allowed); Go syntax (`1.5h`, `300us`) is accepted too, so values
- * copied from the official gateway's flags keep working. Negative durations are refused.
- */
-export function parseDuration(text: string): number {
-  const s = text.trim();
-  if (s === '0') return 0;
-  const invalidDuration = (): ConfigError => new ConfigError(`invalid duration "${text}"`);
-  if (s === '') throw invalidDuration();
-  const prom = PROMETHEUS_DURATION.exec(s);
-  if (prom) {
-    const units = [MS.y, MS.w, MS.d, MS.h, MS.m, MS.s, MS.ms];
-    let total = 0;
-    units.forEach((unit, i) => {
-      const digits = prom[i + 1];
-      if (digits !== undefined) total += Number(digits) * unit;
-    });
-    if (!Number.isSafeInteger(total)) throw invalidDuration();
-    return total;
-  }
-  let total = 0;
-  GO_DURATION_PART.lastIndex = 0;
-  while (GO_DURATION_PART.lastIndex < s.length) {
-    const start = GO_DURATION_PART.lastIndex;
-    const part = GO_DURATION_PART.exec(s);
-    if (!part || part.index !== start) throw invalidDuration();
-    total += Number(part[1]) * (GO_UNIT_MS[part[2] as string] as number);
-  }
-  total = Math.round(total);
-  if (!Number.isSafeInteger(total)) throw invalidDuration();
-  return total;
-}
-
-/** Go's time.Duration String() for whole milliseconds: `0s`, `500ms`, `2s`, `1.5s`, `5m0s`, `1h0m0s`. */
-export function formatGoDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 0) return `-${formatGoDuration(-ms)}`;
-  if (ms < 1000) return `${ms}ms`;
-  const hours = Math.floor(ms / MS.h);
-  const minutes = Math.floor((ms % MS.h) / MS.m);
-  const millis = ms % MS.m;
-  const wholeSeconds = Math.floor(millis / 1000);
-  const fraction = millis % 1000;
-  const seconds = fraction === 0 ? `${wholeSeconds}` : `${wholeSeconds}.${String(fraction).padStart(3, '0').replace(/0+$/, '')}`;
-  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
-  if (minutes > 0) return `${minutes}m${seconds}s`;
-  return `${seconds}s`;
 }
 
 export interface ListenAddress {

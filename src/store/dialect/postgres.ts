@@ -1,0 +1,231 @@
+import { createRequire } from 'node:module';
+import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
+import type pg from 'pg';
+import type { GroupingKey } from '../../domain/grouping-key.js';
+import { newGroupRow } from '../group-rows.js';
+import { leadingKeyword, oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
+import type { CompiledStatements } from '../compiled-statements.js';
+import type { Database, MetricGroupRow } from '../schema.js';
+import type { OpenDatabase } from './open-database.js';
+import type { FamilyHead, StoreDialect } from './store-dialect.js';
+
+/**
+ * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
+ * their checks read (the group row, the names they touch) and are retried on deadlock or
+ * serialization failure; the change feed is stamped with transaction ids, taken without a lock.
+ */
+export const postgresDialect: StoreDialect = {
+  name: 'postgres',
+  groupCommit: false,
+  shared: true,
+  async transaction(db, work) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work);
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  },
+  lockGroup,
+  async groupForPush(trx, key, statements) {
+    const group = await lockGroup(trx, key);
+    const families = await statements.rows(
+      trx,
+      'families of a group',
+      [group.id],
+      () => sql<FamilyHead>`SELECT id, name, type, series_digest FROM metric_family WHERE group_id = ${group.id}`,
+    );
+    return { group, families };
+  },
+  async lockPushedNames(trx, { existingRows, existing, pushed, replace }) {
+    // A family that replaces one of the same type changes nothing in the name registry, so it
+    // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
+    // parallel with pushes of the same names to other groups.
+    const pushedNames = new Set(pushed.map((f) => f.name));
+    const dropping = replace ? existingRows.filter((r) => !pushedNames.has(r.name)).map((r) => r.name) : [];
+    const same = pushed.filter((f) => existing.get(f.name) === f.type).map((f) => f.name);
+    const changing = pushed.filter((f) => existing.get(f.name) !== f.type).map((f) => f.name);
+    await lockNames(trx, [...changing, ...dropping], same);
+  },
+  lockNames: (trx, names) => lockNames(trx, names),
+  async lockAllNames(trx) {
+    await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
+  },
+  lockedRows: (query) => query.forUpdate(),
+  async bumpVersion(trx) {
+    // A counter row would hold a lock from each write to its COMMIT and serialise every write in
+    // the cluster; the transaction's own id needs none. Ids commit out of order, which the
+    // reader allows for through the snapshot's xmin (horizonRow).
+    const { rows } = await sql<{ seq: number; pruned_seq: number }>`
+      SELECT pg_current_xact_id()::text::bigint AS seq, pruned_seq FROM store_version WHERE id = 1`.execute(trx);
+    const row = rows[0]!;
+    return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
+  },
+  changeStamp: async () => sql<number>`pg_current_xact_id()::text::bigint`,
+  // The oldest transaction still running: every id below it has committed or never will.
+  horizonRow: () => sql`SELECT 0 AS kind, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS id, 0 AS seq`,
+  fullRead: (_db, pages) => pages(),
+};
+
+// Attempts of a write transaction that PostgreSQL aborted for a deadlock or serialization failure.
+const MAX_ATTEMPTS = 5;
+
+/** serialization_failure and deadlock_detected: the transaction may simply run again. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+// Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
+const ALL_NAMES_LOCK = 0x706b0001;
+const NAME_LOCK = 0x706b0002;
+// A power of two. Bounds the advisory locks one transaction holds: each takes a slot of
+// PostgreSQL's shared lock table, sized 64 per connection by default.
+const NAME_LOCK_BUCKETS = 128;
+
+/**
+ * The group's row, created if missing, locked until COMMIT: two writes to one group then run one
+ * after the other, each seeing the other's result whole.
+ */
+async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statements?: CompiledStatements): Promise<MetricGroupRow> {
+  const locked = () => trx.selectFrom('metric_group').selectAll().where('grouping_key', '=', key.id).forUpdate().executeTakeFirst();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const found = await locked();
+    if (found) return found;
+    // DO NOTHING waits for a concurrent insert of the same key to commit or roll back instead
+    // of failing on the unique index; the SELECT after it sees whichever row won.
+    await trx
+      .insertInto('metric_group')
+      .values(newGroupRow(key))
+      .onConflict((oc) => oc.column('grouping_key').doNothing())
+      .execute();
+  }
+  // Created and deleted by others between our statements, over and over: let the caller retry.
+  throw Object.assign(new Error('group vanished while being locked'), { code: '40001' });
+}
+
+/**
+ * Transaction-scoped advisory locks on metric names, exclusive (`names`: added, changed or
+ * removed) or shared (`sharedNames`: rewritten unchanged), so the consistency check sees the name
+ * registry as it will be at COMMIT. A family `x_sum` and a summary `x` conflict, so each name
+ * locks itself and its base (the name without _sum/_count/_bucket): any two conflicting names
+ * share a key. Keys are hashed into NAME_LOCK_BUCKETS, which bounds the locks a transaction holds
+ * at the price of unrelated names sometimes sharing one, and taken in one sorted order, so
+ * writers never deadlock on them. Every such write also holds the all-names lock shared.
+ */
+async function lockNames(trx: Transaction<Database>, names: Iterable<string>, sharedNames: Iterable<string> = []): Promise<void> {
+  const keys = new Map<string, boolean>();
+  const add = (name: string, exclusive: boolean) => {
+    for (const key of [name, /^(.+)_(?:sum|count|bucket)$/.exec(name)?.[1]]) {
+      if (key !== undefined) keys.set(key, exclusive || (keys.get(key) ?? false));
+    }
+  };
+  for (const name of names) add(name, true);
+  for (const name of sharedNames) add(name, false);
+  // One round trip. Names sharing a bucket lock it exclusively if any of them asks so.
+  await sql`SELECT pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0)
+    UNION ALL
+    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, b) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, b) END
+    FROM (SELECT hashtext(n) & ${NAME_LOCK_BUCKETS - 1} AS b, bool_or(x) AS x
+          FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
+          GROUP BY 1 ORDER BY 1) AS locks`.execute(trx);
+}
+
+// pg is loaded only when PostgreSQL is used: loading it costs SQLite users time at every start.
+export const loadPg = (): typeof pg => createRequire(import.meta.url)('pg') as typeof pg;
+
+export function openPostgres(url: string): OpenDatabase {
+  const pg = loadPg();
+  // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
+  pg.types.setTypeParser(20, (v) => Number(v));
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // Without these a dead or unreachable server makes requests wait forever instead of
+    // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  // An idle pooled connection that the server or the network drops emits 'error' on the pool;
+  // unhandled, it would crash the process. The pool discards that connection by itself and the
+  // next query opens a fresh one (or fails with the reason, answered as 503).
+  pool.on('error', () => {});
+  // The pool listens only on idle connections; one lost while checked out (between two
+  // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
+  // instead, and the pool drops the connection when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const db = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: postgresDialect,
+    async sizeBytes() {
+      const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+      return Number(r.rows[0]?.size ?? 0);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+// PostgreSQL type OIDs whose default parsing does not suit a printed table.
+const INT8 = 20;
+const NUMERIC = 1700;
+const AS_TEXT = [114 /* json */, 3802 /* jsonb */, 1082 /* date */, 1083 /* time */, 1114 /* timestamp */, 1184 /* timestamptz */, 1266 /* timetz */];
+
+/**
+ * Counts and sums (int8, numeric) as numbers like SQLite gives them, dates and JSON as the text
+ * PostgreSQL prints, so the same query prints the same on both databases.
+ */
+const printedTypes = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    if (oid === INT8 || oid === NUMERIC) {
+      return (value) => {
+        const n = Number(value);
+        return Number.isFinite(n) && (oid === NUMERIC || Number.isSafeInteger(n)) ? n : value;
+      };
+    }
+    if (AS_TEXT.includes(oid)) return (value) => value;
+    return loadPg().types.getTypeParser(oid, (format ?? 'text') as 'text');
+  },
+};
+
+const PG_QUERY_KEYWORDS = new Set(['select', 'with', 'values', 'table', 'explain', 'show']);
+
+/** One connection whose every statement runs in a READ ONLY transaction that is rolled back. */
+export async function openPostgresReadOnly(url: string): Promise<ReadOnlyDatabase> {
+  const client = new (loadPg().Client)({ connectionString: url, connectionTimeoutMillis: 5_000, types: printedTypes } as pg.ClientConfig);
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new ReadOnlyQueryError(`cannot connect to PostgreSQL: ${oneLine(err)}`);
+  }
+  return {
+    kind: 'postgres',
+    async query(text) {
+      // The READ ONLY transaction refuses writes to tables, but not everything with an effect
+      // outside them (COPY ... TO PROGRAM, DO, CALL, SET, COMMIT): only query statements run.
+      if (!PG_QUERY_KEYWORDS.has(leadingKeyword(text))) throw new WriteRefusedError(REFUSED);
+      try {
+        await client.query('BEGIN TRANSACTION READ ONLY');
+        // The extended protocol runs exactly one statement: `SELECT 1; COMMIT; DELETE ...` is
+        // refused instead of leaving the read-only transaction.
+        const result = await client.query({ text, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+        const fields = (result as pg.QueryArrayResult | undefined)?.fields ?? [];
+        if (fields.length === 0) throw new WriteRefusedError(REFUSED);
+        return { columns: fields.map((f) => f.name), rows: result.rows };
+      } catch (err) {
+        if (err instanceof WriteRefusedError) throw err;
+        // 25006 read_only_sql_transaction: an INSERT, UPDATE, DELETE, DDL, nextval(), ...
+        if ((err as { code?: unknown }).code === '25006') throw new WriteRefusedError(REFUSED);
+        throw new ReadOnlyQueryError(oneLine(err));
+      } finally {
+        await client.query('ROLLBACK').catch(() => {});
+      }
+    },
+    async close() {
+      await client.end();
+    },
+  };
+}

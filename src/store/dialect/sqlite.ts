@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type Transaction } from 'kysely';
+import type { GroupingKey } from '../../domain/grouping-key.js';
+import type { CompiledStatements } from '../compiled-statements.js';
+import type { Database, MetricGroupRow } from '../schema.js';
+import { insertGroup } from '../group-rows.js';
+import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
+import type { OpenDatabase } from './open-database.js';
+import type { FamilyHead, StoreDialect } from './store-dialect.js';
+
+/**
+ * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
+ * commits in order. Most of a write's cost is its COMMIT, so concurrent pushes commit together.
+ */
+export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDialect {
+  return {
+    name: 'sqlite',
+    groupCommit: true,
+    shared: false,
+    statementRunner: runner,
+    transaction: (db, work) => db.transaction().execute(work),
+    lockGroup: upsertGroup,
+    async groupForPush(trx, key, statements) {
+      // One joined SELECT reads the group and its families: a push runs a handful of statements,
+      // and each one's fixed cost in kysely and SQLite matters at that count.
+      const rows = await statements.rows(
+        trx,
+        'group and its families',
+        [key.id],
+        () => sql<GroupAndFamily>`SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type,
+          f.series_digest AS family_digest FROM metric_group g LEFT JOIN metric_family f ON f.group_id = g.id
+          WHERE g.grouping_key = ${key.id}`,
+      );
+      const first = rows[0];
+      if (!first) return { group: await insertGroup(trx, key), families: [] };
+      const { family_id: _id, family_name: _name, family_type: _type, family_digest: _digest, ...group } = first;
+      const families: FamilyHead[] = [];
+      for (const r of rows) {
+        if (r.family_id !== null) families.push({ id: r.family_id, name: r.family_name!, type: r.family_type!, series_digest: r.family_digest });
+      }
+      return { group, families };
+    },
+    lockPushedNames: async () => {},
+    lockNames: async () => {},
+    lockAllNames: async () => {},
+    lockedRows: (query) => query,
+    async bumpVersion(trx) {
+      // Two constant statements rather than one with RETURNING, which costs SQLite an ephemeral
+      // table each time; every group commit runs this.
+      await trx.executeQuery(BUMP_SEQ);
+      const row = (await trx.executeQuery<{ seq: number; pruned_seq: number }>(READ_SEQ)).rows[0]!;
+      return { seq: Number(row.seq), pruned_seq: Number(row.pruned_seq) };
+    },
+    async changeStamp(trx) {
+      return (await this.bumpVersion(trx)).seq;
+    },
+    horizonRow: () => sql`SELECT 0 AS kind, seq + 1 AS id, 0 AS seq FROM store_version WHERE id = 1`,
+    async *fullRead(db, pages) {
+      // A whole store reads faster through a memory map than with a read() per page (a family row
+      // fills most of a page). Only for the start's read, which nothing runs beside: with a map,
+      // an I/O error on the file would be a signal that ends the process rather than an error a
+      // request gets.
+      try {
+        await db.executeQuery(MAP_FOR_FULL_READ);
+        yield* pages();
+      } finally {
+        await db.executeQuery(UNMAP).catch(() => {});
+      }
+    },
+  };
+}
+
+const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
+const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
+const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
+const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
+
+/** The group's row with one of its families (or none: NULLs) per row. */
+interface GroupAndFamily extends MetricGroupRow {
+  readonly family_id: number | null;
+  readonly family_name: string | null;
+  readonly family_type: string | null;
+  readonly family_digest: string | null;
+}
+
+async function upsertGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow> {
+  const [found] = await statements.rows(trx, 'group by key', [key.id], () => sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`);
+  return found ?? insertGroup(trx, key);
+}
+
+export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every commit across a
+  // process crash (kill -9); FULL also fsyncs each commit, for power loss.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  // SQLite ignores ON DELETE CASCADE without it.
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  // Each checkpoint fsyncs the WAL and the database; a larger WAL between checkpoints than the
+  // default takes those pauses off most pushes.
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new KyselySqliteDialect({ database: cached }) });
+  // As kysely's SQLite driver runs a statement, on the same prepared statements.
+  const runner = (text: string, parameters: readonly unknown[]): unknown[] => {
+    const stmt = cached.prepare(text);
+    if (stmt.reader) return stmt.all(parameters as unknown[]);
+    stmt.run(parameters as unknown[]);
+    return [];
+  };
+  return {
+    db,
+    dialect: sqliteDialect(runner),
+    async sizeBytes() {
+      if (file === ':memory:') return 0;
+      let total = 0;
+      for (const f of [file, `${file}-wal`]) {
+        try {
+          total += fs.statSync(f).size;
+        } catch {
+          // The WAL file does not exist between checkpoints.
+        }
+      }
+      return total;
+    },
+    close: () => db.destroy(),
+  };
+}
+
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * kysely's SQLite driver prepares every statement it runs; preparing costs more than running
+ * the small statements of a push. Statements are cached by SQL text (kysely emits the same text
+ * for the same query shape). A hit is one lookup; when the cache is full it starts over, which
+ * only the rare odd-sized batches (an INSERT of an unusual row count) ever cause.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabaseLike & { prepare(sql: string): SQLite.Statement } {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        stmt = sqlite.prepare(sql);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
+}
+
+type SqliteDatabaseLike = ConstructorParameters<typeof KyselySqliteDialect>[0]['database'] & object;
+
+/** The file opened read-only: WAL readers never block the gateway's writer. */
+export function openSqliteReadOnly(file: string): ReadOnlyDatabase {
+  let db: SQLite.Database;
+  try {
+    db = new SQLite(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new ReadOnlyQueryError(`cannot open ${file}: ${oneLine(err)}`);
+  }
+  // A checkpoint by the gateway may hold the lock for a moment; wait for it instead of failing.
+  db.pragma('busy_timeout = 5000');
+  return {
+    kind: 'sqlite',
+    async query(text) {
+      let stmt: SQLite.Statement;
+      try {
+        stmt = db.prepare(text);
+      } catch (err) {
+        throw new ReadOnlyQueryError(oneLine(err));
+      }
+      // sqlite3_stmt_readonly: decided by SQLite's compiler, not by the statement's first word
+      // (`WITH x AS (...) DELETE` writes). A statement returning no rows has nothing to show and
+      // may have side effects outside the database (ATTACH, VACUUM INTO).
+      if (!stmt.readonly || !stmt.reader) throw new WriteRefusedError(REFUSED);
+      try {
+        const columns = stmt.columns().map((c) => c.name);
+        return { columns, rows: stmt.raw(true).all() as unknown[][] };
+      } catch (err) {
+        throw new ReadOnlyQueryError(oneLine(err));
+      }
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

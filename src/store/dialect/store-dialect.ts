@@ -1,0 +1,82 @@
+import type { Kysely, RawBuilder, SelectQueryBuilder, Transaction } from 'kysely';
+import type { GroupingKey } from '../../domain/grouping-key.js';
+import type { MetricType } from '../../exposition/types.js';
+import type { CompiledStatements, StatementRunner } from '../compiled-statements.js';
+import type { Database, MetricGroupRow } from '../schema.js';
+
+/** A stored family as a push first reads it. */
+export interface FamilyHead {
+  readonly id: number;
+  readonly name: string;
+  readonly type: string;
+  /** NULL for rows written before migration 0006. */
+  readonly series_digest: string | null;
+}
+
+/** What a push is about to do to the name registry, for the databases that lock names. */
+export interface PushedNames {
+  /** Families the group holds now. */
+  readonly existingRows: readonly FamilyHead[];
+  readonly existing: ReadonlyMap<string, MetricType>;
+  /** The pushed families' names and types. */
+  readonly pushed: readonly { readonly name: string; readonly type: MetricType }[];
+  /** PUT: the group's other families go. */
+  readonly replace: boolean;
+}
+
+/** A change number as a write stores it: a number, or an expression the database evaluates. */
+export type ChangeStamp = number | RawBuilder<number>;
+
+/**
+ * Everything that differs between the databases Pushkeep runs on, as kysely's DialectAdapter
+ * names its differences: the rest of the store is written once against this interface and never
+ * asks which database it is on.
+ */
+export interface StoreDialect {
+  /** For logs and messages; never to branch on. */
+  readonly name: 'sqlite' | 'postgres';
+  /**
+   * Pushes arriving while a transaction runs are committed together, each in its own savepoint
+   * when one fails: a single writer paying most of a push at COMMIT gains from it, parallel
+   * writers do not.
+   */
+  readonly groupCommit: boolean;
+  /**
+   * Other processes may write the same tables (replicas): readers follow the change feed instead
+   * of trusting their own writes.
+   */
+  readonly shared: boolean;
+  /** Runs statements inside a transaction on its connection without kysely's executor, where there is one. */
+  readonly statementRunner?: StatementRunner | undefined;
+
+  /** A write transaction; retried where the database aborts one for a deadlock or serialization failure. */
+  transaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** The group's row, created if missing and, with concurrent writers, locked until COMMIT. */
+  lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
+  /** lockGroup plus the group's families, in as few round trips as the database allows. */
+  groupForPush(
+    trx: Transaction<Database>,
+    key: GroupingKey,
+    statements: CompiledStatements,
+  ): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
+  /** Locks the names a push adds, changes or removes, so the consistency check sees them as at COMMIT. */
+  lockPushedNames(trx: Transaction<Database>, names: PushedNames): Promise<void>;
+  /** Locks these names exclusively (a group's families about to go). */
+  lockNames(trx: Transaction<Database>, names: readonly string[]): Promise<void>;
+  /** Locks every name exclusively: for writes that touch many groups (wipe, bulk delete). */
+  lockAllNames(trx: Transaction<Database>): Promise<void>;
+  /** The query's group rows locked until COMMIT where writers run concurrently; in id order, as every write takes them. */
+  lockedRows<TB extends keyof Database, O>(query: SelectQueryBuilder<Database, TB, O>): SelectQueryBuilder<Database, TB, O>;
+
+  /** Takes the next change number (change-feed.ts) and reads the tombstone pruning mark. */
+  bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }>;
+  /** bumpVersion's number as a value to store; an expression where that saves a round trip. */
+  changeStamp(trx: Transaction<Database>): Promise<ChangeStamp>;
+  /**
+   * A one-row SELECT of `0 AS kind, <horizon> AS id, 0 AS seq`: every write numbered below the
+   * horizon is committed and visible in the snapshot of the statement it is part of.
+   */
+  horizonRow(): RawBuilder<unknown>;
+  /** Wraps a read of the whole store (a start) with whatever makes it faster on this database. */
+  fullRead<T>(db: Kysely<Database>, pages: () => AsyncGenerator<T>): AsyncGenerator<T>;
+}

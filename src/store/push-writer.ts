@@ -1,0 +1,285 @@
+import { sql, type Transaction } from 'kysely';
+import { isExpired } from '../domain/expiry.js';
+import type { GroupingKey } from '../domain/grouping-key.js';
+import { INCONSISTENT_PREFIX, compareLabelNames } from '../domain/push-rules.js';
+import { flattenFamily } from '../exposition/samples.js';
+import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
+import { sortSmall } from '../util/small-sort.js';
+import type { CompiledStatements } from './compiled-statements.js';
+import type { ChangeStamp, FamilyHead } from './dialect/store-dialect.js';
+import { emptyGroup } from './group-deletes.js';
+import { encodeMetrics, labelsJson } from './metrics-json.js';
+import { ConflictError, type ExpiryOf, type GroupHeader, type PushWrite, type StoredFamily, type WriteResult } from './metric-store.js';
+import { readRegistry, registerNames, releaseNames } from './name-registry.js';
+import { toHeader } from './rows.js';
+import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
+import { seriesDigest } from './series-digest.js';
+import type { StoreContext } from './store-context.js';
+
+// Parameters per INSERT stay well below SQLite's and PostgreSQL's limits.
+const SAMPLE_BATCH = 500;
+const FAMILY_BATCH = 300;
+
+/**
+ * Applies one push inside the caller's transaction. `stamp`: the change number to stamp, when
+ * the caller took one for several writes (a group commit).
+ *
+ * A push costs a fixed number of statements whatever its size: replaced and removed families go
+ * in one DELETE (their samples cascade), pushed ones come back in one multi-row INSERT, and their
+ * samples in batched INSERTs. A family pushed again with its type and series unchanged (the
+ * periodic re-push, by far the commonest) keeps its rows and gets new values in place, which
+ * touches no index.
+ */
+export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, write: PushWrite, stamp?: ChangeStamp): Promise<WriteResult> {
+  const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
+  // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
+  const expiredNames = isExpired(group.expires_at_seconds, write.timeSeconds) ? await emptyGroup(ctx, trx, group.id) : undefined;
+  const existingRows = expiredNames === undefined ? families : [];
+  const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
+  await ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace });
+
+  if (write.check) {
+    const registry = await readRegistry(ctx.statements, trx, write.lookUpNames(existing));
+    const problem = write.check({ existing, registry });
+    if (problem) throw new ConflictError(problem);
+  }
+
+  const pushedNames = new Set(write.families.map((f) => f.name));
+  const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
+  const sampleRows = new Map(write.families.map((f) => [f.name, flattenFamily(f).map(sampleIdentity)] as const));
+  const digests = new Map([...sampleRows].map(([name, rows]) => [name, seriesDigest(rows)] as const));
+  const inPlace = await familiesWithSameSeries(ctx.statements, trx, write.families, existingRows, sampleRows, digests);
+  const replaced = existingRows.filter((r) => pushedNames.has(r.name) && !inPlace.has(r.name));
+  const dropped = [...removed, ...replaced];
+  if (dropped.length > 0) {
+    await trx
+      .deleteFrom('metric_family')
+      .where(
+        'id',
+        'in',
+        dropped.map((r) => r.id),
+      )
+      .execute();
+  }
+
+  const familyRow = (family: MetricFamily) => ({
+    help: family.help ?? null,
+    pushed_at_seconds: write.timeSeconds,
+    metrics_json: encodeMetrics(family.metrics),
+    rendered_series_json: write.renderedSeries?.get(family.name) ?? null,
+    series_digest: digests.get(family.name)!,
+  });
+  const familyIds = new Map<string, number>();
+  for (const family of write.families) {
+    const id = inPlace.get(family.name);
+    if (id === undefined) continue;
+    familyIds.set(family.name, id);
+    const row = familyRow(family);
+    const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
+    await ctx.statements.rows(trx, 'family in place', values, () => sql`UPDATE metric_family SET help = ${values[0]},
+      pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]}, rendered_series_json = ${values[3]},
+      series_digest = ${values[4]} WHERE id = ${values[5]}`);
+    await updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!);
+  }
+  const fresh = write.families.filter((f) => !inPlace.has(f.name));
+  if (fresh.length > 0) {
+    const rows = fresh.map((family) => ({ group_id: group.id, name: family.name, type: family.type, ...familyRow(family) }));
+    for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
+      const inserted = await trx
+        .insertInto('metric_family')
+        .values(rows.slice(i, i + FAMILY_BATCH))
+        .returning(['id', 'name'])
+        .execute();
+      for (const r of inserted) familyIds.set(r.name, Number(r.id));
+    }
+  }
+  const samples: InsertableSample[] = [];
+  for (const family of fresh) {
+    const id = familyIds.get(family.name)!;
+    for (const s of sampleRows.get(family.name)!) samples.push({ family_id: id, group_id: group.id, ...s });
+  }
+  for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
+    await trx.insertInto('metric_sample').values(samples.slice(i, i + SAMPLE_BATCH)).execute();
+  }
+  const written: StoredFamily[] = write.families.map((family) => ({
+    name: family.name,
+    type: family.type,
+    ...(family.help !== undefined ? { help: family.help } : {}),
+    pushedAtSeconds: write.timeSeconds,
+    metrics: family.metrics,
+  }));
+
+  await registerNames(trx, write.families, existing);
+  await releaseNames(
+    trx,
+    removed.map((r) => r.name),
+  );
+
+  const emptied = expiredNames !== undefined;
+  const expiry = pushedExpiry(group, write, emptied);
+  const changed = stamp ?? (await ctx.dialect.changeStamp(trx));
+  // The group's row was read (and, where writers run concurrently, locked) in this transaction,
+  // so the header after the UPDATE is known without RETURNING, which costs SQLite an ephemeral
+  // table per statement.
+  const updated: MetricGroupRow = {
+    ...group,
+    push_time_seconds: write.timeSeconds,
+    ttl_seconds: expiry.ttl_seconds,
+    expires_at_seconds: expiry.expires_at_seconds,
+    ...(emptied ? { push_failure_time_seconds: 0 } : {}),
+  };
+  const values = [write.timeSeconds, changed, expiry.ttl_seconds, expiry.expires_at_seconds, group.id] as const;
+  const update = () => sql`UPDATE metric_group SET push_time_seconds = ${values[0]}, changed_seq = ${values[1]},
+    ttl_seconds = ${values[2]}, expires_at_seconds = ${values[3]}${emptied ? sql`, push_failure_time_seconds = 0` : sql``} WHERE id = ${values[4]}`;
+  if (typeof changed === 'number') await ctx.statements.rows(trx, emptied ? 'pushed group, emptied' : 'pushed group', values, update);
+  else await update().execute(trx);
+  return { group: toHeader(updated), written, removed: [...(expiredNames ?? []), ...removed.map((r) => r.name)] };
+}
+
+/** MetricStore.recordFailure inside a transaction. */
+export async function recordFailure(ctx: StoreContext, trx: Transaction<Database>, key: GroupingKey, timeSeconds: number, expiry?: ExpiryOf): Promise<GroupHeader> {
+  const group = await ctx.dialect.lockGroup(trx, key, ctx.statements);
+  const emptied = isExpired(group.expires_at_seconds, timeSeconds) && (await emptyGroup(ctx, trx, group.id)) !== undefined;
+  // A failure never extends the life of a group that has had a successful push.
+  const neverPushed = emptied || group.push_time_seconds === 0;
+  const row = await trx
+    .updateTable('metric_group')
+    .set({
+      push_failure_time_seconds: timeSeconds,
+      changed_seq: await ctx.dialect.changeStamp(trx),
+      ...(emptied ? { push_time_seconds: 0, ttl_seconds: null } : {}),
+      ...(neverPushed ? { expires_at_seconds: expiry?.(emptied ? undefined : (group.ttl_seconds ?? undefined)) ?? null } : {}),
+    })
+    .where('id', '=', group.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toHeader(row);
+}
+
+/** Finds the series a failed insert collided with, to name it in the client's error. */
+export async function describeDuplicate(ctx: StoreContext, write: PushWrite): Promise<string> {
+  for (const family of write.families) {
+    for (const s of flattenFamily(family)) {
+      const found = await ctx.db
+        .selectFrom('metric_sample')
+        .innerJoin('metric_group', 'metric_group.id', 'metric_sample.group_id')
+        .select('metric_group.grouping_key')
+        .where('metric_sample.metric_name', '=', s.name)
+        .where('metric_sample.labels_json', '=', labelsJson(sortedLabels(s.labels)))
+        .where('metric_group.grouping_key', '!=', write.key.id)
+        .executeTakeFirst();
+      if (found) {
+        return `${INCONSISTENT_PREFIX}series ${s.name}${labelsText(s.labels)} is already pushed by group ${found.grouping_key}`;
+      }
+    }
+  }
+  return `${INCONSISTENT_PREFIX}a pushed series duplicates one that is already stored`;
+}
+
+/**
+ * Retention columns after a successful push: a Pushkeep-TTL header's TTL sticks to the group; a
+ * group emptied because it had expired starts over (no stored TTL; applyPush also clears its
+ * failure time).
+ */
+function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean) {
+  const stored = emptied ? null : group.ttl_seconds;
+  return { ttl_seconds: write.ttlSeconds ?? stored, expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null };
+}
+
+function sortedLabels(labels: readonly LabelPair[]): LabelPair[] {
+  return sortSmall([...labels], compareLabelNames);
+}
+
+function labelsText(labels: readonly LabelPair[]): string {
+  return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
+}
+
+/** A sample row's identity and value, as metric_sample holds them. */
+interface SampleIdentity {
+  readonly metric_name: string;
+  readonly labels_json: string;
+  readonly value: number | null;
+}
+
+function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
+  // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
+  const labels_json = labelsJson(isSortedByName(s.labels) ? s.labels : sortedLabels(s.labels));
+  return { metric_name: s.name, labels_json, value: Number.isNaN(s.value) ? null : s.value };
+}
+
+function isSortedByName(labels: readonly LabelPair[]): boolean {
+  for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
+  return true;
+}
+
+// Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
+// family against every pushed sample, so its lead over a fresh insert shrinks with size
+// (docs/performance.md).
+const IN_PLACE_MAX = 64;
+
+/**
+ * The pushed families (name → stored family id) that replace a stored family of the same type
+ * holding exactly the same series. Their digests tell; only families stored without one are
+ * read back from metric_sample, in one query for all of them.
+ */
+async function familiesWithSameSeries(
+  statements: CompiledStatements,
+  trx: Transaction<Database>,
+  families: readonly MetricFamily[],
+  existingRows: readonly FamilyHead[],
+  sampleRows: ReadonlyMap<string, readonly SampleIdentity[]>,
+  digests: ReadonlyMap<string, string>,
+): Promise<Map<string, number>> {
+  const byName = new Map(existingRows.map((r) => [r.name, r] as const));
+  const candidates = new Map<number, string>();
+  const same = new Map<string, number>();
+  for (const f of families) {
+    const row = byName.get(f.name);
+    const count = sampleRows.get(f.name)!.length;
+    if (!row || row.type !== f.type || count === 0 || count > IN_PLACE_MAX) continue;
+    if (row.series_digest === null) candidates.set(Number(row.id), f.name);
+    else if (row.series_digest === digests.get(f.name)) same.set(f.name, Number(row.id));
+  }
+  if (candidates.size === 0) return same;
+  const stored = new Map<number, Set<string>>();
+  const ids = [...candidates.keys()];
+  const rows = await statements.rows(
+    trx,
+    `stored series:${ids.length}`,
+    ids,
+    () => sql<{ family_id: number; metric_name: string; labels_json: string }>`
+      SELECT family_id, metric_name, labels_json FROM metric_sample WHERE family_id IN (${sql.join(ids)})`,
+  );
+  for (const r of rows) {
+    const id = Number(r.family_id);
+    let set = stored.get(id);
+    if (!set) stored.set(id, (set = new Set()));
+    set.add(identityKey(r));
+  }
+  for (const [id, name] of candidates) {
+    const pushed = sampleRows.get(name)!;
+    const have = stored.get(id);
+    // Stored identities are unique (the series index) and so are pushed ones (the push rules):
+    // equal counts and every pushed one stored means the same set.
+    if (have && have.size === pushed.length && pushed.every((s) => have.has(identityKey(s)))) same.set(name, id);
+  }
+  return same;
+}
+
+function identityKey(s: { metric_name: string; labels_json: string }): string {
+  return `${s.metric_name}\u0000${s.labels_json}`;
+}
+
+/** Sets new values on a family's stored samples (familiesWithSameSeries vouched they all exist). */
+async function updateValues(statements: CompiledStatements, trx: Transaction<Database>, familyId: number, samples: readonly SampleIdentity[]): Promise<void> {
+  const values: unknown[] = [];
+  for (const s of samples) values.push(s.metric_name, s.labels_json, s.value);
+  values.push(familyId);
+  await statements.rows(trx, `values:${samples.length}`, values, () => {
+    const cases = sql.join(
+      samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
+      sql` `,
+    );
+    return sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`;
+  });
+}
