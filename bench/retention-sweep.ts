@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PushService } from '../src/service/push-service.js';
-import { parseGroupingPath } from '../src/domain/grouping-key.js';
+import { parseGroupingPath } from '../src/http/grouping-path.js';
 import type { MetricFamily } from '../src/exposition/types.js';
 import { ScrapeCache } from '../src/render/scrape-cache.js';
 import { RetentionPolicy } from '../src/domain/retention-policy.js';

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import buffer from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { ConfigError, helpText, loadConfig, parseListenAddress, type Config } from './config/config.js';
+import { ConfigError, loadConfig, parseListenAddress, type Config } from './config/config.js';
+import { helpText } from './config/help.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { createLogger } from './util/logger.js';
 import { findAbove } from './util/project-files.js';

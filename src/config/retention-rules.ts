@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { validateDetailed } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from './config.js';
+import { ConfigError } from './config-error.js';
 import { parseDuration } from '../exposition/duration.js';
 import type { RetentionRule, RetentionSettings } from '../domain/retention-policy.js';
 import { GroupSelector } from '../domain/group-matcher.js';

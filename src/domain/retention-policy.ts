@@ -7,6 +7,7 @@
  */
 
 import { DurationError, parseDuration } from '../exposition/duration.js';
+import { isExpired } from './expiry.js';
 import type { GroupSelector } from './group-matcher.js';
 import type { GroupingKey } from './grouping-key.js';
 import { PushError } from './push-error.js';
@@ -97,7 +98,7 @@ export class RetentionPolicy {
 
   /** Has a group with this expiry expired by now? */
   isExpired(expiresAtSeconds: number | undefined, nowSeconds: number = this.clock()): boolean {
-    return expiresAtSeconds !== undefined && expiresAtSeconds <= nowSeconds;
+    return isExpired(expiresAtSeconds, nowSeconds);
   }
 }
 

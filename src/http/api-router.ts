@@ -4,7 +4,6 @@ import { GroupSelector } from '../domain/group-matcher.js';
 import { PushError } from '../domain/push-error.js';
 import type { PushService } from '../service/push-service.js';
 import type { Logger } from '../util/logger.js';
-import type { GroupHeader } from '../domain/stored-group.js';
 import type { HandlerName, Telemetry } from '../service/telemetry.js';
 import type { BuildInformation } from '../domain/build-information.js';
 import { errorJson, metricsData, statusData, successJson } from './api-json.js';
@@ -30,11 +29,6 @@ const CORS_HEADERS = {
   'Access-Control-Expose-Headers': 'Date',
   'Cache-Control': 'no-cache, no-store, must-revalidate',
 } as const;
-
-/** A group past its expiry time is gone for readers even before retention's sweep removes it. */
-export function isLive(group: GroupHeader, nowSeconds: number): boolean {
-  return group.expiresAtSeconds === undefined || group.expiresAtSeconds > nowSeconds;
-}
 
 /**
  * /api/v1 as the official answers it (mounted at <prefix>/api/v1), plus Pushkeep's
@@ -100,8 +94,7 @@ function sendError(options: ApiRouterOptions, res: Response, err: unknown): numb
 
 async function metrics(options: ApiRouterOptions, res: Response): Promise<number> {
   try {
-    const now = Date.now() / 1000;
-    const groups = (await options.service.groups()).filter((g) => isLive(g, now));
+    const groups = await options.service.groups();
     sendJson(res, 200, successJson(metricsData(groups)), true);
     return 200;
   } catch (err) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import { parseBody } from '../exposition/parse-body.js';
-import { parseGroupingPath } from '../domain/grouping-key.js';
+import { parseGroupingPath } from './grouping-path.js';
 import { PushError } from '../domain/push-error.js';
 import type { PushService } from '../service/push-service.js';
 import { seriesCount, type PushHistory } from '../domain/push-history.js';

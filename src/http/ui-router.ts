@@ -6,7 +6,6 @@ import type { Telemetry } from '../service/telemetry.js';
 import { renderGroupsPage } from '../ui/groups-page.js';
 import { renderStatusPage } from '../ui/status-page.js';
 import type { BuildInformation } from '../domain/build-information.js';
-import { isLive } from './api-router.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 
@@ -58,7 +57,7 @@ async function groupsPage(options: UiRouterOptions, req: Request, res: Response)
     const now = Date.now() / 1000;
     const job = queryString(req, 'job');
     const q = queryString(req, 'q').toLowerCase();
-    const headers = (await options.service.groupHeaders()).filter((h) => isLive(h, now));
+    const headers = await options.service.groupHeaders();
     const jobs = new Set<string>();
     for (const h of headers) if (jobs.size < JOBS_SUGGESTED) jobs.add(h.key.job);
     const matching = headers.filter((h) => matches(h, job, q));
@@ -98,7 +97,7 @@ function matches(h: GroupHeader, job: string, q: string): boolean {
 async function statusPage(options: UiRouterOptions, res: Response): Promise<void> {
   try {
     const now = Date.now() / 1000;
-    const groups = (await options.service.groupHeaders()).filter((h) => isLive(h, now)).length;
+    const groups = (await options.service.groupHeaders()).length;
     html(
       res,
       renderStatusPage({

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import SQLite from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseGroupingPath } from '../../src/domain/grouping-key.js';
+import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { startGateway, type Gateway } from '../helpers/official-gateway.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 

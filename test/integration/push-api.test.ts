@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
 import { openDatabase, openReadOnly, type DatabaseOptions } from '../../src/store/dialect/open-database.js';
-import { parseGroupingPath } from '../../src/domain/grouping-key.js';
+import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { PushError } from '../../src/domain/push-error.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import type { Database } from '../../src/store/schema.js';

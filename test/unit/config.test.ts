@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  FLAGS,
-  envNameFor,
-  formatGoDuration,
-  helpText,
-  loadConfig,
-  parseDuration,
-  parseListenAddress,
-} from '../../src/config/config.js';
+import { ConfigError, loadConfig, parseListenAddress } from '../../src/config/config.js';
+import { envNameFor, FLAGS } from '../../src/config/flags.js';
+import { helpText } from '../../src/config/help.js';
+import { DurationError, formatGoDuration, parseDuration } from '../../src/exposition/duration.js';
 
 function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -294,7 +288,7 @@ describe('parseDuration', () => {
 
   const invalid = ['', 'abc', '5', '-5m', '5 m', '1m1h1', '1x', 'h', '1.5'];
   it.each(invalid)('refuses %j', (text) => {
-    expect(() => parseDuration(text)).toThrow(ConfigError);
+    expect(() => parseDuration(text)).toThrow(DurationError);
   });
 });
 

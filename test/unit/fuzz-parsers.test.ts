@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
-import { parseGroupingPath } from '../../src/domain/grouping-key.js';
+import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { PushError } from '../../src/domain/push-error.js';
 import { parseBody, EncodingError } from '../../src/exposition/parse-body.js';
 import { ParseError } from '../../src/exposition/parse-error.js';

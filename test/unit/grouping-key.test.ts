@@ -1,12 +1,8 @@
 import fc from 'fast-check';
 import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
-import {
-  compareUtf8,
-  groupingKeyFromLabels,
-  groupingPathFor,
-  parseGroupingPath,
-} from '../../src/domain/grouping-key.js';
+import { compareUtf8, groupingKeyFromLabels, groupingPathFor } from '../../src/domain/grouping-key.js';
+import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { PushError } from '../../src/domain/push-error.js';
 
 const legacy = { utf8Names: false };
