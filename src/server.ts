@@ -1,14 +1,13 @@
 import http from 'node:http';
-import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createApp, defaultBuildInformation } from './app.js';
 import { scrapeHandler } from './http/scrape-router.js';
-import { isPushPath, pushHandler } from './http/push-router.js';
-import { sendPlainError } from './http/plain-error.js';
+import { pushHandler } from './http/push-router.js';
+import { fastPath } from './http/fast-path.js';
 import type { PushLimits } from './domain/push-limits.js';
 import { authMiddleware } from './http/auth.js';
-import { loadWebConfig, tlsServerOptions, type TlsSettings } from './security/web-config.js';
+import { loadWebConfig } from './security/web-config.js';
+import { createHttpServer } from './http/http-server.js';
 import { WebConfigSource } from './security/web-config-source.js';
 import { PushService } from './service/push-service.js';
 import type { Logger } from './util/logger.js';
@@ -187,38 +186,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) }
       : {}),
   });
-  // Without a web config no middleware runs before the scrape and the push routes, so their exact
-  // paths are answered before Express routes anything (Express costs a push about as much as
-  // parsing and storing it); every other request goes through Express.
-  const scrapePath = `${options.routePrefix}${options.telemetryPath}`;
-  const metricsPath = `${options.routePrefix}/metrics`;
   const listener: http.RequestListener = webConfig
     ? app
-    : (req, res) => {
-        const url = req.url ?? '';
-        const end = url.indexOf('?');
-        const path = end < 0 ? url : url.slice(0, end);
-        const method = req.method;
-        const belowMetrics = path.startsWith(metricsPath) ? path.slice(metricsPath.length) : undefined;
-        if (method === 'GET' && path === scrapePath) {
-          scrape(req, res).catch((err: unknown) => {
-            logger.error({ err }, 'scrape failed');
-            res.destroy();
-          });
-        } else if (
-          (method === 'PUT' || method === 'POST' || method === 'DELETE') &&
-          belowMetrics !== undefined &&
-          isPushPath(belowMetrics)
-        ) {
-          // The handler answers every failure itself; what reaches here broke after the reply.
-          push(req, res, belowMetrics, url).catch((err: unknown) => {
-            logger.error({ err, method, path: url }, 'request failed');
-            if (!res.headersSent) sendPlainError(res, 500, 'internal error');
-          });
-        } else {
-          app(req, res);
-        }
-      };
+    : fastPath({ app, scrape, push, logger, scrapePath: `${options.routePrefix}${options.telemetryPath}`, metricsPath: `${options.routePrefix}/metrics` });
   const servers: http.Server[] = [];
   try {
     for (const on of [options.listen, ...(options.alsoListen ?? [])]) {
@@ -245,65 +215,4 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   logger.info({ address: bound.join(','), storage: database.dialect.name }, 'listening');
   sweeper.start();
   return { url, service, sweeper, history, close, closed };
-}
-
-/**
- * HTTP, or HTTPS when the web config has tls_server_config. Slow clients are cut off: headers
- * must arrive within headersMs and the whole request within requestMs, checked every second
- * (Node's default check interval is 30 s, which would let a slowloris hold a socket that long).
- */
-function createHttpServer(
-  app: http.RequestListener,
-  webConfig: WebConfigSource | undefined,
-  timeouts: { readonly headersMs: number; readonly requestMs: number },
-  logger: Logger,
-): http.Server {
-  const serverOptions: http.ServerOptions = {
-    headersTimeout: timeouts.headersMs,
-    requestTimeout: timeouts.requestMs,
-    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(timeouts.headersMs / 2))),
-  };
-  const tls = webConfig?.current().tls;
-  if (!webConfig || !tls) return http.createServer(serverOptions, app);
-
-  const server = https.createServer({ ...serverOptions, ...tlsServerOptions(tls), handshakeTimeout: timeouts.headersMs }, app);
-  logger.info({ clientAuth: tls.clientAuth, minVersion: tls.minVersion, http2: false }, 'TLS is enabled');
-  if (webConfig.current().http2Requested) logger.debug('http_server_config.http2 is ignored: pushkeep serves HTTP/1.1');
-  // Certificates rotate without a restart: the source notices changed files and new connections
-  // get the new context. client_auth_type is fixed at startup (it decides requestCert).
-  webConfig.onReload((config) => {
-    if (config.tls) server.setSecureContext(tlsServerOptions(config.tls));
-  });
-  const clientAuth = tls.clientAuth;
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const problem = clientCertificateProblem(socket, clientAuth, webConfig.current().tls);
-    if (problem) {
-      logger.debug({ remote: socket.remoteAddress, reason: problem }, 'TLS client refused');
-      socket.destroy();
-    }
-  });
-  server.on('tlsClientError', (err, socket) => {
-    logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
-  });
-  return server;
-}
-
-/**
- * What Go's crypto/tls checks in the handshake for the client auth types that Node cannot express
- * with requestCert/rejectUnauthorized alone, plus the toolkit's client_allowed_sans.
- */
-function clientCertificateProblem(socket: TLSSocket, clientAuth: TlsSettings['clientAuth'], tls: TlsSettings | undefined): string | undefined {
-  if (clientAuth === 'NoClientCert' || clientAuth === 'RequestClientCert') return undefined;
-  const cert = socket.getPeerCertificate();
-  const presented = cert !== null && Object.keys(cert).length > 0;
-  if (!presented) return clientAuth === 'VerifyClientCertIfGiven' ? undefined : 'no client certificate';
-  if ((clientAuth === 'VerifyClientCertIfGiven' || clientAuth === 'RequireAndVerifyClientCert') && !socket.authorized) {
-    return `client certificate not trusted: ${String(socket.authorizationError)}`;
-  }
-  const allowed = tls?.clientAllowedSans;
-  if (allowed) {
-    const sans = (cert.subjectaltname ?? '').split(', ').map((entry) => entry.replace(/^[A-Za-z ]+:/, ''));
-    if (!sans.some((san) => allowed.includes(san))) return 'client certificate has none of client_allowed_sans';
-  }
-  return undefined;
 }

@@ -6,12 +6,15 @@
  *
  * Pure: reads the files it names and returns plain data; the HTTP and TLS layers act on it.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
 import { parseGoDuration } from '../exposition/duration.js';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { entries, EXTENSION_KEY, isNull, mapping, scalarBool, scalarInt, scalarString, stringList, type Fail } from './web-config-schema.js';
+import { tlsSettings, type TlsVersionName } from './web-config-tls.js';
+
+export { EXTENSION_KEY } from './web-config-schema.js';
+export { tlsServerOptions, type TlsVersionName } from './web-config-tls.js';
 
 /** A web config file that cannot be used; the message names the file and, when known, the line. */
 export class WebConfigError extends Error {
@@ -79,52 +82,6 @@ export interface WebConfig {
   readonly http2Requested: boolean;
 }
 
-export type TlsVersionName = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-
-const TLS_VERSIONS: Record<string, TlsVersionName> = {
-  TLS10: 'TLSv1',
-  TLS11: 'TLSv1.1',
-  TLS12: 'TLSv1.2',
-  TLS13: 'TLSv1.3',
-};
-
-/**
- * Go's tls.CipherSuites() names (the ones the toolkit accepts) → OpenSSL names. Go ignores
- * cipher_suites for TLS 1.3, so the three TLS 1.3 names are accepted and have no effect here either.
- */
-const GO_CIPHERS: Record<string, string | null> = {
-  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
-  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
-  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
-  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
-  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
-  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
-  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
-  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  TLS_AES_128_GCM_SHA256: null,
-  TLS_AES_256_GCM_SHA384: null,
-  TLS_CHACHA20_POLY1305_SHA256: null,
-};
-
-const GO_CURVES: Record<string, string> = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' };
-
-const CLIENT_AUTH: Record<string, ClientAuthType> = {
-  '': 'NoClientCert',
-  NoClientCert: 'NoClientCert',
-  RequestClientCert: 'RequestClientCert',
-  RequireAnyClientCert: 'RequireAnyClientCert',
-  // The toolkit keeps this old spelling working.
-  RequireClientCert: 'RequireAnyClientCert',
-  VerifyClientCertIfGiven: 'VerifyClientCertIfGiven',
-  RequireAndVerifyClientCert: 'RequireAndVerifyClientCert',
-};
-
 /** The toolkit's extraHTTPHeaders: only these may be set, some only to these values. */
 const ALLOWED_HEADERS: Record<string, readonly string[] | null> = {
   'Strict-Transport-Security': null,
@@ -133,32 +90,6 @@ const ALLOWED_HEADERS: Record<string, readonly string[] | null> = {
   'X-XSS-Protection': null,
   'Content-Security-Policy': null,
 };
-
-export const EXTENSION_KEY = 'pushkeep_authorization';
-
-// Key sets per mapping, named after the toolkit's Go types so errors read like its errors.
-const KEYS = {
-  'web.Config': ['tls_server_config', 'http_server_config', 'basic_auth_users', 'rate_limit', EXTENSION_KEY],
-  'web.TLSConfig': [
-    'cert',
-    'key',
-    'client_ca',
-    'cert_file',
-    'key_file',
-    'client_auth_type',
-    'client_ca_file',
-    'cipher_suites',
-    'curve_preferences',
-    'min_version',
-    'max_version',
-    'prefer_server_cipher_suites',
-    'client_allowed_sans',
-  ],
-  'web.HTTPConfig': ['http2', 'headers'],
-  'web.RateLimiterConfig': ['burst', 'interval'],
-  [EXTENSION_KEY]: ['users', 'bearer_tokens', 'anonymous'],
-  'bearer token': ['name', 'sha256', 'roles'],
-} as const;
 
 const BCRYPT_HASH = /^\$2[abxy]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
@@ -254,156 +185,6 @@ export function parseWebConfig(text: string, file: string): WebConfig {
   };
 }
 
-type Fail = (message: string, node?: YamlNode | null) => never;
-
-interface YamlMap {
-  get(key: string): YamlNode | undefined;
-}
-
-function isNull(node: YamlNode): boolean {
-  return isScalar(node) && node.value === null;
-}
-
-/** A mapping whose keys must all be in KEYS[type], like yaml.UnmarshalStrict. */
-function mapping(node: unknown, type: keyof typeof KEYS, fail: Fail): YamlMap {
-  if (!isMap(node)) fail(`cannot unmarshal ${describe(node)} into ${type}`, node as YamlNode);
-  const allowed: readonly string[] = KEYS[type];
-  const values = new Map<string, YamlNode>();
-  for (const pair of (node as { items: { key: unknown; value: unknown }[] }).items) {
-    const key = pair.key;
-    const name = isScalar(key) ? String(key.value) : '';
-    if (!allowed.includes(name)) fail(`field ${name} not found in type ${type}`, key as YamlNode);
-    values.set(name, pair.value as YamlNode);
-  }
-  return { get: (key) => values.get(key) ?? undefined };
-}
-
-function entries(node: YamlNode, _type: undefined, fail: Fail): [string, YamlNode, YamlNode][] {
-  if (!isMap(node)) fail(`expected a mapping, got ${describe(node)}`, node);
-  const out: [string, YamlNode, YamlNode][] = [];
-  for (const pair of (node as { items: { key: unknown; value: unknown }[] }).items) {
-    const key = pair.key as YamlNode;
-    if (!isScalar(key)) fail('expected a plain key', key);
-    out.push([String((key as { value: unknown }).value), pair.value as YamlNode, key]);
-  }
-  return out;
-}
-
-function describe(node: unknown): string {
-  if (isSeq(node)) return '!!seq';
-  if (isMap(node)) return '!!map';
-  if (isScalar(node)) return `!!str \`${String(node.value)}\``;
-  return 'value';
-}
-
-function scalarString(node: YamlNode | null | undefined, fail: Fail): string {
-  if (!isScalar(node) || node.value === null || typeof node.value === 'object') fail(`expected a string, got ${describe(node)}`, node);
-  return String((node as { value: unknown }).value);
-}
-
-function scalarBool(node: YamlNode, fail: Fail): boolean {
-  if (!isScalar(node) || typeof node.value !== 'boolean') fail(`cannot unmarshal ${describe(node)} into bool`, node);
-  return (node as { value: boolean }).value;
-}
-
-function scalarInt(node: YamlNode, fail: Fail): number {
-  if (!isScalar(node) || typeof node.value !== 'number' || !Number.isSafeInteger(node.value)) {
-    fail(`cannot unmarshal ${describe(node)} into int`, node);
-  }
-  return (node as { value: number }).value;
-}
-
-function stringList(node: YamlNode | undefined, fail: Fail): string[] {
-  if (node === undefined || isNull(node)) return [];
-  if (!isSeq(node)) fail(`cannot unmarshal ${describe(node)} into []string`, node);
-  return (node as { items: YamlNode[] }).items.map((item) => scalarString(item, fail));
-}
-
-function tlsSettings(tls: YamlMap, dir: string, fail: Fail): TlsSettings | undefined {
-  const str = (key: string): string | undefined => {
-    const node = tls.get(key);
-    return node === undefined || isNull(node) ? undefined : scalarString(node, fail);
-  };
-  const resolve = (p: string | undefined): string | undefined => (p ? path.resolve(dir, p) : undefined);
-  const certFile = resolve(str('cert_file'));
-  const keyFile = resolve(str('key_file'));
-  const caFile = resolve(str('client_ca_file'));
-  const certInline = str('cert');
-  const keyInline = str('key');
-  const caInline = str('client_ca');
-  const clientAuthName = str('client_auth_type') ?? '';
-
-  const enabled = Boolean(certFile || certInline || keyFile || keyInline || caFile || caInline || clientAuthName);
-  if (!enabled) return undefined;
-  if (!certFile && !certInline) fail('tls_server_config: missing one of cert or cert_file');
-  if (!keyFile && !keyInline) fail('tls_server_config: missing one of key or key_file');
-
-  const read = (what: string, file: string): string => {
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      return fail(`tls_server_config: failed to read ${what} (${file}): ${(err as Error).message}`);
-    }
-  };
-  const cert = certFile ? read('cert_file', certFile) : certInline!;
-  const key = keyFile ? read('key_file', keyFile) : keyInline!;
-  const clientCa = caFile ? read('client_ca_file', caFile) : caInline;
-  try {
-    crypto.createPrivateKey(key);
-    new crypto.X509Certificate(cert);
-  } catch (err) {
-    fail(`tls_server_config: failed to load X509KeyPair: ${(err as Error).message}`);
-  }
-
-  const clientAuth = CLIENT_AUTH[clientAuthName];
-  if (!clientAuth) fail(`tls_server_config: invalid ClientAuth: ${clientAuthName}`, tls.get('client_auth_type'));
-  if (clientCa !== undefined && clientAuth === 'NoClientCert') {
-    fail("tls_server_config: client CA's have been configured without a Client Auth Policy");
-  }
-  const sansNode = tls.get('client_allowed_sans');
-  const clientAllowedSans = sansNode === undefined || isNull(sansNode) ? undefined : stringList(sansNode, fail);
-  if (clientAllowedSans && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
-    fail('tls_server_config: client_allowed_sans requires client_auth_type to be one of RequireAnyClientCert or RequireAndVerifyClientCert');
-  }
-
-  const version = (key: string, fallback: TlsVersionName): TlsVersionName => {
-    const name = str(key);
-    if (name === undefined) return fallback;
-    const v = TLS_VERSIONS[name];
-    if (!v) fail(`tls_server_config: unknown TLS version: ${name}`, tls.get(key));
-    return v!;
-  };
-  const minVersion = version('min_version', 'TLSv1.2');
-  const maxVersion = version('max_version', 'TLSv1.3');
-
-  const cipherNames = stringList(tls.get('cipher_suites'), fail);
-  const ciphers: string[] = [];
-  for (const name of cipherNames) {
-    if (!(name in GO_CIPHERS)) fail(`tls_server_config: unknown cipher: ${name}`, tls.get('cipher_suites'));
-    const openssl = GO_CIPHERS[name];
-    if (openssl) ciphers.push(openssl);
-  }
-  const curveNames = stringList(tls.get('curve_preferences'), fail);
-  const curves = curveNames.map((name) => GO_CURVES[name] ?? fail(`tls_server_config: unknown curve: ${name}`, tls.get('curve_preferences')));
-  const preferNode = tls.get('prefer_server_cipher_suites');
-  const honorCipherOrder = preferNode === undefined ? true : scalarBool(preferNode, fail);
-
-  return {
-    cert,
-    key,
-    clientCa,
-    clientAuth: clientAuth!,
-    clientAllowedSans,
-    minVersion,
-    maxVersion,
-    // TLS 1.3 suites named in a cipher list would replace Node's TLS 1.3 defaults; Go keeps all of them.
-    ciphers: ciphers.length > 0 ? ciphers.join(':') : undefined,
-    ecdhCurve: curves.length > 0 ? curves.join(':') : undefined,
-    honorCipherOrder,
-    files: [certFile, keyFile, caFile].filter((f): f is string => f !== undefined),
-  };
-}
-
 function roleAuthorization(node: YamlNode, basicUsers: ReadonlyMap<string, string>, fail: Fail): RoleAuthorization {
   const ext = mapping(node, EXTENSION_KEY, fail);
   const roleSet = (list: YamlNode | undefined, what: string): Set<Role> => {
@@ -451,23 +232,6 @@ function roleAuthorization(node: YamlNode, basicUsers: ReadonlyMap<string, strin
     }
   }
   return { users, tokens, anonymous: roleSet(ext.get('anonymous'), 'anonymous') };
-}
-
-/** Node's TLS options for a TlsSettings (secure context plus the client-certificate request). */
-export function tlsServerOptions(tls: TlsSettings): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
-  return {
-    cert: tls.cert,
-    key: tls.key,
-    ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}),
-    minVersion: tls.minVersion,
-    maxVersion: tls.maxVersion,
-    ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
-    ...(tls.ecdhCurve !== undefined ? { ecdhCurve: tls.ecdhCurve } : {}),
-    honorCipherOrder: tls.honorCipherOrder,
-    requestCert: tls.clientAuth !== 'NoClientCert',
-    // Only this type is refused by the handshake itself; the others are checked after it (server.ts).
-    rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
-  };
 }
 
 /** A cheap fingerprint of the config file and the files it names: changes when any of them changes. */
