@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { openDatabase, type DatabaseOptions } from '../../src/store/dialect/open-database.js';
+import { openDatabase } from '../../src/store/dialect/open-database.js';
 import type { TestServer } from './test-server.js';
 
 /**

@@ -27,6 +27,7 @@ describe.skipIf(new Date().getTimezoneOffset() !== 0)('formatApiTime: RFC 3339 a
     [1795578548.406087, '2026-11-25T03:49:08.406087Z'],
     [1795578548.5, '2026-11-25T03:49:08.5Z'],
     [1795578548, '2026-11-25T03:49:08Z'],
+    // eslint-disable-next-line no-loss-of-precision -- the nearest double, which rounds up to the next second
     [1795578548.9999996, '2026-11-25T03:49:09Z'],
   ])('%d → %s', (seconds, expected) => {
     expect(formatApiTime(seconds)).toBe(expected);
