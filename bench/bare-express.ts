@@ -15,10 +15,16 @@ app.disable('etag');
 const readText = express.text({ type: () => true, limit: '64mb' });
 
 app.put('/metrics/job/*rest', readText, (req, res) => {
-  res.status(200).set('x-body-length', String(bodyLength(req.body))).end();
+  res
+    .status(200)
+    .set('x-body-length', String(bodyLength(req.body)))
+    .end();
 });
 app.post('/metrics/job/*rest', readText, (req, res) => {
-  res.status(200).set('x-body-length', String(bodyLength(req.body))).end();
+  res
+    .status(200)
+    .set('x-body-length', String(bodyLength(req.body)))
+    .end();
 });
 app.get('/metrics', (req, res) => {
   const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');

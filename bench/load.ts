@@ -181,11 +181,7 @@ export interface RawGet {
 }
 
 /** One GET that reads the whole reply without decoding it. */
-export function rawGet(
-  url: string,
-  headers: Record<string, string> = {},
-  opts: { keepBody?: boolean; timeoutMs?: number } = {},
-): Promise<RawGet> {
+export function rawGet(url: string, headers: Record<string, string> = {}, opts: { keepBody?: boolean; timeoutMs?: number } = {}): Promise<RawGet> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false, timeout: opts.timeoutMs ?? 120_000 }, (res) => {
       const encoding = String(res.headers['content-encoding'] ?? '');
@@ -215,11 +211,7 @@ export function rawGet(
 }
 
 /** Sends one request and returns status and body text; for admin calls and probes. */
-export async function call(
-  url: string,
-  method: string,
-  timeoutMs = 10_000,
-): Promise<{ status: number; text: string }> {
+export async function call(url: string, method: string, timeoutMs = 10_000): Promise<{ status: number; text: string }> {
   const res = await fetch(url, { method, signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, text: await res.text() };
 }

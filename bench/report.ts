@@ -165,12 +165,7 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     ['wipe_5000', 'wiping 5,000 groups < 1 s'],
     ['expire_5000', 'expiring 5,000 groups < 1 s after their TTL'],
   ] as const) {
-    valueCheck(
-      metric,
-      goal,
-      (mine) => ({ measured: fmtMsValue(mine.value), verdict: mine.value < 1000 ? 'MET' : 'NOT MET' }),
-      false,
-    );
+    valueCheck(metric, goal, (mine) => ({ measured: fmtMsValue(mine.value), verdict: mine.value < 1000 ? 'MET' : 'NOT MET' }), false);
   }
 
   {

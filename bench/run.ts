@@ -38,7 +38,10 @@ function parseArgs(argv: readonly string[]): Args {
   };
   for (const arg of argv) {
     const [key, value = ''] = arg.split(/=(.*)/s, 2);
-    const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const list = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     switch (key) {
       case '--quick':
         args.quick = true;

@@ -6,25 +6,9 @@ import { call, fillStore, rawGet, runLoad, sleep } from './load.js';
 import type { FillResult, Generator, LoadFigures, LoadSpec } from './load.js';
 import { isBare, isPushkeep, startTarget, StartError, tempFile } from './targets.js';
 import type { Environment, Running, StartOptions, TargetName } from './targets.js';
-import {
-  groupPath,
-  PUSH_CONTENT_TYPE,
-  pushBody,
-  renderedPage,
-  SERIES_PER_LARGE_PUSH,
-  SERIES_PER_SMALL_PUSH,
-} from './workload.js';
+import { groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
 
-export const SCENARIO_NAMES = [
-  'push_small',
-  'put_replace',
-  'push_into_large',
-  'scrape_large',
-  'mixed',
-  'restart',
-  'memory',
-  'retention_wipe',
-] as const;
+export const SCENARIO_NAMES = ['push_small', 'put_replace', 'push_into_large', 'scrape_large', 'mixed', 'restart', 'memory', 'retention_wipe'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -88,17 +72,14 @@ function scrapePhase(connections: number, headers: Record<string, string> = {}):
   return { method: 'GET', connections, paths: ['/metrics'], headers };
 }
 
-const notBare = (target: TargetName): string | undefined =>
-  isBare(target) ? 'a bare server stores nothing' : undefined;
+const notBare = (target: TargetName): string | undefined => (isBare(target) ? 'a bare server stores nothing' : undefined);
 const always = (): undefined => undefined;
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   push_small: {
     notFor: always,
     async run(target, cfg) {
-      return withTarget(await startTarget(target, cfg.env), async (t) => [
-        loadResult('push_small', t, await pushSmallLoad(t, cfg)),
-      ]);
+      return withTarget(await startTarget(target, cfg.env), async (t) => [loadResult('push_small', t, await pushSmallLoad(t, cfg))]);
     },
   },
 
@@ -152,10 +133,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     async run(target, cfg) {
       const { target: started, note } = await storedTarget(target, cfg, SMALL_GROUPS);
       return withTarget(started, async (t) => {
-        const [push, scrape] = await measure(cfg, t, [
-          pushPhase('POST', SMALL_GROUPS, smallBody, 28),
-          scrapePhase(4),
-        ]);
+        const [push, scrape] = await measure(cfg, t, [pushPhase('POST', SMALL_GROUPS, smallBody, 28), scrapePhase(4)]);
         return [loadResult('mixed/push', t, push, note), loadResult('mixed/scrape', t, scrape, note)];
       });
     },
@@ -298,15 +276,7 @@ const MIN_REPLIES = 20;
  */
 async function measure(cfg: BenchConfig, t: Running, phases: readonly Phase[]): Promise<Measured[]> {
   const run = (durationS: number): Promise<LoadFigures[]> =>
-    Promise.all(
-      phases.map((p) =>
-        runLoad(
-          { ...p, baseUrl: t.baseUrl, durationS, maxRequests: cfg.maxRequests },
-          cfg.generator,
-          cfg.env.tmpDir,
-        ),
-      ),
-    );
+    Promise.all(phases.map((p) => runLoad({ ...p, baseUrl: t.baseUrl, durationS, maxRequests: cfg.maxRequests }, cfg.generator, cfg.env.tmpDir)));
   // Go needs no warming up, and the official gateway would only spend the next phase working off the
   // warm-up's queue of checked pushes.
   if (cfg.warmupS > 0 && t.name !== 'official') {
@@ -402,12 +372,7 @@ interface Stored {
  * its checked pushes would take a quarter of an hour to store 100,000 series. The bare servers get the same
  * page pre-rendered. The note says when the store is short of what was asked.
  */
-async function storedTarget(
-  target: TargetName,
-  cfg: BenchConfig,
-  groups: number,
-  opts: StartOptions = {},
-): Promise<Stored> {
+async function storedTarget(target: TargetName, cfg: BenchConfig, groups: number, opts: StartOptions = {}): Promise<Stored> {
   const expected = groups * SERIES_PER_SMALL_PUSH;
   if (isBare(target)) {
     return { target: await startTarget(target, cfg.env, { ...opts, metricsFile: pageFile(cfg.env, groups) }) };
@@ -464,20 +429,8 @@ async function filledAndStopped(
 
 function fillFor(t: Running, cfg: BenchConfig, groups: number): Promise<FillResult> {
   const started = performance.now();
-  return fillStore(
-    t.baseUrl,
-    'POST',
-    groups,
-    groupPath,
-    smallBody,
-    FILL_CONCURRENCY,
-    started + cfg.fillBudgetS * 1000,
-    PUSH_CONTENT_TYPE,
-  ).then((fill) => {
-    cfg.log(
-      `    filled ${t.name} with ${fmtCount(fill.ok)} groups in ${fill.seconds.toFixed(1)} s` +
-        (fill.failed > 0 ? ` (${fill.failed} failed)` : ''),
-    );
+  return fillStore(t.baseUrl, 'POST', groups, groupPath, smallBody, FILL_CONCURRENCY, started + cfg.fillBudgetS * 1000, PUSH_CONTENT_TYPE).then((fill) => {
+    cfg.log(`    filled ${t.name} with ${fmtCount(fill.ok)} groups in ${fill.seconds.toFixed(1)} s` + (fill.failed > 0 ? ` (${fill.failed} failed)` : ''));
     return fill;
   });
 }
@@ -516,12 +469,7 @@ async function withTarget<T>(t: Running, body: (t: Running) => Promise<T>): Prom
   }
 }
 
-function loadResult(
-  metric: string,
-  t: Running,
-  measured: Measured | undefined,
-  note?: string,
-): Extract<Result, { kind: 'load' }> {
+function loadResult(metric: string, t: Running, measured: Measured | undefined, note?: string): Extract<Result, { kind: 'load' }> {
   if (measured === undefined) throw new Error(`${metric}: no measurement`);
   const { figures } = measured;
   const notes = [note, measured.note];

@@ -70,10 +70,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(prefix || '/', scrapeRouter(scrapeOptions, options.scrape ?? scrapeHandler(scrapeOptions)));
   const pushOptions = { ...options, checked: options.consistencyCheck };
   app.use(`${prefix}/metrics`, pushRouter(pushOptions, options.push ?? pushHandler(pushOptions)));
-  app.use(
-    prefix || '/',
-    healthRouter({ ...options, checkReady: options.checkReady ?? options.checkHealthy, reload: options.reload ?? (async () => {}) }),
-  );
+  app.use(prefix || '/', healthRouter({ ...options, checkReady: options.checkReady ?? options.checkHealthy, reload: options.reload ?? (async () => {}) }));
   const shown = {
     adminApi: options.adminApi ?? false,
     build: options.build ?? defaultBuildInformation('unknown'),

@@ -96,9 +96,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   });
   const sweeper = new RetentionSweeper({
     schedule: retention.settings.schedule,
-    steps: [
-      expireGroupsStep({ expire: (now) => service.expire(now), countExpired: (n) => telemetry.groupsExpired.inc(n), logger }),
-    ],
+    steps: [expireGroupsStep({ expire: (now) => service.expire(now), countExpired: (n) => telemetry.groupsExpired.inc(n), logger })],
     metrics: {
       observeSweepSeconds: (seconds) => telemetry.sweepDuration.observe(seconds),
       sweepFailed: () => telemetry.sweepFailures.inc(),
@@ -182,9 +180,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     build: defaultBuildInformation(options.version),
     flags: options.flags ?? {},
     startTimeSeconds,
-    ...(webConfig
-      ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) }
-      : {}),
+    ...(webConfig ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) } : {}),
   });
   const listener: http.RequestListener = webConfig
     ? app

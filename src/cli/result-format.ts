@@ -46,8 +46,7 @@ export function formatTable(result: QueryResult): string {
     const fill = ' '.repeat(widths[i]! - width(text));
     return right ? fill + text : text + fill;
   };
-  const line = (values: readonly string[], header: boolean) =>
-    ` ${values.map((v, i) => pad(v, i, !header && numeric[i]!)).join(' | ')}`.trimEnd();
+  const line = (values: readonly string[], header: boolean) => ` ${values.map((v, i) => pad(v, i, !header && numeric[i]!)).join(' | ')}`.trimEnd();
   const out = [line(columns, true), widths.map((w) => '-'.repeat(w + 2)).join('+')];
   for (const row of cells) out.push(line(row, false));
   out.push(`(${rows.length} ${rows.length === 1 ? 'row' : 'rows'})`);

@@ -36,8 +36,7 @@ export function listenAddressOrThrow(address: string, source: string): ListenAdd
 
 export function externalUrlPath(externalUrl: string): string {
   if (externalUrl === '') return '';
-  const bad = (reason: string): ConfigError =>
-    new ConfigError(`invalid value "${externalUrl}" for --web.external-url: ${reason}`);
+  const bad = (reason: string): ConfigError => new ConfigError(`invalid value "${externalUrl}" for --web.external-url: ${reason}`);
   if (/^["']|["']$/.test(externalUrl)) throw bad('URL must not begin or end with quotes');
   let url: URL;
   try {
@@ -64,8 +63,7 @@ export function withLeadingSlash(path: string): string {
 }
 
 export function checkPostgresUrl(value: string): void {
-  const bad = (reason: string): ConfigError =>
-    new ConfigError(`invalid value for --storage.url: ${reason}`);
+  const bad = (reason: string): ConfigError => new ConfigError(`invalid value for --storage.url: ${reason}`);
   let url: URL;
   try {
     url = new URL(value);

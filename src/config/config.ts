@@ -87,8 +87,14 @@ export interface Config {
 type FlagValue = string | boolean | number | readonly string[];
 
 const BOOLEAN_WORDS = new Map<string, boolean>([
-  ['1', true], ['t', true], ['true', true], ['yes', true],
-  ['0', false], ['f', false], ['false', false], ['no', false],
+  ['1', true],
+  ['t', true],
+  ['true', true],
+  ['yes', true],
+  ['0', false],
+  ['f', false],
+  ['false', false],
+  ['no', false],
 ]);
 
 /**
@@ -274,9 +280,7 @@ function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     throw rephraseParseError(err);
   }
   const tokens = parsed.tokens.map((token) =>
-    token.kind === 'option'
-      ? { kind: token.kind, name: token.name, rawName: token.rawName, value: token.value }
-      : { kind: token.kind, name: '', rawName: '' },
+    token.kind === 'option' ? { kind: token.kind, name: token.name, rawName: token.rawName, value: token.value } : { kind: token.kind, name: '', rawName: '' },
   );
   return { tokens, positionals: parsed.positionals };
 }

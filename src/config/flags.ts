@@ -162,7 +162,7 @@ const FLAG_SPECS = [
     name: 'retention.rules-file',
     type: 'string',
     default: '',
-    help: 'YAML file with a list of retention rules in the --retention.rule syntax, used after the command line\'s.',
+    help: "YAML file with a list of retention rules in the --retention.rule syntax, used after the command line's.",
   },
   {
     name: 'retention.schedule',

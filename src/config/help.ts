@@ -30,8 +30,7 @@ export function helpText(): string {
       default:
         usage = `--${spec.name}=<${spec.type === 'string' ? 'value' : spec.type}>`;
     }
-    const shownDefault =
-      spec.type === 'list' ? spec.default.join(',') : spec.type === 'duration' ? spec.default : String(spec.default);
+    const shownDefault = spec.type === 'list' ? spec.default.join(',') : spec.type === 'duration' ? spec.default : String(spec.default);
     lines.push(`  ${usage}`, `      ${spec.help}`, `      default: ${shownDefault === '' ? '""' : shownDefault}  env: ${spec.env}`);
   }
   return `${lines.join('\n')}\n`;

@@ -122,10 +122,7 @@ export class CapacityGuard {
     if (maxSeries > 0 && stored.series + this.pendingSeries + pushedSeries > maxSeries) {
       const after = stored.series + this.pendingSeries - (await lookUp()).replacedSeries + pushedSeries;
       if (after > maxSeries) {
-        throw new LimitError(
-          'storage.max-series',
-          `the push would bring the store to ${after} series, the limit is ${maxSeries}`,
-        );
+        throw new LimitError('storage.max-series', `the push would bring the store to ${after} series, the limit is ${maxSeries}`);
       }
     }
     if (known?.exists) newGroups = 0;

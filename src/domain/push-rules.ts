@@ -11,7 +11,6 @@ export const PUSH_FAILURE_TIME_METRIC = 'push_failure_time_seconds';
 export const PUSH_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway succeeded.';
 export const PUSH_FAILURE_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway failed.';
 
-
 export const INCONSISTENT_PREFIX = 'pushed metrics are invalid or inconsistent with existing metrics: ';
 
 function inconsistent(reason: string): PushError {
@@ -29,11 +28,7 @@ export interface SanitizeOptions {
  * timestamps, reserved or invalid names and duplicate series within the push. Families named like
  * the gateway's own timestamp gauges are dropped: the gauges always win.
  */
-export function sanitizeFamilies(
-  families: readonly MetricFamily[],
-  key: GroupingKey,
-  options: SanitizeOptions,
-): MetricFamily[] {
+export function sanitizeFamilies(families: readonly MetricFamily[], key: GroupingKey, options: SanitizeOptions): MetricFamily[] {
   const keyNames = new Set(key.labels.map((l) => l.name));
   const keyHasInstance = keyNames.has('instance');
   const out: MetricFamily[] = [];

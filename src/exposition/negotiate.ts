@@ -70,9 +70,7 @@ function parseAccept(header: string): AcceptEntry[] {
 function formatOf(media: MediaType): ScrapeFormat | undefined {
   const { type, params } = media;
   if (type === 'application/vnd.google.protobuf') {
-    return params.get('proto') === 'io.prometheus.client.MetricFamily' && params.get('encoding') === 'delimited'
-      ? 'protobuf'
-      : undefined;
+    return params.get('proto') === 'io.prometheus.client.MetricFamily' && params.get('encoding') === 'delimited' ? 'protobuf' : undefined;
   }
   const version = params.get('version');
   if (type === 'text/plain') return version === undefined || version === '0.0.4' ? 'text' : undefined;

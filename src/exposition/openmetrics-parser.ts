@@ -25,16 +25,7 @@ import { isLegacyMetricName, LABEL_NAME_PATTERN, METRIC_NAME_PATTERN } from './n
 
 type OmType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'stateset' | 'info' | 'summary' | 'unknown';
 
-const OM_TYPES: ReadonlySet<string> = new Set<OmType>([
-  'counter',
-  'gauge',
-  'histogram',
-  'gaugehistogram',
-  'stateset',
-  'info',
-  'summary',
-  'unknown',
-]);
+const OM_TYPES: ReadonlySet<string> = new Set<OmType>(['counter', 'gauge', 'histogram', 'gaugehistogram', 'stateset', 'info', 'summary', 'unknown']);
 
 /** The sample-name suffixes each family type allows. */
 const SUFFIXES: Record<OmType, readonly string[]> = {
@@ -244,8 +235,7 @@ function parseSampleLine(line: string): ParsedSample | string {
   };
 }
 
-const seriesKey = (labels: readonly LabelPair[]): string =>
-  labels.map((l) => `${l.name}\u0000${l.value}`).join('\u0001');
+const seriesKey = (labels: readonly LabelPair[]): string => labels.map((l) => `${l.name}\u0000${l.value}`).join('\u0001');
 
 /**
  * Parses an OpenMetrics 1.0 body into families named by the rule in the module comment, in order of first
@@ -333,11 +323,7 @@ export function parseOpenMetrics(text: string): MetricFamily[] {
 }
 
 /** The declared family a sample name belongs to, preferring the family being read. */
-function resolveFamily(
-  name: string,
-  current: FamilyBuilder | undefined,
-  families: ReadonlyMap<string, FamilyBuilder>,
-): [FamilyBuilder, string] | undefined {
+function resolveFamily(name: string, current: FamilyBuilder | undefined, families: ReadonlyMap<string, FamilyBuilder>): [FamilyBuilder, string] | undefined {
   if (current && name.startsWith(current.name)) {
     const suffix = name.slice(current.name.length);
     if (SUFFIXES[current.type].includes(suffix)) return [current, suffix];

@@ -158,11 +158,7 @@ class TextParser {
     for (const f of this.families.values()) {
       if (f.metrics.length === 0) continue;
       const type = f.type ?? 'untyped';
-      out.push(
-        f.help === undefined
-          ? { name: f.name, type, metrics: f.metrics }
-          : { name: f.name, help: f.help, type, metrics: f.metrics },
-      );
+      out.push(f.help === undefined ? { name: f.name, type, metrics: f.metrics } : { name: f.name, help: f.help, type, metrics: f.metrics });
     }
     return out;
   }
@@ -238,9 +234,7 @@ class TextParser {
       fam.help = this.helpText();
     } else {
       if (fam.type !== undefined) {
-        this.fail(
-          `second TYPE line for metric name ${goQuote(fam.name)}, or TYPE reported after samples`,
-        );
+        this.fail(`second TYPE line for metric name ${goQuote(fam.name)}, or TYPE reported after samples`);
       }
       // The type is the rest of the line, trailing blanks included, as in the official parser.
       const word = this.toLineEnd();
@@ -403,10 +397,7 @@ class TextParser {
     if (isCount || isSum || isBucket) {
       const base = name.slice(0, len - (isCount ? 6 : isSum ? 4 : 7));
       fam = families.get(base);
-      if (
-        fam !== undefined &&
-        ((!isBucket && fam.type === 'summary') || isHistogramType(fam.type))
-      ) {
+      if (fam !== undefined && ((!isBucket && fam.type === 'summary') || isHistogramType(fam.type))) {
         this.fam = fam;
         this.part = isCount ? Part.Count : isSum ? Part.Sum : Part.Plain;
         return;

@@ -5,13 +5,7 @@
  */
 
 import { compareUtf8 } from '../domain/grouping-key.js';
-import {
-  PUSH_FAILURE_TIME_HELP,
-  PUSH_FAILURE_TIME_METRIC,
-  PUSH_TIME_HELP,
-  PUSH_TIME_METRIC,
-  groupSeriesLabels,
-} from '../domain/push-rules.js';
+import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import { formatFloatJson } from '../exposition/float-format.js';
 import type { Histogram, LabelPair, Metric, MetricType, NativeHistogram } from '../exposition/types.js';
 import type { StoredFamily, StoredGroup } from '../domain/stored-group.js';
@@ -101,10 +95,7 @@ function groupJson(group: StoredGroup): string {
   const gauge = (name: string, help: string, value: number, at: number): string =>
     familyJson({ name, type: 'gauge', help, pushedAtSeconds: at, metrics: [{ labels: seriesLabels, value }] });
   entries.set(PUSH_TIME_METRIC, gauge(PUSH_TIME_METRIC, PUSH_TIME_HELP, push, push > 0 ? push : failure));
-  entries.set(
-    PUSH_FAILURE_TIME_METRIC,
-    gauge(PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, failure, failure > 0 ? failure : push),
-  );
+  entries.set(PUSH_FAILURE_TIME_METRIC, gauge(PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, failure, failure > 0 ? failure : push));
   entries.set('labels', labelsJson(group.key.labels));
   entries.set('last_push_successful', failure > push ? 'false' : 'true');
   if (group.expiresAtSeconds !== undefined) entries.set('expires_at', goJsonString(formatApiTime(group.expiresAtSeconds)));

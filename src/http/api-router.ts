@@ -38,8 +38,7 @@ const CORS_HEADERS = {
 export function apiRouter(options: ApiRouterOptions): express.Router {
   const router = express.Router();
   router.use((req, res, next) => {
-    const count = (handler: HandlerName, code: number) =>
-      options.telemetry.requests.inc({ code: String(code), handler, method: req.method.toLowerCase() });
+    const count = (handler: HandlerName, code: number) => options.telemetry.requests.inc({ code: String(code), handler, method: req.method.toLowerCase() });
     if (req.method === 'OPTIONS') {
       res.set(CORS_HEADERS).status(200).end();
       return count('api/v1/options', 200);

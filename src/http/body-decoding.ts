@@ -22,8 +22,7 @@ export class BodyError extends Error {
   }
 }
 
-const tooLarge = (maxBytes: number): BodyError =>
-  new BodyError(413, `request body exceeds the limit of ${maxBytes} bytes after decompression`);
+const tooLarge = (maxBytes: number): BodyError => new BodyError(413, `request body exceeds the limit of ${maxBytes} bytes after decompression`);
 
 /** Returns the decoded body; throws BodyError. `raw` is returned as is for unknown encodings. */
 export function decodeBody(raw: Buffer, contentEncoding: string | undefined, maxBytes: number): Buffer {

@@ -19,8 +19,7 @@ export interface ErrorStatus {
 /** The one mapping from domain, parse and store errors to HTTP status codes. */
 export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof PushError) {
-    const status =
-      err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : err.kind === 'over_capacity' ? 429 : 400;
+    const status = err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : err.kind === 'over_capacity' ? 429 : 400;
     return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
   if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {

@@ -12,7 +12,6 @@ const BASE64_SUFFIX = '@base64';
 const NEEDS_UNESCAPING = /[%\u0080-\uffff]/;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-
 /**
  * Parses the raw (still percent-encoded) path after `/metrics`, e.g. `/job/j/instance/i1`.
  *
@@ -51,9 +50,7 @@ export function parseGroupingPath(rest: string, options: GroupingPathOptions): G
   if (jobEncoded) {
     const decoded = decodeBase64Url(unescapeSegment(rawJob));
     if (decoded.errorAt !== undefined) {
-      throw invalid(
-        `invalid base64 encoding in job name ${goQuote(decoded.bytes)}: illegal base64 data at input byte ${decoded.errorAt}`,
-      );
+      throw invalid(`invalid base64 encoding in job name ${goQuote(decoded.bytes)}: illegal base64 data at input byte ${decoded.errorAt}`);
     }
     job = utf8Value(decoded.bytes, 'job');
   } else {
@@ -174,7 +171,6 @@ function unescapeName(name: string): string {
   }
   return out;
 }
-
 
 function plainValue(raw: string, labelName: string): string {
   if (!NEEDS_UNESCAPING.test(raw)) return raw;

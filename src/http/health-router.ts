@@ -21,12 +21,11 @@ const PROBE_ALLOW = 'GET, OPTIONS';
 /** /-/healthy, /-/ready, /-/quit and /-/reload, answered as the official gateway (and Prometheus) do. */
 export function healthRouter(options: HealthRouterOptions): express.Router {
   const router = express.Router({ caseSensitive: true, strict: true });
-  const plain = (res: express.Response, status: number, body: string) =>
-    res.status(status).set('Content-Type', 'text/plain; charset=utf-8').send(body);
-  const count = (handler: 'healthy' | 'ready', code: number) =>
-    options.telemetry.requests.inc({ code: String(code), handler, method: 'get' });
+  const plain = (res: express.Response, status: number, body: string) => res.status(status).set('Content-Type', 'text/plain; charset=utf-8').send(body);
+  const count = (handler: 'healthy' | 'ready', code: number) => options.telemetry.requests.inc({ code: String(code), handler, method: 'get' });
 
-  const probe = (handler: 'healthy' | 'ready', check: () => Promise<void>): express.RequestHandler =>
+  const probe =
+    (handler: 'healthy' | 'ready', check: () => Promise<void>): express.RequestHandler =>
     async (req, res) => {
       if (req.method === 'OPTIONS') return void res.set('Allow', PROBE_ALLOW).status(200).end();
       // HEAD too: the official never routes it.

@@ -1,22 +1,12 @@
 import { escapeMetric, escapeMetricName } from '../exposition/name-escaping.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
-import {
-  hasExemplars,
-  renderOpenMetricsFamilyHeader,
-  renderOpenMetricsMetricLines,
-} from '../exposition/openmetrics-renderer.js';
+import { hasExemplars, renderOpenMetricsFamilyHeader, renderOpenMetricsMetricLines } from '../exposition/openmetrics-renderer.js';
 import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf/encode.js';
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { parseText } from '../exposition/text-parser.js';
 import { formatFloat } from '../exposition/float-format.js';
 import type { Metric, MetricFamily, MetricType } from '../exposition/types.js';
-import {
-  PUSH_FAILURE_TIME_HELP,
-  PUSH_FAILURE_TIME_METRIC,
-  PUSH_TIME_HELP,
-  PUSH_TIME_METRIC,
-  groupSeriesLabels,
-} from '../domain/push-rules.js';
+import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
@@ -101,12 +91,7 @@ export class ScrapeCache {
    * `removed`. A family's series come from `rendered` (by name) when given, else from the
    * rendering the store kept, else they are rendered here.
    */
-  applyWrite(
-    header: GroupHeader,
-    families: readonly StoredFamily[],
-    removed: readonly string[],
-    rendered?: ReadonlyMap<string, RenderedSeries>,
-  ): void {
+  applyWrite(header: GroupHeader, families: readonly StoredFamily[], removed: readonly string[], rendered?: ReadonlyMap<string, RenderedSeries>): void {
     for (const name of removed) this.dropPart(name, header.id);
     for (const family of families) this.setPart(header.id, family, rendered?.get(family.name));
     this.applyHeader(header);
@@ -222,8 +207,7 @@ export class ScrapeCache {
   }
 
   private setPart(groupId: number, family: StoredFamily, rendered: RenderedSeries | undefined): void {
-    const series =
-      rendered ?? (family.renderedSeries !== undefined ? fromStored(family.renderedSeries) : undefined) ?? renderSeries(family);
+    const series = rendered ?? (family.renderedSeries !== undefined ? fromStored(family.renderedSeries) : undefined) ?? renderSeries(family);
     const block = this.blockFor(family.name, family.type);
     this.putPart(groupId, family.name, family.type, { help: block.ownHelp(family.help), ...series }, series.keys.length);
   }

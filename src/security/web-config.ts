@@ -25,12 +25,7 @@ export class WebConfigError extends Error {
 export const ROLES = ['push', 'scrape', 'admin', 'read', 'health'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type ClientAuthType =
-  | 'NoClientCert'
-  | 'RequestClientCert'
-  | 'RequireAnyClientCert'
-  | 'VerifyClientCertIfGiven'
-  | 'RequireAndVerifyClientCert';
+export type ClientAuthType = 'NoClientCert' | 'RequestClientCert' | 'RequireAnyClientCert' | 'VerifyClientCertIfGiven' | 'RequireAndVerifyClientCert';
 
 export interface TlsSettings {
   /** PEM text, read from cert_file/key_file or given inline as cert/key. */
@@ -115,9 +110,7 @@ export function parseWebConfig(text: string, file: string): WebConfig {
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0]?.line;
-    throw new WebConfigError(
-      `web config file ${JSON.stringify(file)}:${line ? ` line ${line}:` : ''} ${first.message.split('\n')[0]}`,
-    );
+    throw new WebConfigError(`web config file ${JSON.stringify(file)}:${line ? ` line ${line}:` : ''} ${first.message.split('\n')[0]}`);
   }
   const dir = path.dirname(path.resolve(file));
   const root = doc.contents;

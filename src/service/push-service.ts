@@ -3,7 +3,16 @@ import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
 import { renderSeries, toStored } from '../render/rendered-series.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
-import { ConflictError, SeriesNotLoadedError, type ChangeCursor, type ExpiredGroup, type ExpiryOf, type GroupHeader, type MetricStore, type StoredGroup } from '../store/metric-store.js';
+import {
+  ConflictError,
+  SeriesNotLoadedError,
+  type ChangeCursor,
+  type ExpiredGroup,
+  type ExpiryOf,
+  type GroupHeader,
+  type MetricStore,
+  type StoredGroup,
+} from '../store/metric-store.js';
 import { NO_RETENTION, RetentionPolicy, systemClock } from '../domain/retention-policy.js';
 import { checkConsistency, namesToLookUp } from '../domain/consistency.js';
 import type { GroupingKey } from '../domain/grouping-key.js';

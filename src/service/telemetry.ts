@@ -18,17 +18,7 @@ export interface OwnSnapshot {
 }
 
 export type HandlerName =
-  | 'push'
-  | 'delete'
-  | 'healthy'
-  | 'ready'
-  | 'static'
-  | 'status'
-  | 'wipe'
-  | 'api/v1/status'
-  | 'api/v1/metrics'
-  | 'api/v1/options'
-  | 'api/v1/admin';
+  'push' | 'delete' | 'healthy' | 'ready' | 'static' | 'status' | 'wipe' | 'api/v1/status' | 'api/v1/metrics' | 'api/v1/options' | 'api/v1/admin';
 
 /**
  * The gateway's own metrics, in a registry the app owns (never prom-client's global one). Names,
@@ -170,9 +160,7 @@ export class Telemetry {
   /** Own family names and types, for the push-time consistency check. */
   ownTypes(): ReadonlyMap<string, MetricType> {
     if (!this.ownTypeCache) {
-      this.ownTypeCache = new Map(
-        this.registry.getMetricsAsArray().map((m) => [m.name, String(m.type) as MetricType] as const),
-      );
+      this.ownTypeCache = new Map(this.registry.getMetricsAsArray().map((m) => [m.name, String(m.type) as MetricType] as const));
     }
     return this.ownTypeCache;
   }

@@ -44,7 +44,10 @@ export async function deleteGroupsById(ctx: StoreContext, trx: Transaction<Datab
   const deleted: number[] = [];
   const names = new Set<string>();
   for (let i = 0; i < ids.length; i += ID_BATCH) {
-    let query = trx.selectFrom('metric_group').select('id').where('id', 'in', ids.slice(i, i + ID_BATCH));
+    let query = trx
+      .selectFrom('metric_group')
+      .select('id')
+      .where('id', 'in', ids.slice(i, i + ID_BATCH));
     if (pushedBeforeSeconds !== undefined) query = query.where('push_time_seconds', '<', pushedBeforeSeconds);
     const batch = (await ctx.dialect.lockedRows(query.orderBy('id')).execute()).map((r) => Number(r.id));
     if (batch.length === 0) continue;
@@ -72,7 +75,11 @@ export async function deleteExpired(ctx: StoreContext, trx: Transaction<Database
   // row and then wants the names, so taking the names first would deadlock.
   await ctx.dialect.lockedRows(expired.orderBy('id')).execute();
   const names = await trx.selectFrom('metric_family').select('name').distinct().where('group_id', 'in', expired).execute();
-  if (names.length > 0) await ctx.dialect.lockNames(trx, names.map((n) => n.name));
+  if (names.length > 0)
+    await ctx.dialect.lockNames(
+      trx,
+      names.map((n) => n.name),
+    );
   // The DELETE decides which groups this sweep removed: a replica sweeping at the same time
   // blocks on the rows and then finds them gone, so no group is reported (or counted) twice.
   // Families and samples go by ON DELETE CASCADE, through their group_id and family_id indexes.
@@ -82,8 +89,15 @@ export async function deleteExpired(ctx: StoreContext, trx: Transaction<Database
     .returning(['id', 'grouping_key', 'job', 'labels_json', 'push_time_seconds', 'expires_at_seconds'])
     .execute();
   if (rows.length === 0) return [];
-  await recountNames(trx, names.map((n) => n.name));
-  await recordRemoved(ctx.dialect, trx, rows.map((r) => Number(r.id)));
+  await recountNames(
+    trx,
+    names.map((n) => n.name),
+  );
+  await recordRemoved(
+    ctx.dialect,
+    trx,
+    rows.map((r) => Number(r.id)),
+  );
   return rows.map((r) => ({
     id: Number(r.id),
     key: { job: r.job, labels: labelPairs(r.labels_json), id: r.grouping_key },

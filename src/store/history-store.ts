@@ -35,9 +35,7 @@ export class KyselyHistoryStore implements HistoryStore {
     // has DELETE ... LIMIT only as a compile-time option, PostgreSQL not at all).
     const result = await this.db
       .deleteFrom('push_attempt')
-      .where('id', 'in', (eb) =>
-        eb.selectFrom('push_attempt').select('id').where('time_seconds', '<', cutoffSeconds).orderBy('time_seconds').limit(limit),
-      )
+      .where('id', 'in', (eb) => eb.selectFrom('push_attempt').select('id').where('time_seconds', '<', cutoffSeconds).orderBy('time_seconds').limit(limit))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

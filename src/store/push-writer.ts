@@ -76,9 +76,14 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     familyIds.set(family.name, id);
     const row = familyRow(family);
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
-    await ctx.statements.rows(trx, 'family in place', values, () => sql`UPDATE metric_family SET help = ${values[0]},
+    await ctx.statements.rows(
+      trx,
+      'family in place',
+      values,
+      () => sql`UPDATE metric_family SET help = ${values[0]},
       pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]}, rendered_series_json = ${values[3]},
-      series_digest = ${values[4]} WHERE id = ${values[5]}`);
+      series_digest = ${values[4]} WHERE id = ${values[5]}`,
+    );
     await updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!);
   }
   const fresh = write.families.filter((f) => !inPlace.has(f.name));
@@ -99,7 +104,10 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     for (const s of sampleRows.get(family.name)!) samples.push({ family_id: id, group_id: group.id, ...s });
   }
   for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
-    await trx.insertInto('metric_sample').values(samples.slice(i, i + SAMPLE_BATCH)).execute();
+    await trx
+      .insertInto('metric_sample')
+      .values(samples.slice(i, i + SAMPLE_BATCH))
+      .execute();
   }
   const written: StoredFamily[] = write.families.map((family) => ({
     name: family.name,
@@ -137,7 +145,13 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
 }
 
 /** MetricStore.recordFailure inside a transaction. */
-export async function recordFailure(ctx: StoreContext, trx: Transaction<Database>, key: GroupingKey, timeSeconds: number, expiry?: ExpiryOf): Promise<GroupHeader> {
+export async function recordFailure(
+  ctx: StoreContext,
+  trx: Transaction<Database>,
+  key: GroupingKey,
+  timeSeconds: number,
+  expiry?: ExpiryOf,
+): Promise<GroupHeader> {
   const group = await ctx.dialect.lockGroup(trx, key, ctx.statements);
   const emptied = isExpired(group.expires_at_seconds, timeSeconds) && (await emptyGroup(ctx, trx, group.id)) !== undefined;
   // A failure never extends the life of a group that has had a successful push.

@@ -47,13 +47,13 @@ export function renderGroupsPage(input: GroupsPageInput): string {
   <span class="spacer"></span>
   ${wipe}
 </div>`;
-  const summary = filtered
-    ? `${input.matching} of ${input.total} groups match`
-    : `${input.total} group${input.total === 1 ? '' : 's'}`;
+  const summary = filtered ? `${input.matching} of ${input.total} groups match` : `${input.total} group${input.total === 1 ? '' : 's'}`;
   let list: string;
   if (input.groups.length > 0) list = input.groups.map((g) => renderGroup(g, input)).join('\n');
   else if (filtered) list = '<div class="empty">No group matches this filter.</div>';
-  else list = '<div class="empty">Nothing pushed yet. Try <code>echo "some_metric 3.14" | curl --data-binary @- http://&lt;host&gt;/metrics/job/some_job</code></div>';
+  else
+    list =
+      '<div class="empty">Nothing pushed yet. Try <code>echo "some_metric 3.14" | curl --data-binary @- http://&lt;host&gt;/metrics/job/some_job</code></div>';
   const body = `<h1>Pushed groups</h1>
 <p class="sub">${summary}</p>
 ${toolbar}
@@ -86,10 +86,7 @@ function renderGroup(group: StoredGroup, input: GroupsPageInput): string {
   const now = input.nowSeconds;
   const { pushTimeSeconds: push, pushFailureTimeSeconds: failure } = group;
   // Job first, then the other grouping labels by name, as the official page shows them.
-  const labels = [
-    ...group.key.labels.filter((l) => l.name === 'job'),
-    ...group.key.labels.filter((l) => l.name !== 'job'),
-  ];
+  const labels = [...group.key.labels.filter((l) => l.name === 'job'), ...group.key.labels.filter((l) => l.name !== 'job')];
   const failed = failure > push;
   const meta: string[] = [];
   meta.push(push > 0 ? `Last push ${timeTag(push)} (${formatDuration(now - push)} ago)` : 'No successful push yet');
@@ -121,10 +118,7 @@ function renderFamily(family: StoredFamily): string {
     .slice(0, SERIES_SHOWN)
     .map((m) => `<tr><td class="series-labels">${seriesLabels(m.labels)}</td><td class="value">${valueText(m)}</td></tr>`)
     .join('');
-  const more =
-    family.metrics.length > SERIES_SHOWN
-      ? `<div class="more">${family.metrics.length - SERIES_SHOWN} more series; see /api/v1/metrics</div>`
-      : '';
+  const more = family.metrics.length > SERIES_SHOWN ? `<div class="more">${family.metrics.length - SERIES_SHOWN} more series; see /api/v1/metrics</div>` : '';
   return `<div class="family">
   <div class="family-head"><span class="family-name">${escapeHtml(family.name)}</span><span class="type">${family.type}</span>${
     family.help ? `<span class="help">${escapeHtml(family.help)}</span>` : ''

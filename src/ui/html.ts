@@ -12,7 +12,12 @@ export function escapeHtml(value: string): string {
 /** "3d 4h", "5m 2s", "12s": the two largest units, for ages and time left. */
 export function formatDuration(seconds: number): string {
   let s = Math.max(0, Math.round(seconds));
-  const units: [string, number][] = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  const units: [string, number][] = [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   const parts: string[] = [];
   for (const [name, size] of units) {
     if (s >= size || (parts.length === 0 && name === 's')) {

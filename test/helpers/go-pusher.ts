@@ -71,10 +71,7 @@ func main() {
 
 /** True when go and the Debian client_golang sources are installed. */
 export function hasGoClient(): boolean {
-  return (
-    fs.existsSync('/usr/share/gocode/src/github.com/prometheus/client_golang/prometheus/push/push.go') &&
-    spawnSync('go', ['version']).status === 0
-  );
+  return fs.existsSync('/usr/share/gocode/src/github.com/prometheus/client_golang/prometheus/push/push.go') && spawnSync('go', ['version']).status === 0;
 }
 
 /**

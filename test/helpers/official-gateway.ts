@@ -116,11 +116,7 @@ export async function startLoopbackService(options: StartLoopbackServiceOptions)
 export function startGateway(options: StartGatewayOptions = {}): Promise<Gateway> {
   return startLoopbackService({
     binary: options.binary ?? 'prometheus-pushgateway',
-    args: (port) => [
-      `--web.listen-address=127.0.0.1:${port}`,
-      `--persistence.file=${options.persistenceFile ?? ''}`,
-      ...(options.args ?? []),
-    ],
+    args: (port) => [`--web.listen-address=127.0.0.1:${port}`, `--persistence.file=${options.persistenceFile ?? ''}`, ...(options.args ?? [])],
     readyPath: '/-/ready',
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),

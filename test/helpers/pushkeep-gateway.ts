@@ -22,11 +22,9 @@ export interface StartPushkeepOptions {
 export async function startPushkeepGateway(options: StartPushkeepOptions = {}): Promise<Gateway & { dbPath: string }> {
   const port = options.port ?? (await freePort());
   const dbPath = options.dbPath ?? tempDbPath();
-  const child = spawn(
-    process.execPath,
-    [MAIN, `--web.listen-address=127.0.0.1:${port}`, `--storage.path=${dbPath}`, ...(options.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [MAIN, `--web.listen-address=127.0.0.1:${port}`, `--storage.path=${dbPath}`, ...(options.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -34,7 +32,10 @@ export async function startPushkeepGateway(options: StartPushkeepOptions = {}): 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`pushkeep exited with ${child.exitCode}: ${log}`);
-    const ok = await fetch(`${baseUrl}/-/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${baseUrl}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

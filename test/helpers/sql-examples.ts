@@ -31,7 +31,11 @@ export async function seedExampleData(gw: TestServer): Promise<void> {
   // backup_bytes is a gauge in db1: the same name as a counter is inconsistent.
   await put('/metrics/job/backup/instance/db2', '# TYPE backup_bytes counter\nbackup_bytes 2200000000\n', 400);
   await put('/metrics/job/backup/instance/files', 'backup_duration_seconds{path="/srv" 12\n', 400);
-  const post = await gw.push('POST', '/metrics/job/etl/instance/worker-1', '# TYPE records_processed counter\n# HELP records_processed Records processed.\nrecords_processed 19250\n');
+  const post = await gw.push(
+    'POST',
+    '/metrics/job/etl/instance/worker-1',
+    '# TYPE records_processed counter\n# HELP records_processed Records processed.\nrecords_processed 19250\n',
+  );
   if (post.status !== 200) throw new Error(`POST etl: ${post.status}`);
   await put('/metrics/job/cache_warmer', '# TYPE cache_entries gauge\ncache_entries 3400\n', 200, { 'Pushkeep-TTL': '30m' });
   await put('/metrics/job/session_sweeper', '# TYPE sessions_removed counter\nsessions_removed 112\n', 200, { 'Pushkeep-TTL': '6h' });

@@ -39,7 +39,8 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}, db
     ...server,
     dbPath,
     database: options.database,
-    push: (method, p, body, headers) => fetch(`${server.url}${prefix}${p}`, { method, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) }),
+    push: (method, p, body, headers) =>
+      fetch(`${server.url}${prefix}${p}`, { method, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) }),
     scrapePushed: async () => stripOwnFamilies(await (await fetch(`${server.url}${prefix}${options.telemetryPath}`)).text()),
   };
 }

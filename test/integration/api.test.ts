@@ -10,12 +10,20 @@ const hasOfficial = spawnSync('prometheus-pushgateway', ['--version']).status ==
 // Pushes whose /api/v1/metrics answer must be field for field the official's. Bucket and
 // quantile keys avoid integer-like strings, which JSON.parse would reorder.
 const PUSHES: [method: 'PUT' | 'POST', path: string, body: string][] = [
-  ['PUT', '/metrics/job/some_job/instance/some_instance', '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n'],
+  [
+    'PUT',
+    '/metrics/job/some_job/instance/some_instance',
+    '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n',
+  ],
   ['PUT', '/metrics/job/t', 'b 1 1000\n'],
   ['PUT', '/metrics/job/ok_after_fail', 'b 1 1000\n'],
   ['POST', '/metrics/job/ok_after_fail', 'c 2\n'],
   ['PUT', '/metrics/job/esc/who/Bj%C3%B6rn', `# HELP q Line one\\nline <two> & "three"\nq{v="'\\"\\\\<script>alert(1)</script>"} -0\n`],
-  ['PUT', '/metrics/job/o', '# TYPE s summary\ns{zz="1",quantile="0.5"} 1\ns{zz="1",quantile="0.99"} 2\ns_sum{zz="1"} 1\ns_count{zz="1"} 1234567\n# TYPE e summary\ne_sum 0\ne_count 0\n# TYPE h histogram\nh_bucket{zz="1",le="0.1"} 1\nh_bucket{zz="1",le="1e+06"} 2\nh_bucket{zz="1",le="+Inf"} 3\nh_sum{zz="1"} 0.00001234\nh_count{zz="1"} 3\n'],
+  [
+    'PUT',
+    '/metrics/job/o',
+    '# TYPE s summary\ns{zz="1",quantile="0.5"} 1\ns{zz="1",quantile="0.99"} 2\ns_sum{zz="1"} 1\ns_count{zz="1"} 1234567\n# TYPE e summary\ne_sum 0\ne_count 0\n# TYPE h histogram\nh_bucket{zz="1",le="0.1"} 1\nh_bucket{zz="1",le="1e+06"} 2\nh_bucket{zz="1",le="+Inf"} 3\nh_sum{zz="1"} 0.00001234\nh_count{zz="1"} 3\n',
+  ],
   ['PUT', '/metrics/job/f', 'v{n="a"} 1234567\nv{n="b"} NaN\nv{n="c"} +Inf\nv{n="d"} -1.5e-7\n'],
 ];
 
@@ -49,10 +57,7 @@ describe.skipIf(!hasOfficial)('/api/v1 against the official Pushgateway 1.5.1', 
   let official: Gateway;
   let pushkeep: TestServer;
   beforeAll(async () => {
-    [official, pushkeep] = await Promise.all([
-      startGateway({ args: ['--web.enable-admin-api'] }),
-      startTestServer({ adminApi: true }),
-    ]);
+    [official, pushkeep] = await Promise.all([startGateway({ args: ['--web.enable-admin-api'] }), startTestServer({ adminApi: true })]);
     for (const [method, path, body] of PUSHES) {
       const [a, b] = await Promise.all([send(official.baseUrl, method, path, body), send(pushkeep.url, method, path, body)]);
       expect([path, b.status]).toEqual([path, a.status]);
@@ -194,9 +199,7 @@ describe('admin API', () => {
 
     // Nothing is older than an hour; everything is older than 0s.
     expect((await del('older_than=1h')).body).toBe('{"status":"success","data":{"deleted":0}}');
-    expect((await del(`match[]=${encodeURIComponent('{instance!~"web.*"}')}&older_than=0s`)).body).toBe(
-      '{"status":"success","data":{"deleted":1}}',
-    );
+    expect((await del(`match[]=${encodeURIComponent('{instance!~"web.*"}')}&older_than=0s`)).body).toBe('{"status":"success","data":{"deleted":1}}');
     expect(await gw.scrapePushed()).toMatch(/instance="web-1"/);
     expect(await gw.scrapePushed()).not.toMatch(/job="other"/);
   });

@@ -44,7 +44,12 @@ describe('prom-client Pushgateway', () => {
   });
 });
 
-const hasPythonClient = fs.existsSync(PYTHON) && (await run(PYTHON, ['-c', 'import prometheus_client']).then(() => true, () => false));
+const hasPythonClient =
+  fs.existsSync(PYTHON) &&
+  (await run(PYTHON, ['-c', 'import prometheus_client']).then(
+    () => true,
+    () => false,
+  ));
 
 describe.skipIf(!hasPythonClient)('Python prometheus_client (Debian python3-prometheus-client)', () => {
   const address = () => gw.url.replace('http://', '');

@@ -19,21 +19,12 @@ interface RunResult {
   readonly output: string;
 }
 
-function run(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<RunResult> {
+function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd: options.cwd ?? root, env: options.env ?? process.env, timeout: options.timeoutMs ?? 20_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, output: `$ ${command} ${args.join(' ')}\n${stdout}${stderr}${error?.message ?? ''}` });
-      },
-    );
+    execFile(command, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, timeout: options.timeoutMs ?? 20_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, output: `$ ${command} ${args.join(' ')}\n${stdout}${stderr}${error?.message ?? ''}` });
+    });
   });
 }
 
@@ -66,9 +57,7 @@ const BACKUP_METRICS = ['backup_success', 'backup_duration_seconds', 'backup_siz
 
 const ALLOWED_METRICS = new Set<string>([...PUSHKEEP_METRICS, ...BACKUP_METRICS]);
 
-const PROMQL_KEYWORDS = new Set([
-  'and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'inf', 'nan',
-]);
+const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'inf', 'nan']);
 
 /**
  * Metric names referenced by a PromQL expression (Grafana variables allowed). Strings, label
@@ -151,11 +140,7 @@ async function startPrometheus(dir: string, target: string): Promise<LoopbackSer
   await writeFile(configFile, JSON.stringify(config));
   return startLoopbackService({
     binary: 'prometheus',
-    args: (port) => [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
+    args: (port) => [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`],
     readyPath: '/-/ready',
     readyTimeoutMs: 20_000,
   });
@@ -224,9 +209,7 @@ describe('Prometheus config and alerts', () => {
     const rules = await readFile(join(rulesDir, 'pushkeep-alerts.yml'), 'utf8');
     const tests = await readFile(join(rulesDir, 'pushkeep-alerts.test.yml'), 'utf8');
     const alerts = [...rules.matchAll(/^\s*- alert: (\w+)/gm)].map(([, name]) => name);
-    expect(alerts).toEqual(
-      expect.arrayContaining(['BackupFailed', 'JobStoppedPushing', 'PushFailed', 'PushkeepDown', 'PushkeepUnhealthy']),
-    );
+    expect(alerts).toEqual(expect.arrayContaining(['BackupFailed', 'JobStoppedPushing', 'PushFailed', 'PushkeepDown', 'PushkeepUnhealthy']));
     for (const alert of alerts) expect(tests, `no test for ${alert}`).toContain(`alertname: ${alert}`);
   });
 
@@ -254,14 +237,21 @@ describe('Grafana dashboard', () => {
     const queries = await dashboardQueries();
     expect(queries.length).toBeGreaterThan(0);
     const unknown = queries.flatMap(({ panel, expr }) =>
-      metricNamesIn(expr).filter((name) => !ALLOWED_METRICS.has(name)).map((name) => `${panel}: ${name}`),
+      metricNamesIn(expr)
+        .filter((name) => !ALLOWED_METRICS.has(name))
+        .map((name) => `${panel}: ${name}`),
     );
     expect(unknown).toEqual([]);
     // The panels the issue asks for are there.
     const used = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
     for (const name of [
-      'pushkeep_groups', 'push_time_seconds', 'push_failure_time_seconds', 'pushkeep_groups_expired_total',
-      'pushgateway_http_requests_total', 'pushgateway_http_push_duration_seconds', 'backup_success',
+      'pushkeep_groups',
+      'push_time_seconds',
+      'push_failure_time_seconds',
+      'pushkeep_groups_expired_total',
+      'pushgateway_http_requests_total',
+      'pushgateway_http_push_duration_seconds',
+      'backup_success',
     ]) {
       expect(used, name).toContain(name);
     }
@@ -272,13 +262,15 @@ describe('Grafana dashboard', () => {
     // Grafana substitutes its variables before Prometheus sees a query; promtool check rules
     // parses each as a recording rule.
     const rules = {
-      groups: [{
-        name: 'dashboard',
-        rules: queries.map(({ expr }, i) => ({
-          record: `dashboard:query_${i}`,
-          expr: expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', '.*'),
-        })),
-      }],
+      groups: [
+        {
+          name: 'dashboard',
+          rules: queries.map(({ expr }, i) => ({
+            record: `dashboard:query_${i}`,
+            expr: expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', '.*'),
+          })),
+        },
+      ],
     };
     const dir = await mkdtemp(join(tmpdir(), 'pushkeep-dashboard-'));
     try {
@@ -289,9 +281,9 @@ describe('Grafana dashboard', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    const datasources = parseYaml(
-      await readFile(join(root, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
-    ) as { datasources: Array<{ uid: string }> };
+    const datasources = parseYaml(await readFile(join(root, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as {
+      datasources: Array<{ uid: string }>;
+    };
     const dashboard = JSON.parse(await readFile(join(root, 'deploy/grafana/dashboards/pushkeep.json'), 'utf8')) as DashboardJson;
     const uids = new Set((dashboard.panels ?? []).map((panel) => panel.datasource?.uid).filter((uid) => uid !== undefined));
     expect([...uids]).toEqual(datasources.datasources.map((ds) => ds.uid));
@@ -389,31 +381,35 @@ describe('examples against a gateway', () => {
     },
   ];
 
-  it.each(examples)('$name nightly backup pushes its four gauges ($outcome)', async ({ outcome, prepare }) => {
-    const [command, ...args] = await prepare();
-    const gateway = await startPushkeepGateway();
-    try {
-      const result = await run(command, args, {
-        env: { ...process.env, PUSHGATEWAY: gateway.baseUrl.replace('http://', ''), BACKUP_OUTCOME: outcome, BACKUP_SECONDS: '0' },
-      });
-      expect(result.code, result.output).toBe(0);
-      expect(result.output).toContain(outcome === 'success' ? 'Backup succeeded' : 'Backup failed');
-      expect(result.output).not.toMatch(/failed to push/i);
+  it.each(examples)(
+    '$name nightly backup pushes its four gauges ($outcome)',
+    async ({ outcome, prepare }) => {
+      const [command, ...args] = await prepare();
+      const gateway = await startPushkeepGateway();
+      try {
+        const result = await run(command, args, {
+          env: { ...process.env, PUSHGATEWAY: gateway.baseUrl.replace('http://', ''), BACKUP_OUTCOME: outcome, BACKUP_SECONDS: '0' },
+        });
+        expect(result.code, result.output).toBe(0);
+        expect(result.output).toContain(outcome === 'success' ? 'Backup succeeded' : 'Backup failed');
+        expect(result.output).not.toMatch(/failed to push/i);
 
-      const text = await scrape(gateway);
-      const group = { job: 'nightly_backup', instance: 'database-01' };
-      for (const name of BACKUP_METRICS) expect(samples(text, name, group), name).toHaveLength(1);
-      expect(samples(text, 'backup_success', group)).toEqual([outcome === 'success' ? 1 : 0]);
-      const [size] = samples(text, 'backup_size_bytes', group);
-      if (outcome === 'success') expect(size).toBeGreaterThanOrEqual(1_000_000);
-      else expect(size).toBe(0);
-      const [lastTimestamp] = samples(text, 'backup_last_timestamp', group);
-      expect(Math.abs((lastTimestamp ?? 0) - Date.now() / 1000)).toBeLessThan(60);
-      expect(samples(text, 'push_time_seconds', group)[0]).toBeGreaterThan(0);
-    } finally {
-      await gateway.stop();
-    }
-  }, 45_000);
+        const text = await scrape(gateway);
+        const group = { job: 'nightly_backup', instance: 'database-01' };
+        for (const name of BACKUP_METRICS) expect(samples(text, name, group), name).toHaveLength(1);
+        expect(samples(text, 'backup_success', group)).toEqual([outcome === 'success' ? 1 : 0]);
+        const [size] = samples(text, 'backup_size_bytes', group);
+        if (outcome === 'success') expect(size).toBeGreaterThanOrEqual(1_000_000);
+        else expect(size).toBe(0);
+        const [lastTimestamp] = samples(text, 'backup_last_timestamp', group);
+        expect(Math.abs((lastTimestamp ?? 0) - Date.now() / 1000)).toBeLessThan(60);
+        expect(samples(text, 'push_time_seconds', group)[0]).toBeGreaterThan(0);
+      } finally {
+        await gateway.stop();
+      }
+    },
+    45_000,
+  );
 
   it('curl one-liners in examples/curl/README.md push, replace and delete as documented', async (ctx) => {
     if (!installed('curl')) ctx.skip('curl is not installed');

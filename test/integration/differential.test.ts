@@ -9,7 +9,11 @@ const hasOfficial = spawnSync('prometheus-pushgateway', ['--version']).status ==
 // scrapes (own families removed, push times masked) must be identical. Only behaviour both
 // documents agree on is sent here; deliberate differences are tested in push-api.test.ts.
 const REQUESTS: [method: 'PUT' | 'POST' | 'DELETE', path: string, body: string][] = [
-  ['PUT', '/metrics/job/some_job/instance/some_instance', '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n'],
+  [
+    'PUT',
+    '/metrics/job/some_job/instance/some_instance',
+    '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n',
+  ],
   ['PUT', '/metrics/job/some_job', 'some_metric 3.14\n'],
   ['PUT', '/metrics/job/j', 'a 1\nb 2\n'],
   ['POST', '/metrics/job/j', 'b 3\nc 4\n'],
@@ -19,9 +23,17 @@ const REQUESTS: [method: 'PUT' | 'POST' | 'DELETE', path: string, body: string][
   ['PUT', '/metrics/job/directory_cleaner/path/x', 'x 2\n'],
   ['PUT', '/metrics/job/b/instance/i', 'body{job="other",instance="x",foo="1"} 1\n'],
   ['PUT', '/metrics/job/b2', 'body{instance="x"} 5\n'],
-  ['PUT', '/metrics/job/f', 'v{n="a"} 1234567\nv{n="b"} 0.00001234\nv{n="c"} 1e6\nv{n="d"} -1.5e-7\nv{n="e"} 123456789012\nv{n="f"} NaN\nv{n="g"} +Inf\nv{n="h"} -0\n'],
+  [
+    'PUT',
+    '/metrics/job/f',
+    'v{n="a"} 1234567\nv{n="b"} 0.00001234\nv{n="c"} 1e6\nv{n="d"} -1.5e-7\nv{n="e"} 123456789012\nv{n="f"} NaN\nv{n="g"} +Inf\nv{n="h"} -0\n',
+  ],
   ['PUT', '/metrics/job/h', '# HELP hm Line one\\nline two \\\\ backslash "quote"\n# TYPE hm gauge\nhm{l="a\\"b\\\\c\\nd"} NaN\n'],
-  ['PUT', '/metrics/job/o', '# TYPE s summary\ns{zz="1",quantile="0.5"} 1\ns_sum{zz="1"} 1\ns_count{zz="1"} 1\n# TYPE h histogram\nh_bucket{zz="1",le="0.1"} 1\nh_bucket{zz="1",le="1e+06"} 2\nh_sum{zz="1"} 3\nh_count{zz="1"} 4\n'],
+  [
+    'PUT',
+    '/metrics/job/o',
+    '# TYPE s summary\ns{zz="1",quantile="0.5"} 1\ns_sum{zz="1"} 1\ns_count{zz="1"} 1\n# TYPE h histogram\nh_bucket{zz="1",le="0.1"} 1\nh_bucket{zz="1",le="1e+06"} 2\nh_sum{zz="1"} 3\nh_count{zz="1"} 4\n',
+  ],
   ['PUT', '/metrics/job/tc1', '# TYPE tc counter\ntc 1\n'],
   ['PUT', '/metrics/job/tc2', '# TYPE tc gauge\ntc 2\n'],
   ['PUT', '/metrics/job/ts', 'b 1 1000\n'],

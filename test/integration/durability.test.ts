@@ -54,7 +54,10 @@ describe('durability', () => {
     const db = tempDbPath();
     proc = await startPushkeepProcess([`--storage.path=${db}`]);
     const bodies: [string, string][] = [
-      ['/metrics/job/nightly_backup/instance/database-01', '# HELP backup_success Whether it worked.\n# TYPE backup_success gauge\nbackup_success 1\nbackup_size_bytes 1.234567e+06\n'],
+      [
+        '/metrics/job/nightly_backup/instance/database-01',
+        '# HELP backup_success Whether it worked.\n# TYPE backup_success gauge\nbackup_success 1\nbackup_size_bytes 1.234567e+06\n',
+      ],
       ['/metrics/job@base64/L3Zhci90bXA', '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n'],
       ['/metrics/job/s', '# TYPE q summary\nq{quantile="0.9"} NaN\nq_sum 0\nq_count 0\nweird{v="a\\"b\\\\c\\nd"} -Inf\n'],
     ];

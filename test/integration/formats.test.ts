@@ -25,7 +25,12 @@ const ACCEPT = {
 } as const;
 type Format = keyof typeof ACCEPT;
 const FORMATS: readonly Format[] = ['text', 'openmetrics', 'protobuf'];
-const hasPython = fs.existsSync(PYTHON) && (await run(PYTHON, ['-c', 'import prometheus_client, snappy']).then(() => true, () => false));
+const hasPython =
+  fs.existsSync(PYTHON) &&
+  (await run(PYTHON, ['-c', 'import prometheus_client, snappy']).then(
+    () => true,
+    () => false,
+  ));
 
 // Push bodies are written by hand, not by Pushkeep's renderers, so that a renderer bug cannot hide in
 // both the push and the expectation.
@@ -113,10 +118,19 @@ const PB_BODY = protobufBody([
     type: 'COUNTER',
     metric: [
       {
-        label: [{ name: 'code', value: '200' }, { name: 'path', value: 'a"b\\c\nd' }],
+        label: [
+          { name: 'code', value: '200' },
+          { name: 'path', value: 'a"b\\c\nd' },
+        ],
         counter: { value: 1027, exemplar: { label: [{ name: 'trace_id', value: 'abc' }], value: 1 }, createdTimestamp: { seconds: 1690000000 } },
       },
-      { label: [{ name: 'code', value: '500' }, { name: 'path', value: '/ünï' }], counter: { value: 0 } },
+      {
+        label: [
+          { name: 'code', value: '500' },
+          { name: 'path', value: '/ünï' },
+        ],
+        counter: { value: 0 },
+      },
     ],
   },
   {
@@ -140,7 +154,10 @@ const PB_BODY = protobufBody([
           sampleCount: 4,
           sampleSum: 5.5,
           // No +Inf bucket, as client_golang sends them: the count is the implicit +Inf bucket.
-          bucket: [{ cumulativeCount: 1, upperBound: 0.1 }, { cumulativeCount: 3, upperBound: 1 }],
+          bucket: [
+            { cumulativeCount: 1, upperBound: 0.1 },
+            { cumulativeCount: 3, upperBound: 1 },
+          ],
         },
       },
     ],
@@ -149,7 +166,18 @@ const PB_BODY = protobufBody([
     name: 'rt_size_bytes',
     help: 'Size.',
     type: 'SUMMARY',
-    metric: [{ summary: { sampleCount: 7, sampleSum: 100, quantile: [{ quantile: 0.5, value: 10 }, { quantile: 0.9, value: 20 }] } }],
+    metric: [
+      {
+        summary: {
+          sampleCount: 7,
+          sampleSum: 100,
+          quantile: [
+            { quantile: 0.5, value: 10 },
+            { quantile: 0.9, value: 20 },
+          ],
+        },
+      },
+    ],
   },
   {
     name: 'rt_queue',
@@ -340,37 +368,43 @@ describe('OpenMetrics scrapes give Prometheus the series of a text scrape', () =
 });
 
 describe('real clients in their default formats', () => {
-  it.skipIf(!hasGoClient())('Go client_golang pushes protobuf with Push, Add and Delete; grouping values with /, empty and unicode', { timeout: 300_000 }, async () => {
-    const pusher = await buildGoPusher();
-    // client_golang query-escapes the job: the space arrives as `+`, kept literally as the official does.
-    const labels = 'city="Zürich",empty="",instance="",job="go+job",path="/var/tmp"';
-    await goPush(pusher, gw.url, 'push');
-    let text = (await scrape(gw, 'text')).raw.toString();
-    expect(text).toContain(`# HELP go_ops_total Operations done.\n# TYPE go_ops_total counter\ngo_ops_total{${labels}} 3\n`);
-    expect(text).toContain(`# HELP go_temperature_celsius Température "ambiante".\n# TYPE go_temperature_celsius gauge\ngo_temperature_celsius{${labels},room="küche/1"} 21.5\n`);
-    expect(text).toContain(
-      [
-        `go_latency_seconds_bucket{${labels},le="0.1"} 1`,
-        `go_latency_seconds_bucket{${labels},le="1"} 2`,
-        `go_latency_seconds_bucket{${labels},le="+Inf"} 3`,
-        `go_latency_seconds_sum{${labels}} 7.55`,
-        `go_latency_seconds_count{${labels}} 3`,
-      ].join('\n'),
-    );
-    expect(text).toContain(`go_size_bytes{${labels},quantile="0.5"} 10\ngo_size_bytes_sum{${labels}} 10\ngo_size_bytes_count{${labels}} 1\n`);
-    // The same families in the other formats.
-    const reference = ingested((await scrape(gw, 'text')).families, 'go_');
-    expect(reference.map((f) => f.name)).toEqual(['go_latency_seconds', 'go_ops_total', 'go_size_bytes', 'go_temperature_celsius']);
-    for (const format of ['openmetrics', 'protobuf'] as const) expect(ingested((await scrape(gw, format)).families, 'go_')).toEqual(reference);
+  it.skipIf(!hasGoClient())(
+    'Go client_golang pushes protobuf with Push, Add and Delete; grouping values with /, empty and unicode',
+    { timeout: 300_000 },
+    async () => {
+      const pusher = await buildGoPusher();
+      // client_golang query-escapes the job: the space arrives as `+`, kept literally as the official does.
+      const labels = 'city="Zürich",empty="",instance="",job="go+job",path="/var/tmp"';
+      await goPush(pusher, gw.url, 'push');
+      let text = (await scrape(gw, 'text')).raw.toString();
+      expect(text).toContain(`# HELP go_ops_total Operations done.\n# TYPE go_ops_total counter\ngo_ops_total{${labels}} 3\n`);
+      expect(text).toContain(
+        `# HELP go_temperature_celsius Température "ambiante".\n# TYPE go_temperature_celsius gauge\ngo_temperature_celsius{${labels},room="küche/1"} 21.5\n`,
+      );
+      expect(text).toContain(
+        [
+          `go_latency_seconds_bucket{${labels},le="0.1"} 1`,
+          `go_latency_seconds_bucket{${labels},le="1"} 2`,
+          `go_latency_seconds_bucket{${labels},le="+Inf"} 3`,
+          `go_latency_seconds_sum{${labels}} 7.55`,
+          `go_latency_seconds_count{${labels}} 3`,
+        ].join('\n'),
+      );
+      expect(text).toContain(`go_size_bytes{${labels},quantile="0.5"} 10\ngo_size_bytes_sum{${labels}} 10\ngo_size_bytes_count{${labels}} 1\n`);
+      // The same families in the other formats.
+      const reference = ingested((await scrape(gw, 'text')).families, 'go_');
+      expect(reference.map((f) => f.name)).toEqual(['go_latency_seconds', 'go_ops_total', 'go_size_bytes', 'go_temperature_celsius']);
+      for (const format of ['openmetrics', 'protobuf'] as const) expect(ingested((await scrape(gw, format)).families, 'go_')).toEqual(reference);
 
-    await goPush(pusher, gw.url, 'add');
-    text = (await scrape(gw, 'text')).raw.toString();
-    expect(text).toContain(`go_temperature_celsius{${labels},room="küche/1"} 22.5\n`);
+      await goPush(pusher, gw.url, 'add');
+      text = (await scrape(gw, 'text')).raw.toString();
+      expect(text).toContain(`go_temperature_celsius{${labels},room="küche/1"} 22.5\n`);
 
-    await goPush(pusher, gw.url, 'delete');
-    text = (await scrape(gw, 'text')).raw.toString();
-    expect(text).not.toContain('job="go+job"');
-  });
+      await goPush(pusher, gw.url, 'delete');
+      text = (await scrape(gw, 'text')).raw.toString();
+      expect(text).not.toContain('job="go+job"');
+    },
+  );
 
   it('prom-client in OpenMetrics mode (no Content-Type, body ending in # EOF), exemplars included', async () => {
     const registry = new client.Registry<typeof client.openMetricsContentType>();
@@ -472,9 +506,7 @@ sys.stdout.buffer.write(snappy.compress(sys.stdin.buffer.read()))
 });
 
 describe('UTF-8 names', () => {
-  const utf8Body = protobufBody([
-    { name: 'dot.name', type: 'GAUGE', metric: [{ label: [{ name: 'some.label', value: 'v' }], gauge: { value: 1 } }] },
-  ]);
+  const utf8Body = protobufBody([{ name: 'dot.name', type: 'GAUGE', metric: [{ label: [{ name: 'some.label', value: 'v' }], gauge: { value: 1 } }] }]);
   const badLabelBody = protobufBody([{ name: 'ok_name', type: 'GAUGE', metric: [{ label: [{ name: 'bad-label', value: 'v' }], gauge: { value: 1 } }] }]);
 
   it('without --push.enable-utf8-names, non-legacy metric and label names are refused in every push format', async () => {

@@ -53,7 +53,11 @@ function mutate(bytes: Buffer): Buffer {
         copy[at] = int(256);
         break;
       case 1:
-        return Buffer.concat([copy.subarray(0, at), Buffer.from(pick(['{', '}', '"', '\n', '\\', '\0', '\xff', '# EOF\n', ' ', '=']), 'latin1'), copy.subarray(at)]);
+        return Buffer.concat([
+          copy.subarray(0, at),
+          Buffer.from(pick(['{', '}', '"', '\n', '\\', '\0', '\xff', '# EOF\n', ' ', '=']), 'latin1'),
+          copy.subarray(at),
+        ]);
       default:
         return Buffer.concat([copy.subarray(0, at), copy.subarray(at + 1)]);
     }
@@ -94,13 +98,42 @@ function body(): { body: Buffer; headers: Record<string, string> } {
     default:
       b = Buffer.from(`fz_many{i="${int(1000)}"} ${random()}\n`.repeat(1 + int(20)));
   }
-  if (int(4) === 0) headers['Content-Type'] = pick(['text/plain', 'text/plain; version=0.0.4', 'application/json', '*/*', 'application/vnd.google.protobuf', ';;;', 'text/plain; charset=latin1']);
+  if (int(4) === 0)
+    headers['Content-Type'] = pick([
+      'text/plain',
+      'text/plain; version=0.0.4',
+      'application/json',
+      '*/*',
+      'application/vnd.google.protobuf',
+      ';;;',
+      'text/plain; charset=latin1',
+    ]);
   if (int(6) === 0) headers['Content-Encoding'] = pick(['gzip', 'snappy', 'deflate', 'identity', 'x-garbage', '']);
   return { body: b, headers };
 }
 
 // Job names the fuzzer may produce: never `keep_` ones, which hold the protected groups.
-const SEGMENTS = ['fz', 'fz2', 'a', '', '%2F', '%', '%zz', '..', '.', 'instance', 'job', '@base64', 'Zno=', '__x', 'U__a_2e_b', 'é', '%C3%A9', '%FF', 'x'.repeat(300)];
+const SEGMENTS = [
+  'fz',
+  'fz2',
+  'a',
+  '',
+  '%2F',
+  '%',
+  '%zz',
+  '..',
+  '.',
+  'instance',
+  'job',
+  '@base64',
+  'Zno=',
+  '__x',
+  'U__a_2e_b',
+  'é',
+  '%C3%A9',
+  '%FF',
+  'x'.repeat(300),
+];
 
 function path(): string {
   switch (int(6)) {
@@ -110,7 +143,21 @@ function path(): string {
       return `/metrics/${pick(['job', 'job@base64', 'JOB', 'job/'])}/${pick(['fz', 'fz2', 'Zno=', ''])}${parts.length ? '/' : ''}${parts.join('/')}`;
     }
     case 2:
-      return pick(['/metrics', '/metrics/', '/api/v1/metrics', '/api/v1/status', '/api/v1/admin/wipe', '/-/healthy', '/-/ready', '/-/quit', '/-/reload', '/', '/static/../../etc/passwd', '/api/v1/', '/api/v1/metrics/']);
+      return pick([
+        '/metrics',
+        '/metrics/',
+        '/api/v1/metrics',
+        '/api/v1/status',
+        '/api/v1/admin/wipe',
+        '/-/healthy',
+        '/-/ready',
+        '/-/quit',
+        '/-/reload',
+        '/',
+        '/static/../../etc/passwd',
+        '/api/v1/',
+        '/api/v1/metrics/',
+      ]);
     case 3:
       return `/${Array.from({ length: int(5) }, () => pick(SEGMENTS)).join(pick(['/', '//', '/./', '/../']))}`;
     case 4:
@@ -141,7 +188,9 @@ function send(server: TestServer, agent: http.Agent): Promise<Outcome | undefine
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: `${method} ${p} -> ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}` }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: `${method} ${p} -> ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}` }),
+        );
         res.on('error', () => resolve(undefined));
       },
     );

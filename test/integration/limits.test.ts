@@ -68,7 +68,13 @@ describe('per-push limits and the body size', () => {
       'push.max-body-bytes',
       /exceeds the limit of 16777216 bytes/,
     ],
-    ['100k labels on one series', () => server.push('PUT', '/metrics/job/victim', bigLabelSet(100_000)), 413, 'push.max-labels-per-series', /has 100002 labels, the limit is 128/],
+    [
+      '100k labels on one series',
+      () => server.push('PUT', '/metrics/job/victim', bigLabelSet(100_000)),
+      413,
+      'push.max-labels-per-series',
+      /has 100002 labels, the limit is 128/,
+    ],
     [
       'a 10 MB label value',
       () => server.push('POST', '/metrics/job/victim', `m{l="${'x'.repeat(10_000_000)}"} 1\n`),
@@ -205,9 +211,7 @@ describe('store-wide limits', () => {
   });
 
   it('holds under concurrent pushes: the store never passes the limit', async () => {
-    const replies = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => server.push('PUT', '/metrics/job/c', `c{k="${i}"} 1\nc{k="x${i}"} 1\n`)),
-    );
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => server.push('PUT', '/metrics/job/c', `c{k="${i}"} 1\nc{k="x${i}"} 1\n`)));
     expect(replies.every((r) => r.status === 200 || r.status === 429)).toBe(true);
     const series = (await server.scrapePushed()).split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('push_')).length;
     expect(series).toBeLessThanOrEqual(10);

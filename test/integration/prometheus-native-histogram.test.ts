@@ -98,7 +98,10 @@ async function startPrometheus(target: string, features: string[]): Promise<Prom
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return { url, process: child, dir };
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -143,7 +146,10 @@ function seriesLines(samples: readonly VectorSample[]): string[] {
   return samples
     .map((s) => {
       const { __name__, ...labels } = s.metric;
-      const body = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+      const body = Object.keys(labels)
+        .sort()
+        .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+        .join(',');
       return `${__name__}{${body}} ${Number(s.value![1])}`;
     })
     .sort();
@@ -154,7 +160,10 @@ function textScrapeLines(text: string, job: string): string[] {
     .flatMap((f) => flattenFamily(f))
     .filter((s) => s.labels.some((l) => l.name === 'job' && l.value === job))
     .map((s) => {
-      const body = [...s.labels].sort((a, b) => (a.name < b.name ? -1 : 1)).map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',');
+      const body = [...s.labels]
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((l) => `${l.name}=${JSON.stringify(l.value)}`)
+        .join(',');
       return `${s.name}{${body}} ${s.value}`;
     })
     .sort();

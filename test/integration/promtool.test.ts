@@ -24,9 +24,18 @@ function promtoolCheckMetrics(text: string): Promise<{ code: number; output: str
 describe.skipIf(!hasPromtool)('promtool check metrics (Debian prometheus)', () => {
   it('accepts a scrape holding every metric type, escapes and special values', async () => {
     const pushes: [string, string][] = [
-      ['/metrics/job/types/instance/a', '# HELP c_total A counter.\n# TYPE c_total counter\nc_total{x="1"} 3\n# HELP g A gauge with "quotes" and \\\\ and \\n.\n# TYPE g gauge\ng{v="a\\"b\\\\c\\nd"} -Inf\ng{v="nan"} NaN\n'],
-      ['/metrics/job/types/instance/b', '# HELP s_seconds A summary.\n# TYPE s_seconds summary\ns_seconds{quantile="0.5"} 1.5\ns_seconds{quantile="0.99"} 2e-07\ns_seconds_sum 12\ns_seconds_count 8\n'],
-      ['/metrics/job/types/instance/c', '# HELP h_seconds A histogram.\n# TYPE h_seconds histogram\nh_seconds_bucket{le="0.1"} 1\nh_seconds_bucket{le="1e+06"} 4\nh_seconds_sum 1234567.5\nh_seconds_count 5\n'],
+      [
+        '/metrics/job/types/instance/a',
+        '# HELP c_total A counter.\n# TYPE c_total counter\nc_total{x="1"} 3\n# HELP g A gauge with "quotes" and \\\\ and \\n.\n# TYPE g gauge\ng{v="a\\"b\\\\c\\nd"} -Inf\ng{v="nan"} NaN\n',
+      ],
+      [
+        '/metrics/job/types/instance/b',
+        '# HELP s_seconds A summary.\n# TYPE s_seconds summary\ns_seconds{quantile="0.5"} 1.5\ns_seconds{quantile="0.99"} 2e-07\ns_seconds_sum 12\ns_seconds_count 8\n',
+      ],
+      [
+        '/metrics/job/types/instance/c',
+        '# HELP h_seconds A histogram.\n# TYPE h_seconds histogram\nh_seconds_bucket{le="0.1"} 1\nh_seconds_bucket{le="1e+06"} 4\nh_seconds_sum 1234567.5\nh_seconds_count 5\n',
+      ],
       ['/metrics/job/types/instance/d', '# HELP u An untyped one.\nu 1\n'],
       ['/metrics/job@base64/L3Zhci90bXA', '# HELP g A gauge with another help.\n# TYPE g gauge\ng{v="x"} 1\n'],
     ];

@@ -146,9 +146,7 @@ describe('bad input: 400 with a one-line reason, nothing stored', () => {
   it('refuses timestamps and records the failure on the group', async () => {
     const res = await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');
     expect(res.status).toBe(400);
-    expect(await res.text()).toBe(
-      'pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps\n',
-    );
+    expect(await res.text()).toBe('pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps\n');
     const scrape = await gw.scrapePushed();
     expect(scrape).toMatch(/^push_time_seconds\{instance="",job="t"\} 0$/m);
     expect(scrape).toMatch(/^push_failure_time_seconds\{instance="",job="t"\} 1\.\d+e\+09$/m);
@@ -292,7 +290,12 @@ describe('scrape', () => {
       ].join('\n'),
     );
     expect(scrape).toContain(
-      ['# TYPE s summary', 's{instance="",job="o",zz="1",quantile="0.5"} 1', 's_sum{instance="",job="o",zz="1"} 1', 's_count{instance="",job="o",zz="1"} 1'].join('\n'),
+      [
+        '# TYPE s summary',
+        's{instance="",job="o",zz="1",quantile="0.5"} 1',
+        's_sum{instance="",job="o",zz="1"} 1',
+        's_count{instance="",job="o",zz="1"} 1',
+      ].join('\n'),
     );
   });
 
@@ -318,20 +321,21 @@ describe('scrape', () => {
 
 describe('restart', () => {
   it('a re-push of the same series changes their values in the scrape, in SQL and after a reopen', async () => {
-    const body = (v: string) =>
-      `# TYPE g gauge\ng{a="x"} ${v}\ng{a="y"} 1\n# TYPE s summary\ns{quantile="0.5"} ${v}\ns_sum 2\ns_count 3\n`;
+    const body = (v: string) => `# TYPE g gauge\ng{a="x"} ${v}\ng{a="y"} 1\n# TYPE s summary\ns{quantile="0.5"} ${v}\ns_sum 2\ns_count 3\n`;
     await gw.push('PUT', '/metrics/job/v', body('1'));
     await gw.push('PUT', '/metrics/job/w', 'g{a="z"} 9\n');
-    for (const [method, v] of [['POST', 'NaN'], ['PUT', '+Inf'], ['POST', '-7.5']] as const) {
+    for (const [method, v] of [
+      ['POST', 'NaN'],
+      ['PUT', '+Inf'],
+      ['POST', '-7.5'],
+    ] as const) {
       expect((await gw.push(method, '/metrics/job/v', body(v))).status).toBe(200);
       const scrape = await gw.scrapePushed();
       expect(scrape).toContain(`g{a="x",instance="",job="v"} ${v}\n`);
       expect(scrape).toContain(`s{instance="",job="v",quantile="0.5"} ${v}\n`);
       const db = await openReadOnly(gw.database);
       try {
-        const { rows } = await db.query(
-          "SELECT metric_name, labels_json, value FROM pushed_samples WHERE job = 'v' ORDER BY metric_name, labels_json",
-        );
+        const { rows } = await db.query("SELECT metric_name, labels_json, value FROM pushed_samples WHERE job = 'v' ORDER BY metric_name, labels_json");
         const value = v === 'NaN' ? null : v === '+Inf' ? Infinity : Number(v);
         expect(rows.map((r) => [r[0], r[2]])).toEqual([
           ['g', value],
@@ -375,13 +379,16 @@ describe('restart', () => {
     await withDatabase(gw.database, async (db) => {
       const row = await db.selectFrom('metric_family').select('rendered_series_json').where('name', '=', 'r').executeTakeFirstOrThrow();
       expect(row.rendered_series_json).toContain(' 5\\n');
-      await db.updateTable('metric_family').set({ rendered_series_json: row.rendered_series_json!.replace(' 5\\n', ' 6\\n') }).execute();
+      await db
+        .updateTable('metric_family')
+        .set({ rendered_series_json: row.rendered_series_json!.replace(' 5\\n', ' 6\\n') })
+        .execute();
     });
     gw = await startTestServer({ database: gw.database });
     expect(await gw.scrapePushed()).toMatch(/^r\{instance="",job="r"\} 6$/m);
   });
 
-  it('keeps each family\'s series digest true to its stored series, whatever path a push takes', async () => {
+  it("keeps each family's series digest true to its stored series, whatever path a push takes", async () => {
     const samples = async () => (await gw.scrapePushed()).split('\n').filter((l) => l.startsWith('d{'));
     // Each family's digest against its metric_sample rows; null where none is stored.
     const digests = async () => {

@@ -37,8 +37,7 @@ describe.skipIf(POSTGRES.skipReason !== undefined)(title, () => {
     await dropDatabases();
   });
 
-  const push = (p: PushkeepProcess, method: 'PUT' | 'POST', path: string, body: string) =>
-    fetch(`${p.url}/metrics${path}`, { method, body });
+  const push = (p: PushkeepProcess, method: 'PUT' | 'POST', path: string, body: string) => fetch(`${p.url}/metrics${path}`, { method, body });
   const scrape = async (p: PushkeepProcess) => stripOwnFamilies(await (await fetch(`${p.url}/metrics`)).text());
 
   it('migrated once, and a push to one is in the very next scrape of the other', async () => {
@@ -77,9 +76,12 @@ describe.skipIf(POSTGRES.skipReason !== undefined)(title, () => {
       ]);
       expect([ra.status, rb.status]).toEqual([200, 200]);
       const rows = await db.query<{ name: string }>(
-        "SELECT f.name FROM metric_family f JOIN metric_group g ON g.id = f.group_id WHERE g.grouping_key = '{job=\"whole\"}' ORDER BY f.name",
+        'SELECT f.name FROM metric_family f JOIN metric_group g ON g.id = f.group_id WHERE g.grouping_key = \'{job="whole"}\' ORDER BY f.name',
       );
-      expect([['left_a', 'left_b', 'left_c'], ['right_a', 'right_b']]).toContainEqual(rows.rows.map((r) => r.name));
+      expect([
+        ['left_a', 'left_b', 'left_c'],
+        ['right_a', 'right_b'],
+      ]).toContainEqual(rows.rows.map((r) => r.name));
     }
   }, 60_000);
 

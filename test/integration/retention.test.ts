@@ -110,7 +110,7 @@ describe('retention over HTTP', () => {
     expect((await server.push('PUT', '/metrics/job/other', '# TYPE shared counter\nshared 5\n')).status).toBe(200);
   });
 
-  it('does not let a failed push extend a group\'s life', async () => {
+  it("does not let a failed push extend a group's life", async () => {
     const server = await start(retention(1.5, YEARLY, ['job="k"=0']));
     await server.push('PUT', '/metrics/job/k', '# TYPE y gauge\ny 1\n');
     await server.push('PUT', '/metrics/job/j', '# TYPE x gauge\nx 1\n');

@@ -82,7 +82,10 @@ describe('--web.external-url sets the prefix of a real process', () => {
     });
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const ready = await fetch(`${url}/ext/-/ready`).then((r) => r.status, () => 0);
+      const ready = await fetch(`${url}/ext/-/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (ready === 200) break;
       if (Date.now() > deadline || child.exitCode !== null) throw new Error('pushkeep did not become ready under /ext');
       await new Promise((r) => setTimeout(r, 50));

@@ -29,10 +29,42 @@ function makeCertificates(): void {
   openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=pushkeep test CA');
   fs.writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
   fs.writeFileSync(file('client.ext'), 'subjectAltName=DNS:batch.example\nextendedKeyUsage=clientAuth\n');
   openssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=batch');
-  openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2', '-extfile', 'client.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'client.ext',
+  );
   openssl('req', '-x509', ...ec, '-keyout', 'stranger.key', '-out', 'stranger.crt', '-days', '2', '-subj', '/CN=stranger');
 }
 
@@ -107,16 +139,13 @@ basic_auth_users:
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it.each(['/metrics', '/-/healthy', '/-/ready', '/api/v1/status', '/', '/nonexistent'])(
-    'GET %s without credentials is the official 401',
-    async (p) => {
-      const reply = await request(`${server.url}${p}`);
-      expect(reply.status).toBe(401);
-      expect(reply.body).toBe('Unauthorized\n');
-      expect(reply.headers['www-authenticate']).toBe('Basic');
-      expect(reply.headers['x-frame-options']).toBe('deny');
-    },
-  );
+  it.each(['/metrics', '/-/healthy', '/-/ready', '/api/v1/status', '/', '/nonexistent'])('GET %s without credentials is the official 401', async (p) => {
+    const reply = await request(`${server.url}${p}`);
+    expect(reply.status).toBe(401);
+    expect(reply.body).toBe('Unauthorized\n');
+    expect(reply.headers['www-authenticate']).toBe('Basic');
+    expect(reply.headers['x-frame-options']).toBe('deny');
+  });
 
   it('refuses pushes and deletes without credentials and with a wrong password, changing nothing', async () => {
     for (const basic of [undefined, ['alice', 'wrong'] as [string, string], ['mallory', 's3cret'] as [string, string]]) {
@@ -141,9 +170,13 @@ basic_auth_users:
 
   it('the official binary accepts the very same file and behaves the same', async () => {
     const port = 19300 + Math.floor(Math.random() * 500);
-    const child = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', `--web.config.file=${file('official.yml')}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'prometheus-pushgateway',
+      [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', `--web.config.file=${file('official.yml')}`],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     try {
@@ -180,7 +213,11 @@ describe('mutual TLS', () => {
     servers.push(s);
     return s;
   };
-  const outcome = (p: Promise<Reply>) => p.then((r) => r.status, () => 'refused');
+  const outcome = (p: Promise<Reply>) =>
+    p.then(
+      (r) => r.status,
+      () => 'refused',
+    );
 
   it('RequireAndVerifyClientCert: only a certificate signed by the client CA gets in', async () => {
     const s = await start('RequireAndVerifyClientCert');
@@ -335,8 +372,16 @@ describe('web config file checks', () => {
     ['a header that cannot be set', 'http_server_config:\n  headers:\n    X-Custom: 1\n', /HTTP header "X-Custom" can not be configured/],
     ['a bad X-Frame-Options', 'http_server_config:\n  headers:\n    X-Frame-Options: allow\n', /invalid value for X-Frame-Options/],
     ['a key without a certificate', `tls_server_config:\n  key_file: ${file('server.key')}\n`, /missing one of cert or cert_file/],
-    ['an unknown cipher', `tls_server_config:\n  cert_file: ${file('server.crt')}\n  key_file: ${file('server.key')}\n  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n`, /unknown cipher/],
-    ['a client CA without client auth', `tls_server_config:\n  cert_file: ${file('server.crt')}\n  key_file: ${file('server.key')}\n  client_ca_file: ${file('ca.crt')}\n`, /without a Client Auth Policy/],
+    [
+      'an unknown cipher',
+      `tls_server_config:\n  cert_file: ${file('server.crt')}\n  key_file: ${file('server.key')}\n  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n`,
+      /unknown cipher/,
+    ],
+    [
+      'a client CA without client auth',
+      `tls_server_config:\n  cert_file: ${file('server.crt')}\n  key_file: ${file('server.key')}\n  client_ca_file: ${file('ca.crt')}\n`,
+      /without a Client Auth Policy/,
+    ],
     ['an unknown role', `basic_auth_users:\n  a: ${HASH}\npushkeep_authorization:\n  users:\n    a: [root]\n`, /unknown role "root"/],
     ['a user without roles', `basic_auth_users:\n  a: ${HASH}\npushkeep_authorization:\n  anonymous: [health]\n`, /no roles are given/],
     ['a token that is not a sha256', 'pushkeep_authorization:\n  bearer_tokens:\n    - name: t\n      sha256: abc\n      roles: [push]\n', /64 hex digits/],

@@ -17,19 +17,52 @@ const REPO = path.join(import.meta.dirname, '..', '..');
 /** The contract: the views' columns, in order. Changing them breaks operators' queries. */
 const VIEW_COLUMNS = {
   pushed_groups: [
-    'grouping_key', 'job', 'instance', 'labels_json',
-    'last_push_seconds', 'last_push_at', 'seconds_since_push',
-    'last_failed_push_seconds', 'last_failed_push_at',
-    'expires_at_seconds', 'expires_at', 'expires_in_seconds',
-    'family_count', 'series_count', 'sample_count',
+    'grouping_key',
+    'job',
+    'instance',
+    'labels_json',
+    'last_push_seconds',
+    'last_push_at',
+    'seconds_since_push',
+    'last_failed_push_seconds',
+    'last_failed_push_at',
+    'expires_at_seconds',
+    'expires_at',
+    'expires_in_seconds',
+    'family_count',
+    'series_count',
+    'sample_count',
   ],
   pushed_samples: [
-    'grouping_key', 'job', 'instance', 'grouping_labels_json', 'family', 'metric_name', 'type', 'help',
-    'labels_json', 'value', 'last_push_seconds', 'last_push_at',
+    'grouping_key',
+    'job',
+    'instance',
+    'grouping_labels_json',
+    'family',
+    'metric_name',
+    'type',
+    'help',
+    'labels_json',
+    'value',
+    'last_push_seconds',
+    'last_push_at',
   ],
   push_history: [
-    'time_seconds', 'time', 'age_seconds', 'method', 'path', 'grouping_key', 'job', 'instance', 'labels_json',
-    'outcome', 'status_code', 'reason', 'body_bytes', 'series_count', 'client_address',
+    'time_seconds',
+    'time',
+    'age_seconds',
+    'method',
+    'path',
+    'grouping_key',
+    'job',
+    'instance',
+    'labels_json',
+    'outcome',
+    'status_code',
+    'reason',
+    'body_bytes',
+    'series_count',
+    'client_address',
   ],
 } as const;
 
@@ -143,9 +176,7 @@ describeDialects('SQL views on the example data', (dialect) => {
   });
 
   it('answers: groups about to expire', async () => {
-    expect(await query(EXAMPLE_QUERIES.expiringSoon.sql)).toEqual([
-      expect.objectContaining({ grouping_key: '{job="cache_warmer"}', minutes_left: 30 }),
-    ]);
+    expect(await query(EXAMPLE_QUERIES.expiringSoon.sql)).toEqual([expect.objectContaining({ grouping_key: '{job="cache_warmer"}', minutes_left: 30 })]);
   });
 
   it('answers: metrics whose help differs between groups', async () => {
@@ -209,21 +240,27 @@ describeDialects('SQL views on the example data', (dialect) => {
   });
 
   it.each([
-    'INSERT INTO metric_group (grouping_key, job, labels_json) VALUES (\'x\', \'x\', \'{}\')',
+    "INSERT INTO metric_group (grouping_key, job, labels_json) VALUES ('x', 'x', '{}')",
     'DELETE FROM metric_group',
     'DROP VIEW pushed_groups',
-    'UPDATE push_attempt SET outcome = \'accepted\'',
+    "UPDATE push_attempt SET outcome = 'accepted'",
     'WITH g AS (SELECT id FROM metric_group) DELETE FROM metric_family WHERE group_id IN (SELECT id FROM g)',
     'CREATE TABLE evil (x integer)',
     'SELECT 1; DELETE FROM metric_group',
   ])('the CLI refuses %s and changes nothing', async (statement) => {
-    const before = await query('SELECT (SELECT count(*) FROM metric_group) AS groups, (SELECT count(*) FROM push_attempt) AS attempts, (SELECT count(*) FROM metric_family) AS families');
+    const before = await query(
+      'SELECT (SELECT count(*) FROM metric_group) AS groups, (SELECT count(*) FROM push_attempt) AS attempts, (SELECT count(*) FROM metric_family) AS families',
+    );
     const result = await cli([...storageArgs(database), statement]);
     expect(result.status).toBe(1);
     expect(result.out).toBe('');
     expect(result.err).toMatch(/^pushkeep sql: .+\n$/);
     if (!statement.startsWith('SELECT 1;')) expect(result.err).toContain('refused');
-    expect(await query('SELECT (SELECT count(*) FROM metric_group) AS groups, (SELECT count(*) FROM push_attempt) AS attempts, (SELECT count(*) FROM metric_family) AS families')).toEqual(before);
+    expect(
+      await query(
+        'SELECT (SELECT count(*) FROM metric_group) AS groups, (SELECT count(*) FROM push_attempt) AS attempts, (SELECT count(*) FROM metric_family) AS families',
+      ),
+    ).toEqual(before);
     await expect(query('SELECT count(*) AS n FROM pushed_groups')).resolves.toEqual([{ n: 7 }]);
   });
 
@@ -248,7 +285,10 @@ describe('pushkeep sql as a program', () => {
 
   const run = (args: readonly string[]) =>
     new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'sql', ...args], { cwd: REPO, env: { ...process.env, PUSHKEEP_STORAGE_PATH: gw.dbPath } });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'sql', ...args], {
+        cwd: REPO,
+        env: { ...process.env, PUSHKEEP_STORAGE_PATH: gw.dbPath },
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -168,7 +168,10 @@ describeDialects('replicas on one database', (dialect) => {
       const results = await Promise.all([a.push('same', 'a1 1\na2 1\na3 1\n'), b.push('same', 'b1 2\nb2 2\n')]);
       expect(results).toEqual(['ok', 'ok']);
       const names = [...(await a.scrape()).matchAll(/^(\w+)\{instance="",job="same"\}/gm)].map((m) => m[1]).filter((n) => !n!.startsWith('push_'));
-      expect([['a1', 'a2', 'a3'], ['b1', 'b2']]).toContainEqual(names);
+      expect([
+        ['a1', 'a2', 'a3'],
+        ['b1', 'b2'],
+      ]).toContainEqual(names);
       expect(await b.scrape()).toBe(await a.scrape());
     }
   });

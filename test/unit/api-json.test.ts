@@ -17,7 +17,15 @@ describe('goJsonString: Go encoding/json escaping', () => {
   });
 
   it('sorts object keys by bytes, as Go sorts map keys', () => {
-    expect(goJsonObject([['b', '1'], ['B', '2'], ['labels', '3'], ['a_b', '4'], ['ab', '5']])).toBe('{"B":2,"a_b":4,"ab":5,"b":1,"labels":3}');
+    expect(
+      goJsonObject([
+        ['b', '1'],
+        ['B', '2'],
+        ['labels', '3'],
+        ['a_b', '4'],
+        ['ab', '5'],
+      ]),
+    ).toBe('{"B":2,"a_b":4,"ab":5,"b":1,"labels":3}');
   });
 });
 

@@ -73,9 +73,7 @@ describe('decodeBody', () => {
   });
 
   describe('snappy framed (Python client)', () => {
-    const big = Buffer.from(
-      Array.from({ length: 5000 }, (_, i) => `metric_${i % 97}{job="j",i="${i}"} ${i * 1.5}\n`).join(''),
-    );
+    const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => `metric_${i % 97}{job="j",i="${i}"} ${i * 1.5}\n`).join(''));
 
     it.each([
       ['a small, incompressible body (uncompressed chunk)', Buffer.from('x 1\n')],

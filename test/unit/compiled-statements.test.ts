@@ -29,6 +29,8 @@ describe('statements compiled once per shape', () => {
   it('refuses a parameter list that is not the template’s', async () => {
     open = openDatabase({ sqlitePath: ':memory:', sync: 'normal' });
     const statements = new CompiledStatements();
-    await expect(statements.rows(open.db, 'swapped', [1, 2], () => sql`SELECT ${2} AS a, ${1} AS b`)).rejects.toThrow(/parameters are not those of its template/);
+    await expect(statements.rows(open.db, 'swapped', [1, 2], () => sql`SELECT ${2} AS a, ${1} AS b`)).rejects.toThrow(
+      /parameters are not those of its template/,
+    );
   });
 });

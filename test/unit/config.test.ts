@@ -110,9 +110,7 @@ describe('flag syntax', () => {
   });
 
   it('--no- overrides a true environment value', () => {
-    expect(loadConfig(['--no-web.enable-lifecycle'], { PUSHKEEP_WEB_ENABLE_LIFECYCLE: 'true' }).web.enableLifecycle).toBe(
-      false,
-    );
+    expect(loadConfig(['--no-web.enable-lifecycle'], { PUSHKEEP_WEB_ENABLE_LIFECYCLE: 'true' }).web.enableLifecycle).toBe(false);
   });
 
   it('repeats list flags, in order, and comma-joins them for status', () => {
@@ -151,10 +149,7 @@ describe('environment variables', () => {
   });
 
   it('split lists on commas', () => {
-    expect(loadConfig([], { PUSHKEEP_WEB_LISTEN_ADDRESS: '127.0.0.1:1, 127.0.0.1:2' }).web.listenAddresses).toEqual([
-      '127.0.0.1:1',
-      '127.0.0.1:2',
-    ]);
+    expect(loadConfig([], { PUSHKEEP_WEB_LISTEN_ADDRESS: '127.0.0.1:1, 127.0.0.1:2' }).web.listenAddresses).toEqual(['127.0.0.1:1', '127.0.0.1:2']);
   });
 
   it('treat an empty value as unset', () => {
@@ -206,7 +201,12 @@ describe('bad values', () => {
     ['bad listen address', ['--web.listen-address=9091'], {}, 'invalid value "9091" for --web.listen-address: missing port, expected host:port or :port'],
     ['bad port', ['--web.listen-address=:99999'], {}, 'invalid value ":99999" for --web.listen-address: port must be a number from 0 to 65535'],
     ['bad external URL', ['--web.external-url=not a url'], {}, 'invalid value "not a url" for --web.external-url: not a URL'],
-    ['quoted external URL', ['--web.external-url="http://x/"'], {}, 'invalid value ""http://x/"" for --web.external-url: URL must not begin or end with quotes'],
+    [
+      'quoted external URL',
+      ['--web.external-url="http://x/"'],
+      {},
+      'invalid value ""http://x/"" for --web.external-url: URL must not begin or end with quotes',
+    ],
     ['storage URL scheme', ['--storage.url=mysql://db/x'], {}, 'invalid value for --storage.url: unsupported scheme "mysql" (expected postgres://...)'],
     ['empty telemetry path', ['--web.telemetry-path='], {}, 'invalid value "" for --web.telemetry-path: must not be empty'],
   ];
@@ -252,9 +252,7 @@ describe('route prefix (§1.21, §1.22)', () => {
   });
 
   it('keeps the external URL as given in status', () => {
-    expect(loadConfig(['--web.external-url=http://example.com/ext/'], {}).flags['web.external-url']).toBe(
-      'http://example.com/ext/',
-    );
+    expect(loadConfig(['--web.external-url=http://example.com/ext/'], {}).flags['web.external-url']).toBe('http://example.com/ext/');
   });
 
   it('adds a leading slash to the telemetry path', () => {

@@ -12,7 +12,11 @@ describe('namesToLookUp', () => {
   });
 
   it('asks for nothing when every pushed family replaces one of its name and type in the group', () => {
-    const existing = new Map<string, MetricType>([['x', 'summary'], ['y_sum', 'gauge'], ['z', 'counter']]);
+    const existing = new Map<string, MetricType>([
+      ['x', 'summary'],
+      ['y_sum', 'gauge'],
+      ['z', 'counter'],
+    ]);
     expect(namesToLookUp([family('x', 'summary'), family('y_sum', 'gauge')], existing)).toEqual([]);
   });
 
@@ -24,7 +28,7 @@ describe('namesToLookUp', () => {
 });
 
 describe('checkConsistency without a registry lookup', () => {
-  it('still refuses a re-pushed family that clashes with the gateway\'s own families', () => {
+  it("still refuses a re-pushed family that clashes with the gateway's own families", () => {
     const pushed = [family('process_start_time_seconds', 'counter')];
     const existing = new Map<string, MetricType>([['process_start_time_seconds', 'counter']]);
     expect(namesToLookUp(pushed, existing)).toEqual([]);

@@ -45,10 +45,11 @@ function renderText(families: readonly MetricFamily[]): string {
  * can be refused) but never rendered: the gateway stores none. Text has no gauge histogram type:
  * it renders as histogram (text-renderer.ts).
  */
-const withoutTimestamps = (families: readonly MetricFamily[]) =>
-  families.map((f) => ({ ...f, metrics: f.metrics.map(({ timestampMs: _t, ...m }) => m) }));
+const withoutTimestamps = (families: readonly MetricFamily[]) => families.map((f) => ({ ...f, metrics: f.metrics.map(({ timestampMs: _t, ...m }) => m) }));
 const asText = (families: readonly MetricFamily[]) =>
-  withoutTimestamps(families).map((f) => (f.type === 'gaugehistogram' ? { ...f, type: 'histogram' as const } : f)).map(withInfBucket);
+  withoutTimestamps(families)
+    .map((f) => (f.type === 'gaugehistogram' ? { ...f, type: 'histogram' as const } : f))
+    .map(withInfBucket);
 
 /** Every rendered histogram has a +Inf bucket (the count), as in the official exposition. */
 function withInfBucket<F extends MetricFamily>(family: F): F {
@@ -78,7 +79,9 @@ const sampleLine = fc
     return `${n}${labels.length ? `{${body}}` : ''} ${v}${ts ? ` ${ts}` : ''}`;
   });
 const metaLine = fc.oneof(
-  fc.tuple(name, fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped', 'gaugehistogram', 'unknown', 'info', 'stateset')).map(([n, t]) => `# TYPE ${n} ${t}`),
+  fc
+    .tuple(name, fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped', 'gaugehistogram', 'unknown', 'info', 'stateset'))
+    .map(([n, t]) => `# TYPE ${n} ${t}`),
   fc.tuple(name, fc.string({ maxLength: 10 })).map(([n, h]) => `# HELP ${n} ${h.replace(/\n/g, ' ')}`),
   fc.tuple(name, fc.constantFrom('seconds', 'bytes')).map(([n, u]) => `# UNIT ${n} ${u}`),
   fc.constant('# a comment'),
@@ -88,7 +91,10 @@ const document = fc.array(fc.oneof({ weight: 3, arbitrary: sampleLine }, { weigh
 /** A document, sometimes with random characters inserted, deleted or replaced. */
 const mutatedText = (eof: boolean) =>
   fc
-    .tuple(document, fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.constantFrom('{', '}', '"', ',', '=', '\\', '\n', ' ', '#', '\t', '\0', 'é', '\uFFFD')), { maxLength: 4 }))
+    .tuple(
+      document,
+      fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.constantFrom('{', '}', '"', ',', '=', '\\', '\n', ' ', '#', '\t', '\0', 'é', '\uFFFD')), { maxLength: 4 }),
+    )
     .map(([lines, edits]) => {
       let text = `${lines.join('\n')}\n${eof ? '# EOF\n' : ''}`;
       for (const [at, op, ch] of edits) {
@@ -117,9 +123,18 @@ describe('text format parser', () => {
 
   it('parseBody refuses arbitrary bytes only with its own errors', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 80 }), fc.constantFrom(undefined, 'text/plain; version=0.0.4', 'application/openmetrics-text; version=1.0.0', 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited'), (bytes, type) => {
-        attempt(() => parseBody(type, Buffer.from(bytes), { utf8Names: false }), [ParseError, ProtobufError, EncodingError]);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.constantFrom(
+          undefined,
+          'text/plain; version=0.0.4',
+          'application/openmetrics-text; version=1.0.0',
+          'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited',
+        ),
+        (bytes, type) => {
+          attempt(() => parseBody(type, Buffer.from(bytes), { utf8Names: false }), [ParseError, ProtobufError, EncodingError]);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -128,14 +143,20 @@ describe('text format parser', () => {
 describe('OpenMetrics parser', () => {
   it('refuses only with ParseError, and render → parse is the identity on what it accepts', () => {
     fc.assert(
-      fc.property(fc.oneof(mutatedText(true), fc.string({ maxLength: 60 }).map((s) => `${s}\n# EOF\n`)), (text) => {
-        const families = attempt(() => parseOpenMetrics(text), [ParseError]);
-        if (families === undefined) return;
-        // Known gap, left to the parser's owner: a UNIT that is not a suffix of the family name is
-        // accepted (the spec says it must be) and then not rendered.
-        fc.pre(families.every((f) => f.unit === undefined || f.name.endsWith(`_${f.unit}`)));
-        expect(withoutTimestamps(parseOpenMetrics(renderOpenMetrics(families)))).toEqual(withoutTimestamps(families));
-      }),
+      fc.property(
+        fc.oneof(
+          mutatedText(true),
+          fc.string({ maxLength: 60 }).map((s) => `${s}\n# EOF\n`),
+        ),
+        (text) => {
+          const families = attempt(() => parseOpenMetrics(text), [ParseError]);
+          if (families === undefined) return;
+          // Known gap, left to the parser's owner: a UNIT that is not a suffix of the family name is
+          // accepted (the spec says it must be) and then not rendered.
+          fc.pre(families.every((f) => f.unit === undefined || f.name.endsWith(`_${f.unit}`)));
+          expect(withoutTimestamps(parseOpenMetrics(renderOpenMetrics(families)))).toEqual(withoutTimestamps(families));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -143,26 +164,35 @@ describe('OpenMetrics parser', () => {
 
 describe('protobuf codec', () => {
   it('refuses random and mutated bytes only with ProtobufError, and encode → decode is the identity on what it accepts', () => {
-    const valid = encodeDelimited(parseText('# HELP a h\n# TYPE a counter\na{l="v"} 1\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n'));
+    const valid = encodeDelimited(
+      parseText('# HELP a h\n# TYPE a counter\na{l="v"} 1\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n'),
+    );
     const mutated = fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
       const copy = Buffer.from(valid);
       for (const [at, byte] of edits) copy[at] = byte;
       return copy;
     });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 100 }), mutated, mutated.map((b) => b.subarray(0, b.length - 3))), (bytes) => {
-        const families = attempt(() => decodeDelimited(bytes), [ProtobufError]);
-        if (families === undefined) return;
-        // Known gap, left to the codec's owner: a native histogram mixing an integer sample_count
-        // with float zero/sample counts (no client writes one) comes back with sampleCountFloat
-        // filled in from sampleCount.
-        fc.pre(
-          !families.some((f) =>
-            f.metrics.some((m) => m.histogram?.native && m.histogram.native.sampleCountFloat === 0 && m.histogram.native.zeroCountFloat > 0),
-          ),
-        );
-        expect(decodeDelimited(encodeDelimited(families))).toEqual(families);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 100 }),
+          mutated,
+          mutated.map((b) => b.subarray(0, b.length - 3)),
+        ),
+        (bytes) => {
+          const families = attempt(() => decodeDelimited(bytes), [ProtobufError]);
+          if (families === undefined) return;
+          // Known gap, left to the codec's owner: a native histogram mixing an integer sample_count
+          // with float zero/sample counts (no client writes one) comes back with sampleCountFloat
+          // filled in from sampleCount.
+          fc.pre(
+            !families.some((f) =>
+              f.metrics.some((m) => m.histogram?.native && m.histogram.native.sampleCountFloat === 0 && m.histogram.native.zeroCountFloat > 0),
+            ),
+          );
+          expect(decodeDelimited(encodeDelimited(families))).toEqual(families);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -178,28 +208,42 @@ describe('grouping-key path parser', () => {
   it('refuses only with PushError, and a key written back as a path parses to the same key', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64url') || '=';
     fc.assert(
-      fc.property(fc.oneof(rawPath, rawPath.map((p) => `/job${p}`), rawPath.map((p) => `/job@base64${p}`)), fc.boolean(), (p, utf8Names) => {
-        const key = attempt(() => parseGroupingPath(p, { utf8Names }), [PushError]);
-        if (key === undefined) return;
-        const labels = key.labels.filter((l) => l.name !== 'job');
-        const written = `/job@base64/${b64(key.job)}${labels.map((l) => `/${encodeURIComponent(l.name)}@base64/${b64(l.value)}`).join('')}`;
-        expect(parseGroupingPath(written, { utf8Names })).toEqual(key);
-      }),
+      fc.property(
+        fc.oneof(
+          rawPath,
+          rawPath.map((p) => `/job${p}`),
+          rawPath.map((p) => `/job@base64${p}`),
+        ),
+        fc.boolean(),
+        (p, utf8Names) => {
+          const key = attempt(() => parseGroupingPath(p, { utf8Names }), [PushError]);
+          if (key === undefined) return;
+          const labels = key.labels.filter((l) => l.name !== 'job');
+          const written = `/job@base64/${b64(key.job)}${labels.map((l) => `/${encodeURIComponent(l.name)}@base64/${b64(l.value)}`).join('')}`;
+          expect(parseGroupingPath(written, { utf8Names })).toEqual(key);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('round-trips keys built from arbitrary label values', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 10 }), fc.dictionary(fc.constantFrom('a', 'b', 'instance', 'zone'), fc.string({ maxLength: 10 }), { maxKeys: 3 }), (job, labels) => {
-        const p = `/job/${encodeURIComponent(job)}${Object.entries(labels).map(([k, v]) => `/${k}/${v === '' ? '' : encodeURIComponent(v)}`).join('')}`;
-        const key = attempt(() => parseGroupingPath(p, { utf8Names: false }), [PushError]);
-        if (key === undefined) return;
-        expect(key.job).toBe(job);
-        for (const [k, v] of Object.entries(labels)) {
-          if (v !== '' || k !== 'instance') expect(key.labels.find((l) => l.name === k)?.value).toBe(v);
-        }
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 10 }),
+        fc.dictionary(fc.constantFrom('a', 'b', 'instance', 'zone'), fc.string({ maxLength: 10 }), { maxKeys: 3 }),
+        (job, labels) => {
+          const p = `/job/${encodeURIComponent(job)}${Object.entries(labels)
+            .map(([k, v]) => `/${k}/${v === '' ? '' : encodeURIComponent(v)}`)
+            .join('')}`;
+          const key = attempt(() => parseGroupingPath(p, { utf8Names: false }), [PushError]);
+          if (key === undefined) return;
+          expect(key.job).toBe(job);
+          for (const [k, v] of Object.entries(labels)) {
+            if (v !== '' || k !== 'instance') expect(key.labels.find((l) => l.name === k)?.value).toBe(v);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });

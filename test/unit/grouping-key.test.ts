@@ -66,11 +66,7 @@ const accepted: [string, string, string][] = [
   // §0.2 ordering is by bytes
   ['0.2 names sorted by byte order', '/job/j/b/1/a/2/Z/3/_x/4', '{Z="3",_x="4",a="2",b="1",job="j"}'],
   // §10.11
-  [
-    '10.11 two plain pairs',
-    '/job/j/label_name1/label_value1/label_name2/label_value2',
-    '{job="j",label_name1="label_value1",label_name2="label_value2"}',
-  ],
+  ['10.11 two plain pairs', '/job/j/label_name1/label_value1/label_name2/label_value2', '{job="j",label_name1="label_value1",label_name2="label_value2"}'],
   [
     '10.11 base64 first value',
     '/job/j/label_name1@base64/bGFiZWwvdmFsdWUx/label_name2/label_value2',
@@ -118,11 +114,7 @@ const refused: [string, string, string][] = [
   ['2.6 bare @base64', '/job/j/@base64/YQ', 'improper label name ""'],
   ['2.6 empty name', '/job/j//x', 'improper label name ""'],
   ['2.6 __ check before @base64 decoding', '/job/j/__x@base64/YQ', 'improper label name "__x"'],
-  [
-    '2.8 dot is not base64',
-    '/job/j/a@base64/foo.bar',
-    'invalid base64 encoding for label a="foo.bar": illegal base64 data at input byte 3',
-  ],
+  ['2.8 dot is not base64', '/job/j/a@base64/foo.bar', 'invalid base64 encoding for label a="foo.bar": illegal base64 data at input byte 3'],
   ['2.8 single character', '/job/j/a@base64/Y', 'invalid base64 encoding for label a="Y": illegal base64 data at input byte 0'],
   ['2.8 padding in the middle', '/job/j/a@base64/YQ=a', 'invalid base64 encoding for label a="YQ=a": illegal base64 data at input byte 2'],
   ['2.8 standard alphabet +', '/job/j/a@base64/YQ+', 'invalid base64 encoding for label a="YQ+": illegal base64 data at input byte 2'],
@@ -232,14 +224,8 @@ describe('parseGroupingPath: what clients send', () => {
         `/job/j/who/${PROMETHEUS}`, // a router that already decoded non-ASCII
       ],
     ],
-    [
-      `${PROMETHEUS} as the job`,
-      ['/job@base64/zqDPgc6_zrzOt864zrXPjc-C', '/job/%CE%A0%CF%81%CE%BF%CE%BC%CE%B7%CE%B8%CE%B5%CF%8D%CF%82'],
-    ],
-    [
-      'plus sign (Go and Java query-escape a space as +, which the official keeps literally)',
-      ['/job/j/v/a+b', '/job/j/v/a%2Bb', '/job/j/v@base64/YSti'],
-    ],
+    [`${PROMETHEUS} as the job`, ['/job@base64/zqDPgc6_zrzOt864zrXPjc-C', '/job/%CE%A0%CF%81%CE%BF%CE%BC%CE%B7%CE%B8%CE%B5%CF%8D%CF%82']],
+    ['plus sign (Go and Java query-escape a space as +, which the official keeps literally)', ['/job/j/v/a+b', '/job/j/v/a%2Bb', '/job/j/v@base64/YSti']],
   ];
 
   it.each(same)('%s', (_name, spellings) => {

@@ -13,14 +13,21 @@ async function layerErrors(file: string, code: string): Promise<string[]> {
 
 describe('layer check', () => {
   it('refuses an http module importing the store', async () => {
-    const errors = await layerErrors('src/http/example.ts', "import { KyselyMetricStore } from '../store/kysely-metric-store.js';\nexport const s = KyselyMetricStore;\n");
+    const errors = await layerErrors(
+      'src/http/example.ts',
+      "import { KyselyMetricStore } from '../store/kysely-metric-store.js';\nexport const s = KyselyMetricStore;\n",
+    );
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('src/http/ may import only');
   });
 
   it('refuses domain code importing a layer above it, also from a nested folder', async () => {
-    expect(await layerErrors('src/domain/example.ts', "import { PushService } from '../service/push-service.js';\nexport const s = PushService;\n")).toHaveLength(1);
-    expect(await layerErrors('src/store/dialect/example.ts', "import { ScrapeCache } from '../../render/scrape-cache.js';\nexport const c = ScrapeCache;\n")).toHaveLength(1);
+    expect(
+      await layerErrors('src/domain/example.ts', "import { PushService } from '../service/push-service.js';\nexport const s = PushService;\n"),
+    ).toHaveLength(1);
+    expect(
+      await layerErrors('src/store/dialect/example.ts', "import { ScrapeCache } from '../../render/scrape-cache.js';\nexport const c = ScrapeCache;\n"),
+    ).toHaveLength(1);
   });
 
   it('refuses a layer importing the composition root', async () => {

@@ -5,7 +5,14 @@ import type { Metric } from '../../src/exposition/types.js';
 describe('metrics_json encoding', () => {
   it.each<[string, Metric[]]>([
     ['finite values', [{ labels: [{ name: 'a', value: 'null' }], value: 1.5 }]],
-    ['NaN and infinities', [{ labels: [], value: NaN }, { labels: [], value: Infinity }, { labels: [], value: -Infinity }]],
+    [
+      'NaN and infinities',
+      [
+        { labels: [], value: NaN },
+        { labels: [], value: Infinity },
+        { labels: [], value: -Infinity },
+      ],
+    ],
     ['negative zero', [{ labels: [], value: -0 }]],
     ['summary with special values', [{ labels: [], summary: { sampleCount: 0, sampleSum: -0, quantiles: [{ quantile: 0.5, value: NaN }] } }]],
     ['histogram with +Inf bucket', [{ labels: [], histogram: { sampleCount: 2, sampleSum: 3, buckets: [{ upperBound: Infinity, cumulativeCount: 2 }] } }]],

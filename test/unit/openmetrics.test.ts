@@ -132,9 +132,7 @@ describe('parseOpenMetrics', () => {
   });
 
   it('never fails on exemplars: misplaced or malformed ones are dropped', () => {
-    const [g, c] = parseOpenMetrics(
-      ['# TYPE g gauge', 'g 1 # {a="b"} 1', '# TYPE c counter', 'c_total 2 # {a="b" garbage', '# EOF'].join('\n'),
-    );
+    const [g, c] = parseOpenMetrics(['# TYPE g gauge', 'g 1 # {a="b"} 1', '# TYPE c counter', 'c_total 2 # {a="b" garbage', '# EOF'].join('\n'));
     expect(g?.metrics[0]).toEqual({ labels: [], value: 1 });
     expect(c?.metrics[0]).toEqual({ labels: [], value: 2 });
   });

@@ -49,7 +49,10 @@ describe('decodeDelimited', () => {
               summary: {
                 sample_count: 4,
                 sample_sum: 9.5,
-                quantile: [{ quantile: 0.5, value: 2 }, { quantile: 0.99, value: 4 }],
+                quantile: [
+                  { quantile: 0.5, value: 2 },
+                  { quantile: 0.99, value: 4 },
+                ],
                 created_timestamp: ts(1690000000000),
               },
             },
@@ -153,7 +156,10 @@ describe('decodeDelimited', () => {
               schema: 1,
               zero_threshold: 2.938735877055719e-39,
               zero_count: 4,
-              negative_span: [{ offset: 0, length: 2 }, { offset: 0, length: 2 }],
+              negative_span: [
+                { offset: 0, length: 2 },
+                { offset: 0, length: 2 },
+              ],
               negative_delta: [0, 2, -2, 0],
               positive_span: [{ offset: -3, length: 2 }],
               positive_delta: [2, -2],
@@ -223,10 +229,7 @@ describe('decodeDelimited', () => {
 
   it('keeps HELP presence: an absent HELP stays absent, an empty one stays empty', () => {
     const [a, b] = decodeDelimited(
-      body(
-        { name: 'a', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] },
-        { name: 'b', help: '', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] },
-      ),
+      body({ name: 'a', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] }, { name: 'b', help: '', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] }),
     );
     expect(a).not.toHaveProperty('help');
     expect(b?.help).toBe('');
@@ -257,10 +260,7 @@ describe('decodeDelimited', () => {
     });
     expect(() =>
       decodeDelimited(
-        body(
-          { name: 'm', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] },
-          { name: 'm', type: 'UNTYPED', metric: [{ untyped: { value: 1 } }] },
-        ),
+        body({ name: 'm', type: 'GAUGE', metric: [{ gauge: { value: 1 } }] }, { name: 'm', type: 'UNTYPED', metric: [{ untyped: { value: 1 } }] }),
       ),
     ).toThrow('protobuf decoding error: duplicate metric family "m" with different types in one push');
   });

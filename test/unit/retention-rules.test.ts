@@ -82,7 +82,7 @@ describe('parseRulesFile', () => {
 });
 
 describe('loadRetentionSettings', () => {
-  it('puts command-line rules before the file\'s and converts the default TTL', () => {
+  it("puts command-line rules before the file's and converts the default TTL", () => {
     const settings = loadRetentionSettings(flags({ ttlMs: 86_400_000, rules: ['job="a"=1m'], rulesFile: 'r.yml' }), () => '- job="b"=2m\n');
     expect(settings.rules.map((r) => r.text)).toEqual(['job="a"=1m', 'job="b"=2m']);
     expect(settings.defaultTtlSeconds).toBe(86_400);

@@ -76,7 +76,7 @@ describe('ScrapeCache text scrape', () => {
     expect(om.endsWith('# EOF\n')).toBe(true);
   });
 
-  it('shows each group\'s timestamp gauges with its labels, updated by every write to the group', () => {
+  it("shows each group's timestamp gauges with its labels, updated by every write to the group", () => {
     const cache = new ScrapeCache(() => 0);
     cache.applyWrite(header(1, 'a"b'), [gauge('a"b', ['1', 1])], []);
     cache.applyWrite(header(2, 'c'), [gauge('c', ['1', 1])], []);

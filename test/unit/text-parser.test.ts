@@ -25,12 +25,30 @@ describe('parseText accepts', () => {
     [
       'labels with spaces, trailing comma, escapes',
       'x{ a = "1\\\\\\"\\n" , b="" , } 2\n',
-      [{ name: 'x', type: 'untyped', metrics: [{ labels: [{ name: 'a', value: '1\\"\n' }, { name: 'b', value: '' }], value: 2 }] }],
+      [
+        {
+          name: 'x',
+          type: 'untyped',
+          metrics: [
+            {
+              labels: [
+                { name: 'a', value: '1\\"\n' },
+                { name: 'b', value: '' },
+              ],
+              value: 2,
+            },
+          ],
+        },
+      ],
     ],
     ['empty braces, no space before value', 'x{}3\n', [{ name: 'x', type: 'untyped', metrics: [{ labels: [], value: 3 }] }]],
     ['space before braces', 'x {a="b"} 3\n', [{ name: 'x', type: 'untyped', metrics: [{ labels: [{ name: 'a', value: 'b' }], value: 3 }] }]],
     ['colons in names', 'a:b:c 1\n', [{ name: 'a:b:c', type: 'untyped', metrics: [{ labels: [], value: 1 }] }]],
-    ['tabs and leading blanks, blank lines', '\n \t\n\t x\t{a="b"}\t4\n\n', [{ name: 'x', type: 'untyped', metrics: [{ labels: [{ name: 'a', value: 'b' }], value: 4 }] }]],
+    [
+      'tabs and leading blanks, blank lines',
+      '\n \t\n\t x\t{a="b"}\t4\n\n',
+      [{ name: 'x', type: 'untyped', metrics: [{ labels: [{ name: 'a', value: 'b' }], value: 4 }] }],
+    ],
     ['a last line without newline (deliberate difference)', 'x 1', [{ name: 'x', type: 'untyped', metrics: [{ labels: [], value: 1 }] }]],
     ['a timestamp (kept for the domain to reject)', 'x 1 -1000\n', [{ name: 'x', type: 'untyped', metrics: [{ labels: [], value: 1, timestampMs: -1000 }] }]],
     [
@@ -40,8 +58,22 @@ describe('parseText accepts', () => {
     ],
     ['HELP/TYPE without samples create nothing', '# HELP y h\n# TYPE y gauge\n', []],
     ['an empty body', '', []],
-    ['gauge_histogram', '# TYPE g gauge_histogram\ng_bucket{le="+Inf"} 1\ng_count 1\n', [{ name: 'g', type: 'gaugehistogram', metrics: [{ labels: [], histogram: { sampleCount: 1, sampleSum: 0, buckets: [{ upperBound: Infinity, cumulativeCount: 1 }] } }] }]],
-    ['gaugehistogram', '# TYPE g gaugehistogram\ng_sum 2\n', [{ name: 'g', type: 'gaugehistogram', metrics: [{ labels: [], histogram: { sampleCount: 0, sampleSum: 2, buckets: [] } }] }]],
+    [
+      'gauge_histogram',
+      '# TYPE g gauge_histogram\ng_bucket{le="+Inf"} 1\ng_count 1\n',
+      [
+        {
+          name: 'g',
+          type: 'gaugehistogram',
+          metrics: [{ labels: [], histogram: { sampleCount: 1, sampleSum: 0, buckets: [{ upperBound: Infinity, cumulativeCount: 1 }] } }],
+        },
+      ],
+    ],
+    [
+      'gaugehistogram',
+      '# TYPE g gaugehistogram\ng_sum 2\n',
+      [{ name: 'g', type: 'gaugehistogram', metrics: [{ labels: [], histogram: { sampleCount: 0, sampleSum: 2, buckets: [] } }] }],
+    ],
     [
       'OpenMetrics _total under a counter TYPE is its own untyped family',
       '# TYPE foo counter\nfoo_total 1\n',
@@ -57,9 +89,18 @@ describe('parseText accepts', () => {
       ],
     ],
     [
-      'repeated series are kept (duplicates are the domain\'s job)',
+      "repeated series are kept (duplicates are the domain's job)",
       'x 1\nx 2\n',
-      [{ name: 'x', type: 'untyped', metrics: [{ labels: [], value: 1 }, { labels: [], value: 2 }] }],
+      [
+        {
+          name: 'x',
+          type: 'untyped',
+          metrics: [
+            { labels: [], value: 1 },
+            { labels: [], value: 2 },
+          ],
+        },
+      ],
     ],
     [
       'families in first-appearance order, HELP counts',
@@ -113,8 +154,18 @@ describe('parseText accepts', () => {
         type: 'summary',
         metrics: [
           {
-            labels: [{ name: 'b', value: '1' }, { name: 'a', value: 'x' }],
-            summary: { sampleCount: 4, sampleSum: 3.5, quantiles: [{ quantile: 0.5, value: 1 }, { quantile: 0.9, value: 2 }] },
+            labels: [
+              { name: 'b', value: '1' },
+              { name: 'a', value: 'x' },
+            ],
+            summary: {
+              sampleCount: 4,
+              sampleSum: 3.5,
+              quantiles: [
+                { quantile: 0.5, value: 1 },
+                { quantile: 0.9, value: 2 },
+              ],
+            },
           },
           { labels: [{ name: 'a', value: 'y' }], summary: { sampleCount: 1, sampleSum: 0, quantiles: [{ quantile: 0.5, value: 10 }] } },
         ],
@@ -134,7 +185,10 @@ describe('parseText accepts', () => {
             histogram: {
               sampleCount: 2.5,
               sampleSum: 7,
-              buckets: [{ upperBound: 0.1, cumulativeCount: 1.5 }, { upperBound: Infinity, cumulativeCount: 2.5 }],
+              buckets: [
+                { upperBound: 0.1, cumulativeCount: 1.5 },
+                { upperBound: Infinity, cumulativeCount: 2.5 },
+              ],
             },
           },
           { labels: [], histogram: { sampleCount: 0, sampleSum: 0, buckets: [{ upperBound: 1e6, cumulativeCount: 3 }] } },
@@ -147,7 +201,19 @@ describe('parseText accepts', () => {
     const body = '# HELP "a.b" Dotted.\n{"a.b",x="y"} 1\nm{"c.d"="v", "e\\"f"="w"} 2\n{z="1", "q.r"} 3\n';
     expect(parseText(body, { utf8Names: true })).toEqual([
       { name: 'a.b', help: 'Dotted.', type: 'untyped', metrics: [{ labels: [{ name: 'x', value: 'y' }], value: 1 }] },
-      { name: 'm', type: 'untyped', metrics: [{ labels: [{ name: 'c.d', value: 'v' }, { name: 'e"f', value: 'w' }], value: 2 }] },
+      {
+        name: 'm',
+        type: 'untyped',
+        metrics: [
+          {
+            labels: [
+              { name: 'c.d', value: 'v' },
+              { name: 'e"f', value: 'w' },
+            ],
+            value: 2,
+          },
+        ],
+      },
       { name: 'q.r', type: 'untyped', metrics: [{ labels: [{ name: 'z', value: '1' }], value: 3 }] },
     ]);
   });
@@ -210,8 +276,8 @@ describe('parseText rejects', () => {
     ['a TYPE after samples', 'x 1\n# TYPE x gauge\n', 2, 'second TYPE line for metric name "x", or TYPE reported after samples'],
     ['a TYPE for a summary _count', '# TYPE s summary\n# TYPE s_count gauge\n', 2, 'second TYPE line for metric name "s", or TYPE reported after samples'],
     ['an invalid name in a comment', '# TYPE x-y gauge\n', 1, 'invalid metric name in comment'],
-    ['a bad quantile', '# TYPE s summary\ns{quantile="a"} 1\n', 2, "expected float as value for 'quantile' label, got \"a\""],
-    ['a bad le', '# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, "expected float as value for 'le' label, got \"x\""],
+    ['a bad quantile', '# TYPE s summary\ns{quantile="a"} 1\n', 2, 'expected float as value for \'quantile\' label, got "a"'],
+    ['a bad le', '# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, 'expected float as value for \'le\' label, got "x"'],
     ['counting blank lines', '\n\n  \t\n x 1\n\ny{\n', 6, 'invalid label name for metric "y"'],
     ['an empty quoted name (utf8Names)', '{""} 1\n', 1, 'invalid metric name ""'],
   ])('%s', (_name, body, line, reason) => {
@@ -221,9 +287,7 @@ describe('parseText rejects', () => {
   });
 
   it('rejects two names in braces (utf8Names)', () => {
-    expect(errorOf('{"a","b"} 1\n', true).message).toBe(
-      'text format parsing error in line 1: multiple metric names for metric "a"',
-    );
+    expect(errorOf('{"a","b"} 1\n', true).message).toBe('text format parsing error in line 1: multiple metric names for metric "a"');
   });
 });
 

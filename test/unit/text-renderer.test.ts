@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  escapeHelp,
-  escapeLabelValue,
-  renderFamilyHeader,
-  renderMetricLines,
-  renderText,
-} from '../../src/exposition/text-renderer.js';
+import { escapeHelp, escapeLabelValue, renderFamilyHeader, renderMetricLines, renderText } from '../../src/exposition/text-renderer.js';
 import type { LabelPair, Metric, MetricFamily } from '../../src/exposition/types.js';
 
-const grp = (...extra: LabelPair[]): LabelPair[] => [
-  { name: 'instance', value: '' },
-  { name: 'job', value: 'o' },
-  ...extra,
-];
+const grp = (...extra: LabelPair[]): LabelPair[] => [{ name: 'instance', value: '' }, { name: 'job', value: 'o' }, ...extra];
 
 describe('escaping', () => {
   it.each([
@@ -47,7 +37,18 @@ describe('renderMetricLines', () => {
   it.each<[string, MetricFamily['type'], Metric, string]>([
     ['no labels, no braces', 'gauge', { labels: [], value: 1 }, 'x 1\n'],
     ['never a timestamp', 'untyped', { labels: [], value: 2, timestampMs: 5 }, 'x 2\n'],
-    ['labels in the given order', 'counter', { labels: [{ name: 'b', value: '1' }, { name: 'a', value: '2' }], value: -0 }, 'x{b="1",a="2"} 0\n'],
+    [
+      'labels in the given order',
+      'counter',
+      {
+        labels: [
+          { name: 'b', value: '1' },
+          { name: 'a', value: '2' },
+        ],
+        value: -0,
+      },
+      'x{b="1",a="2"} 0\n',
+    ],
     [
       'summary without labels',
       'summary',
@@ -79,7 +80,10 @@ describe('renderMetricLines', () => {
   it('prints a native histogram without classic buckets as +Inf, _sum, _count', () => {
     // Section 9.2, observed from prometheus-pushgateway 1.5.1.
     const metric: Metric = {
-      labels: [{ name: 'instance', value: '' }, { name: 'job', value: 'pb' }],
+      labels: [
+        { name: 'instance', value: '' },
+        { name: 'job', value: 'pb' },
+      ],
       histogram: {
         sampleCount: 20,
         sampleSum: 99.23,
@@ -129,11 +133,25 @@ describe('renderText', () => {
         metrics: [
           {
             labels: grp({ name: 'zz', value: '1' }),
-            histogram: { sampleCount: 4, sampleSum: 3, buckets: [{ upperBound: 0.1, cumulativeCount: 1 }, { upperBound: 1e6, cumulativeCount: 2 }] },
+            histogram: {
+              sampleCount: 4,
+              sampleSum: 3,
+              buckets: [
+                { upperBound: 0.1, cumulativeCount: 1 },
+                { upperBound: 1e6, cumulativeCount: 2 },
+              ],
+            },
           },
           {
             labels: grp({ name: 'zz', value: '2' }),
-            histogram: { sampleCount: 5, sampleSum: 0.0001, buckets: [{ upperBound: 1, cumulativeCount: 1 }, { upperBound: Infinity, cumulativeCount: 5 }] },
+            histogram: {
+              sampleCount: 5,
+              sampleSum: 0.0001,
+              buckets: [
+                { upperBound: 1, cumulativeCount: 1 },
+                { upperBound: Infinity, cumulativeCount: 5 },
+              ],
+            },
           },
         ],
       },
@@ -150,7 +168,14 @@ describe('renderText', () => {
         metrics: [
           {
             labels: grp({ name: 'zz', value: '1' }),
-            summary: { sampleCount: 7, sampleSum: 1e6, quantiles: [{ quantile: 0.5, value: 1 }, { quantile: 0.99, value: 2.5 }] },
+            summary: {
+              sampleCount: 7,
+              sampleSum: 1e6,
+              quantiles: [
+                { quantile: 0.5, value: 1 },
+                { quantile: 0.99, value: 2.5 },
+              ],
+            },
           },
           { labels: grp({ name: 'zz', value: '2' }), summary: { sampleCount: 1, sampleSum: 3, quantiles: [] } },
         ],

@@ -1,15 +1,27 @@
 // Protobuf delimited MetricFamily messages into the model (schema.ts says what is kept and refused).
 import protobuf from 'protobufjs';
-import { ProtobufError, types, WIRE_TYPES, WIRE_TYPE_NAMES, type Int64, type PbTimestamp, type PbLabelPair, type PbExemplar, type PbBucketSpan, type PbHistogram, type PbSummary, type PbMetric, type PbMetricFamily } from './schema.js';
+import {
+  ProtobufError,
+  types,
+  WIRE_TYPES,
+  WIRE_TYPE_NAMES,
+  type Int64,
+  type PbTimestamp,
+  type PbLabelPair,
+  type PbExemplar,
+  type PbBucketSpan,
+  type PbHistogram,
+  type PbSummary,
+  type PbMetric,
+  type PbMetricFamily,
+} from './schema.js';
 import type { Bucket, BucketSpan, Exemplar, Histogram, LabelPair, Metric, MetricFamily, NativeHistogram, Quantile, Summary } from '../types.js';
-
 
 const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 const num = (v: Int64 | undefined): number => (v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber());
 const timestampToMs = (t: PbTimestamp): number => num(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6;
 
-const decodeLabels = (labels: PbLabelPair[] | undefined): LabelPair[] =>
-  (labels ?? []).map((l) => ({ name: l.name ?? '', value: l.value ?? '' }));
+const decodeLabels = (labels: PbLabelPair[] | undefined): LabelPair[] => (labels ?? []).map((l) => ({ name: l.name ?? '', value: l.value ?? '' }));
 
 function decodeExemplar(e: PbExemplar): Exemplar {
   return {
@@ -19,8 +31,7 @@ function decodeExemplar(e: PbExemplar): Exemplar {
   };
 }
 
-const decodeSpans = (spans: PbBucketSpan[] | undefined): BucketSpan[] =>
-  (spans ?? []).map((s) => ({ offset: s.offset ?? 0, length: s.length ?? 0 }));
+const decodeSpans = (spans: PbBucketSpan[] | undefined): BucketSpan[] => (spans ?? []).map((s) => ({ offset: s.offset ?? 0, length: s.length ?? 0 }));
 
 function isNative(h: PbHistogram): boolean {
   return (
@@ -87,8 +98,7 @@ function decodeMetric(familyName: string, wireType: number, m: PbMetric): Metric
   const labels = decodeLabels(m.label);
   const base: { labels: LabelPair[]; timestampMs?: number } = { labels };
   if (has(m, 'timestampMs')) base.timestampMs = num(m.timestampMs);
-  const mismatch = (): ProtobufError =>
-    new ProtobufError(`metric family "${familyName}" has a metric that is not a ${WIRE_TYPE_NAMES[wireType] ?? ''}`);
+  const mismatch = (): ProtobufError => new ProtobufError(`metric family "${familyName}" has a metric that is not a ${WIRE_TYPE_NAMES[wireType] ?? ''}`);
   switch (wireType) {
     case 0: {
       if (!m.counter) throw mismatch();

@@ -3,7 +3,6 @@ import protobuf from 'protobufjs';
 import { types, TYPE_TO_WIRE, type PbTimestamp, type PbLabelPair, type PbExemplar, type PbHistogram, type PbMetric, type PbMetricFamily } from './schema.js';
 import type { Exemplar, Histogram, LabelPair, Metric, MetricFamily, MetricType } from '../types.js';
 
-
 function msToTimestamp(ms: number): PbTimestamp {
   const seconds = Math.floor(ms / 1000);
   return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
@@ -12,8 +11,7 @@ function msToTimestamp(ms: number): PbTimestamp {
 /** uint64 fields cannot hold fractions, negatives or NaN. */
 const toUint = (v: number): number => (Number.isFinite(v) && v > 0 ? Math.trunc(v) : 0);
 
-const encodeLabels = (labels: readonly LabelPair[]): PbLabelPair[] =>
-  labels.map((l) => ({ name: l.name, value: l.value }));
+const encodeLabels = (labels: readonly LabelPair[]): PbLabelPair[] => labels.map((l) => ({ name: l.name, value: l.value }));
 
 function encodeExemplar(e: Exemplar): PbExemplar {
   return {
@@ -131,13 +129,10 @@ export function encodeMetricField(type: MetricType, metric: Metric): Buffer {
  * One delimited MetricFamily (length prefix, name, help, type, then the given `metric` fields in order), as
  * encodeDelimited would write it for the same family: the bytes of a protobuf scrape for one family.
  */
-export function encodeFamilyFrame(
-  name: string,
-  help: string | undefined,
-  type: MetricType,
-  metricFields: readonly Uint8Array[],
-): Buffer {
-  const header = types().family.encode({ name, ...(help !== undefined ? { help } : {}), type: TYPE_TO_WIRE[type] }).finish();
+export function encodeFamilyFrame(name: string, help: string | undefined, type: MetricType, metricFields: readonly Uint8Array[]): Buffer {
+  const header = types()
+    .family.encode({ name, ...(help !== undefined ? { help } : {}), type: TYPE_TO_WIRE[type] })
+    .finish();
   let length = header.length;
   for (const f of metricFields) length += f.length;
   const prefix = protobuf.Writer.create().uint32(length).finish();

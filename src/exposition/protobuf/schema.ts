@@ -20,8 +20,7 @@ import { findAbove } from '../../util/project-files.js';
 import { parseMediaType } from '../negotiate.js';
 import type { MetricType } from '../types.js';
 
-export const PROTOBUF_CONTENT_TYPE =
-  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 /** A body that is not a valid sequence of delimited MetricFamily messages. The message is one line. */
 export class ProtobufError extends Error {
@@ -134,7 +133,6 @@ export const TYPE_TO_WIRE: Record<MetricType, number> = {
 
 // ---------------------------------------------------------------------------------------------------------
 // Content-Type detection.
-
 
 /**
  * True when a push Content-Type selects protobuf: `application/vnd.google.protobuf` (type and parameter

@@ -7,7 +7,8 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
-const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d\d\d|53\d\d\d|40001|40P01)/;
+const UNAVAILABLE_CODES =
+  /^(SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d\d\d|53\d\d\d|40001|40P01)/;
 
 /** Database trouble becomes StoreUnavailableError (503); anything else stays as it is. */
 export function translate(err: unknown): unknown {

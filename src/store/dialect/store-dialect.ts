@@ -54,11 +54,7 @@ export interface StoreDialect {
   /** The group's row, created if missing and, with concurrent writers, locked until COMMIT. */
   lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
   /** lockGroup plus the group's families, in as few round trips as the database allows. */
-  groupForPush(
-    trx: Transaction<Database>,
-    key: GroupingKey,
-    statements: CompiledStatements,
-  ): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
+  groupForPush(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
   /** Locks the names a push adds, changes or removes, so the consistency check sees them as at COMMIT. */
   lockPushedNames(trx: Transaction<Database>, names: PushedNames): Promise<void>;
   /** Locks these names exclusively (a group's families about to go). */
