@@ -8,7 +8,7 @@ import { errorStatus } from './http/error-status.js';
 import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
 import { pushHandler, pushRouter, type PushHandler } from './http/push-router.js';
-import type { PushHistory } from './domain/push-history.js';
+import type { PushHistory } from './service/push-history.js';
 import { scrapeHandler, scrapeRouter, type ScrapeHandler } from './http/scrape-router.js';
 import { uiRouter } from './http/ui-router.js';
 

@@ -3,20 +3,17 @@ import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf
 
 /**
  * How far V8 lets the heap grow past the data that survived the last full collection, in percent.
- * V8's default factor (up to 4x in a process that allocates fast) suits short-lived objects; the
- * gateway's heap is mostly its long-lived scrape cache, and at a million series that default keeps
- * some 300 MB of garbage resident. 30% holds resident memory near the live data (`npm run bench`,
- * memory/1M: 789 MB -> 455 MB, with the leaner cache of the same change) for more frequent,
- * concurrent, full collections.
+ * V8's default factor (up to four times in a process that allocates fast) suits short-lived
+ * objects; the gateway's heap is mostly its long-lived scrape cache, and at a million series that
+ * default keeps hundreds of megabytes of garbage resident. This holds resident memory near the
+ * live data for more frequent, concurrent, full collections (docs/performance.md, memory).
  */
 const HEAP_GROWING_PERCENT = 30;
 
 /**
- * ...but never less room than this. On a small heap 30% is a few megabytes: V8 then marks almost
- * without pause, and its marking slows every allocation. At 10,000 stored series (a 37 MB heap)
- * the push benchmark's gateway spent 6-11% more CPU per push at 30% than at 100-300% (two
- * gateways side by side, each under its own wrk; figures in the commit that brought this); 64 MB
- * is what the gateway's small heaps are let grow instead, and past ~210 MB of live data 30% is
+ * ...but never less room than this. On a small heap the percentage is a few megabytes: V8 then
+ * marks almost without pause, and its marking slows every allocation, which costs a push
+ * measurably more CPU. Small heaps are let grow this much instead; on large ones the percentage is
  * the larger.
  */
 const MIN_GROWTH_BYTES = 64 * 1024 * 1024;

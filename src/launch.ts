@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 /**
  * The built gateway's process entry (dist/src/main.js): runs the bundle, dist/src/pushkeep.cjs,
- * through V8's code cache. Node 20 caches no compiled code between runs, and compiling the 2.8 MB
- * bundle was a fifth of a start (`node dist/src/main.js --version`: 125 -> 100 ms; restart to a
- * complete 100k-series scrape: 478 -> 455 ms, medians of 8). `npm run build` writes the cache
+ * through V8's code cache. Node 20 caches no compiled code between runs, and compiling the bundle
+ * is a sizeable part of a start (docs/performance.md). `npm run build` writes the cache
  * (scripts/bundle.mjs); without one, or with one V8 refuses (another node, other V8 flags), the
  * bundle compiles as it always did. `npm run dev` runs src/main.ts instead and skips all this.
  * The bundle must not import() at run time: node 20 loses a cached script's import() callback

@@ -15,7 +15,7 @@ import { ScrapeCache } from './render/scrape-cache.js';
 import { openDatabase, type DatabaseOptions } from './store/dialect/open-database.js';
 import { KyselyMetricStore } from './store/kysely-metric-store.js';
 import { KyselyHistoryStore } from './store/history-store.js';
-import { PushHistory } from './domain/push-history.js';
+import { PushHistory } from './service/push-history.js';
 import { migrateToLatest } from './store/migrate.js';
 import { Telemetry } from './service/telemetry.js';
 import { RetentionPolicy } from './domain/retention-policy.js';

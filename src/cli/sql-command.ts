@@ -7,7 +7,7 @@ export const SQL_USAGE = `usage: pushkeep sql [--format=table|csv|json] [--stora
 
 Runs one read-only query against the gateway's database and prints the rows. The database is
 opened read-only (SQLite) or in a READ ONLY transaction (PostgreSQL); statements that would
-write are refused. Query the views pushed_groups, pushed_samples and push_history (README:
+write are refused. Query the views pushed_groups, pushed_samples and push_history (docs/sql.md:
 "Query pushed state with SQL"). Storage flags and PUSHKEEP_STORAGE_* variables as for the server.
 
   --format=table|csv|json  Output format (default table).

@@ -28,7 +28,7 @@ export interface Config {
     readonly listenAddress: string;
     /** Always starts with `/`. */
     readonly telemetryPath: string;
-    /** The effective prefix: `''` for none, else `/x` with no trailing slash (spec §1.21, §1.22). */
+    /** The effective prefix: `''` for none, else `/x` with no trailing slash (as the official derives it). */
     readonly routePrefix: string;
     /** As given; `''` when unset. */
     readonly externalUrl: string;

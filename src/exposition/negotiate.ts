@@ -1,5 +1,5 @@
 /**
- * Scrape format negotiation by the `Accept` header (pushgateway-behavior.md 5.1), plus the media-type
+ * Scrape format negotiation by the `Accept` header, plus the media-type
  * parsing the push side shares with it.
  *
  * Entries are tried by decreasing q, equal q keeping header order; the first one we can serve wins, and

@@ -73,7 +73,8 @@ const MAX_PENDING_CHECKS = 32;
 
 /**
  * bcrypt checks, one at a time, with results cached by a digest of (user, hash, password): a
- * client sending the same credentials on every push pays bcrypt's ~70 ms once, not per request.
+ * client sending the same credentials on every push pays bcrypt's deliberate slowness once, not per
+ * request.
  * The digest, not the password, is kept in memory.
  */
 class PasswordChecker {

@@ -1,5 +1,5 @@
 /**
- * Request body decompression by `Content-Encoding` (pushgateway-behavior.md 3.2), with the decompressed size
+ * Request body decompression by `Content-Encoding`, with the decompressed size
  * held to the body limit so that a compression bomb is refused with 413 before it is inflated.
  *
  * - `gzip` (any case): gunzip, output capped at the limit.

@@ -356,9 +356,9 @@ function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help
 
 /**
  * A family's text, appended series by series. Appending makes a tree of pieces that V8 flattens
- * before encoding; for 100,000 series the tree took 30-45 ms to flatten and encode, where chunks
- * of 512 series, flattened as they fill and encoded once into a buffer of their summed byte
- * lengths, take about a quarter of that. Small families stay one string.
+ * before encoding, slowly for a large family; chunks of 512 series, flattened as they fill and
+ * encoded once into a buffer of their summed byte lengths, cost a fraction of that. Small
+ * families stay one string.
  */
 class TextChunks {
   private readonly chunks: string[] = [];

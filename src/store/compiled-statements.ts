@@ -4,8 +4,7 @@ import type { Database } from './schema.js';
 /**
  * The SQL texts of statements every push runs, compiled by kysely once per shape: each later run
  * is the text and its values. Building and compiling a template costs more than SQLite takes to
- * run these small statements: the CASE update of a 10-series family took 46 µs a run as a
- * template against 19 µs as compiled text (in-memory SQLite, 20,000 runs in one transaction).
+ * run these small statements.
  * One instance per database: the text depends on the dialect (`?` or `$1` placeholders).
  */
 const MAX_SHAPES = 512;
@@ -23,8 +22,8 @@ export class CompiledStatements {
    * With `runner`, a statement run inside a transaction goes straight to it instead of through
    * kysely: on SQLite a kysely transaction holds the one connection until it ends, so the
    * statement runs in that transaction all the same. kysely's executor, cloned per statement with
-   * its promise chain, cost a re-push of 10 series about as much as SQLite did to run its four
-   * statements (~20 KB of garbage a push; sampled with the inspector's heap profiler).
+   * its promise chain, costs a small re-push about as much as SQLite takes to run its statements,
+   * and much of its garbage.
    */
   constructor(private readonly runner?: StatementRunner) {}
 

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { HistoryStore, PushAttempt } from '../domain/push-history.js';
+import type { HistoryStore, PushAttempt } from '../domain/push-attempt.js';
 import { labelsJson } from './metrics-json.js';
 import type { Database } from './schema.js';
 

@@ -2,7 +2,7 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 
 /**
  * The tables as kysely sees them. Operators read them with SQL too; the stable contract for them
- * is the views documented in the README, not these tables.
+ * is the views documented in docs/sql.md, not these tables.
  */
 export interface MetricGroupTable {
   id: Generated<number>;

@@ -1,9 +1,8 @@
 /**
  * Sorts `items` in place by insertion, for the few-element arrays a push sorts per series (a
  * series' labels, a family's series keys). V8's Array.prototype.sort copies every array into a
- * workspace first: for the bench's 10-series push those copies were 11 KB of its ~100 KB of
- * garbage (sampled with the inspector's heap profiler, collected objects included). Longer
- * arrays go to Array.prototype.sort, whose O(n log n) wins there.
+ * workspace first, which for a push's many short arrays is a large share of its garbage
+ * (docs/performance.md). Longer arrays go to Array.prototype.sort, whose O(n log n) wins there.
  */
 export function sortSmall<T>(items: T[], compare: (a: T, b: T) => number): T[] {
   const n = items.length;

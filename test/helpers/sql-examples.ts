@@ -3,7 +3,7 @@ import { openDatabase } from '../../src/store/dialect/open-database.js';
 import type { TestServer } from './test-server.js';
 
 /**
- * The example data of the README section "Query pushed state with SQL": pushes made over HTTP to
+ * The example data of docs/sql.md: pushes made over HTTP to
  * a running gateway, in three phases. Between phases every stored time is moved back, so the
  * data spans a day without the test waiting: phase 1 happened 26 hours ago, phase 2 three hours
  * ago, phase 3 now.
@@ -97,12 +97,12 @@ async function moveBack(gw: TestServer, seconds: number): Promise<void> {
 }
 
 export interface ExampleQuery {
-  /** The question, as the README's heading for it. */
+  /** The question, as docs/sql.md's heading for it. */
   readonly question: string;
   readonly sql: string;
 }
 
-/** The README's questions, in its order; test/integration/sql.test.ts asserts each answer. */
+/** The questions of docs/sql.md, in its order; test/integration/sql.test.ts asserts each answer. */
 export const EXAMPLE_QUERIES = {
   failedBackups: {
     question: 'Which backups failed to push in the last 24 hours, and why?',
