@@ -8,7 +8,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.join(import.meta.dirname, '..', '..', 'test-output');
 const XSS = '<script>alert(1)</script>';
 
-describe.skipIf(!fs.existsSync(CHROMIUM))('web UI in headless Chromium', () => {
+describe.skipIf(!fs.existsSync(CHROMIUM))('web UI in headless Chromium', { timeout: 30_000 }, () => {
   let gw: TestServer;
   let browser: Browser;
   beforeAll(async () => {
