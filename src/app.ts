@@ -40,9 +40,9 @@ export interface AppOptions {
   readonly auth?: express.RequestHandler;
   /** Records push attempts for the push_history view. */
   readonly history?: PushHistory;
-  /** The scrape handler, when the server also calls it directly (server.ts); else one is made. */
+  /** The scrape handler, when the fast path also calls it directly (http/fast-path.ts); else one is made. */
   readonly scrape?: ScrapeHandler;
-  /** The push handler, when the server also calls it directly (server.ts); else one is made. */
+  /** The push handler, when the fast path also calls it directly (http/fast-path.ts); else one is made. */
   readonly push?: PushHandler;
 }
 

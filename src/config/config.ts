@@ -62,7 +62,7 @@ export interface Config {
     readonly maxGroups: number;
     readonly maxSeries: number;
   };
-  /** Stale-group expiry (src/retention): rules are checked by loadRetentionSettings, not here. */
+  /** Stale-group expiry (src/domain/retention-policy.ts, src/config/retention-rules.ts): rules are checked by loadRetentionSettings, not here. */
   readonly retention: {
     /** 0 = groups no rule matches never expire. */
     readonly ttlMs: number;

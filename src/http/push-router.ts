@@ -58,7 +58,7 @@ export function pushRouter(options: PushRouterOptions, handler = pushHandler(opt
 }
 
 /**
- * The push handler on plain node requests: Express calls it from pushRouter, and server.ts
+ * The push handler on plain node requests: Express calls it from pushRouter, and fast-path.ts
  * before Express routes anything when no web config (authentication) applies.
  */
 export function pushHandler(options: PushRouterOptions): PushHandler {

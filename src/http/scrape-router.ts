@@ -38,7 +38,7 @@ export function scrapeRouter(options: ScrapeRouterOptions, handler = scrapeHandl
 }
 
 /**
- * The scrape as a plain node:http handler, so that server.ts can also answer it in front of
+ * The scrape as a plain node:http handler, so that fast-path.ts can also answer it in front of
  * Express: a 100k-series scrape is mostly cached bytes, and Express' routing then costs as much as
  * the rest of the request. Both paths share one handler and so one body cache.
  */

@@ -38,7 +38,7 @@ export interface PushServiceOptions {
   readonly ownTypes: () => ReadonlyMap<string, MetricType>;
   /** Refuse pushes over these limits (LimitError); absent means no limits. */
   readonly limits?: PushLimits;
-  /** When groups expire (src/retention); absent means only a Pushkeep-TTL header makes one expire. */
+  /** When groups expire (domain/retention-policy.ts); absent means only a Pushkeep-TTL header makes one expire. */
   readonly retention?: RetentionPolicy;
   /**
    * Other processes write the same store (replicas on PostgreSQL): the scrape cache then follows

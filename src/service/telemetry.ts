@@ -30,7 +30,7 @@ export class Telemetry {
   readonly pushDuration: client.Summary<'method'>;
   readonly pushSize: client.Summary<'method'>;
   readonly limitRejections: client.Counter<'limit'>;
-  /** Retention (src/retention): groups removed by the sweep, its duration and its failures. */
+  /** Retention (service/retention-sweeper.ts): groups removed by the sweep, its duration and its failures. */
   readonly groupsExpired: client.Counter;
   readonly sweepDuration: client.Histogram;
   readonly sweepFailures: client.Counter;

@@ -11,7 +11,7 @@ const MAX_SHAPES = 512;
 
 /**
  * Runs SQL on the connection of the transaction in progress, synchronously (SQLite's, through
- * the statement cache kysely's driver shares: src/store/database.ts).
+ * the statement cache kysely's driver shares: src/store/dialect/sqlite.ts).
  */
 export type StatementRunner = (sql: string, parameters: readonly unknown[]) => unknown[];
 
