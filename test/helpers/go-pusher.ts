@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ const run = promisify(execFile);
 const GO_SOURCE = `package main
 
 import (
+import { hasTool } from './tools.js';
 	"fmt"
 	"os"
 
@@ -71,7 +72,7 @@ func main() {
 
 /** True when go and the Debian client_golang sources are installed. */
 export function hasGoClient(): boolean {
-  return fs.existsSync('/usr/share/gocode/src/github.com/prometheus/client_golang/prometheus/push/push.go') && spawnSync('go', ['version']).status === 0;
+  return hasTool('client-golang');
 }
 
 /**

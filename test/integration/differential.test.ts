@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type Gateway } from '../helpers/official-gateway.js';
 import { maskTimes, startTestServer, stripOwnFamilies, type TestServer } from '../helpers/test-server.js';
-
-const hasOfficial = spawnSync('prometheus-pushgateway', ['--version']).status === 0;
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
 // The same requests go to the official Pushgateway (Debian 1.5.1) and to Pushkeep; statuses and
 // scrapes (own families removed, push times masked) must be identical. Only behaviour both
@@ -57,37 +55,40 @@ const REQUESTS: [method: 'PUT' | 'POST' | 'DELETE', path: string, body: string][
   ['PUT', '/metrics/job/g5', 'dup{instance="i"} 2\n'],
 ];
 
-describe.skipIf(!hasOfficial)('differential: official Pushgateway 1.5.1 vs Pushkeep', () => {
-  let official: Gateway;
-  let pushkeep: TestServer;
-  beforeAll(async () => {
-    [official, pushkeep] = await Promise.all([startGateway(), startTestServer()]);
-  });
-  afterAll(async () => {
-    await Promise.all([official?.stop(), pushkeep?.close()]);
-  });
+describe.skipIf(missingTools('prometheus-pushgateway'))(
+  titleWithTools('differential: official Pushgateway 1.5.1 vs Pushkeep', 'prometheus-pushgateway'),
+  () => {
+    let official: Gateway;
+    let pushkeep: TestServer;
+    beforeAll(async () => {
+      [official, pushkeep] = await Promise.all([startGateway(), startTestServer()]);
+    });
+    afterAll(async () => {
+      await Promise.all([official?.stop(), pushkeep?.close()]);
+    });
 
-  it('answers every request with the same status and serves the same scrape', async () => {
-    const statuses: string[][] = [];
-    for (const [method, path, body] of REQUESTS) {
-      const init = { method, ...(method === 'DELETE' ? {} : { body }) };
-      const a = await fetch(`${official.baseUrl}${path}`, init);
-      const b = await fetch(`${pushkeep.url}${path}`, init);
-      statuses.push([`${method} ${path}`, String(a.status), String(b.status)]);
-      await Promise.all([a.text(), b.text()]);
-    }
-    expect(statuses.filter(([, a, b]) => a !== b)).toEqual([]);
+    it('answers every request with the same status and serves the same scrape', async () => {
+      const statuses: string[][] = [];
+      for (const [method, path, body] of REQUESTS) {
+        const init = { method, ...(method === 'DELETE' ? {} : { body }) };
+        const a = await fetch(`${official.baseUrl}${path}`, init);
+        const b = await fetch(`${pushkeep.url}${path}`, init);
+        statuses.push([`${method} ${path}`, String(a.status), String(b.status)]);
+        await Promise.all([a.text(), b.text()]);
+      }
+      expect(statuses.filter(([, a, b]) => a !== b)).toEqual([]);
 
-    // DELETE answers 202 at the official before the write queue applied it.
-    const scrape = async (url: string) => maskTimes(stripOwnFamilies(await (await fetch(`${url}/metrics`)).text()));
-    let expected = '';
-    for (let i = 0; i < 50; i++) {
-      expected = await scrape(official.baseUrl);
-      if (!/job="d"\}/.test(expected)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(expected).toContain('another_metric{instance="some_instance",job="some_job"} 2398.283\n');
-    expect(expected).toContain('push_failure_time_seconds{instance="",job="tc2"} T\n');
-    expect(await scrape(pushkeep.url)).toBe(expected);
-  });
-});
+      // DELETE answers 202 at the official before the write queue applied it.
+      const scrape = async (url: string) => maskTimes(stripOwnFamilies(await (await fetch(`${url}/metrics`)).text()));
+      let expected = '';
+      for (let i = 0; i < 50; i++) {
+        expected = await scrape(official.baseUrl);
+        if (!/job="d"\}/.test(expected)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(expected).toContain('another_metric{instance="some_instance",job="some_job"} 2398.283\n');
+      expect(expected).toContain('push_failure_time_seconds{instance="",job="tc2"} T\n');
+      expect(await scrape(pushkeep.url)).toBe(expected);
+    });
+  },
+);
