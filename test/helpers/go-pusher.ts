@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { hasTool } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -18,7 +19,6 @@ const run = promisify(execFile);
 const GO_SOURCE = `package main
 
 import (
-import { hasTool } from './tools.js';
 	"fmt"
 	"os"
 
