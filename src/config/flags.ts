@@ -84,20 +84,20 @@ const FLAG_SPECS = [
   {
     name: 'push.max-labels-per-series',
     type: 'int',
-    default: 128,
-    help: 'Most labels one pushed series may have, grouping labels included (413 above it). 0 means no limit.',
+    default: 0,
+    help: 'Most labels one pushed series may have, grouping labels included (413 above it). A hardening knob: 0, the default, means no limit, as in the official.',
   },
   {
     name: 'push.max-label-name-length',
     type: 'int',
-    default: 1024,
-    help: 'Longest label name in bytes (413 above it). 0 means no limit.',
+    default: 0,
+    help: 'Longest label name in bytes (413 above it). A hardening knob: 0, the default, means no limit, as in the official.',
   },
   {
     name: 'push.max-label-value-length',
     type: 'int',
-    default: 16 * 1024,
-    help: 'Longest label value in bytes, grouping key values included (413 above it). 0 means no limit.',
+    default: 0,
+    help: 'Longest label value in bytes, grouping key values included (413 above it). A hardening knob: 0, the default, means no limit, as in the official.',
   },
   {
     name: 'storage.max-groups',

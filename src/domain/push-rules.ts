@@ -74,7 +74,7 @@ function checkShape(name: string, type: MetricType, metric: Metric): void {
   const isHistogram = type === 'histogram' || type === 'gaugehistogram';
   if (type === 'summary' && !metric.summary) throw inconsistent(`metric "${name}" is not a SUMMARY`);
   if (isHistogram && !metric.histogram) throw inconsistent(`metric "${name}" is not a HISTOGRAM`);
-  if (!isHistogram && type !== 'summary' && (metric.summary || metric.histogram)) {
+  if (!isHistogram && type !== 'summary' && (metric.summary || metric.histogram || metric.value === undefined)) {
     throw inconsistent(`metric "${name}" is not a ${type.toUpperCase()}`);
   }
   if (metric.summary?.quantiles.some((q) => Number.isNaN(q.quantile))) {

@@ -1,34 +1,63 @@
 /**
- * Name escaping for scrapes, as the official 1.11.3 applies its default `escaping=underscores`: a
- * metric or label name that is not a legacy name (possible only with --push.enable-utf8-names) is
- * scraped with every offending character replaced by `_`. Scrapers that predate UTF-8 names
+ * Name escaping for scrapes, as prometheus/common's expfmt applies the `escaping=` parameter a
+ * scraper sends in `Accept` (the schemes of prometheus/docs' escaping_schemes.md). A metric or
+ * label name that is not a legacy name (possible only with --push.enable-utf8-names) is:
+ * - `allow-utf-8`: kept; the text formats then write it quoted (`{"my.name",job="j"}`);
+ * - `underscores` (the default): every offending character replaced by `_`;
+ * - `dots`: `_` doubled, `.` written `_dot_`, any other offending character `__`;
+ * - `values`: `U__` then the name with `_` doubled and each offending character as `_<hex code point>_`.
+ * Legacy names are never escaped, whatever the scheme. Scrapers that predate UTF-8 names
  * (Prometheus 2.x, promtool) would otherwise fail the whole scrape on one such name.
  *
- * One deliberate difference: a `:` in a label name is escaped too (1.11.3 keeps it, which makes a
- * label name that no text parser accepts).
+ * One deliberate difference: a `:` in a label name counts as offending (expfmt keeps it, which
+ * makes a label name that no text parser accepts).
  */
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 import type { LabelPair, Metric } from './types.js';
 
-export function escapeMetricName(name: string): string {
-  if (name === '' || isLegacyMetricName(name)) return name;
-  return escapeChars(name, /[a-zA-Z_:]/, /[a-zA-Z0-9_:]/);
+export type EscapingScheme = 'allow-utf-8' | 'underscores' | 'dots' | 'values';
+
+export const ESCAPING_SCHEMES: readonly EscapingScheme[] = ['allow-utf-8', 'underscores', 'dots', 'values'];
+
+export function isEscapingScheme(value: string): value is EscapingScheme {
+  return (ESCAPING_SCHEMES as readonly string[]).includes(value);
 }
 
-export function escapeLabelName(name: string): string {
-  if (name === '' || isLegacyLabelName(name)) return name;
-  return escapeChars(name, /[a-zA-Z_]/, /[a-zA-Z0-9_]/);
+const METRIC_FIRST = /[a-zA-Z_:]/;
+const METRIC_REST = /[a-zA-Z0-9_:]/;
+const LABEL_FIRST = /[a-zA-Z_]/;
+const LABEL_REST = /[a-zA-Z0-9_]/;
+
+export function escapeMetricName(name: string, scheme: EscapingScheme = 'underscores'): string {
+  if (name === '' || scheme === 'allow-utf-8' || isLegacyMetricName(name)) return name;
+  return escapeChars(name, scheme, METRIC_FIRST, METRIC_REST);
 }
 
-// Per code point, as Go ranges over a string: one `_` for a character outside the BMP, not two.
-function escapeChars(name: string, first: RegExp, rest: RegExp): string {
-  let out = '';
+export function escapeLabelName(name: string, scheme: EscapingScheme = 'underscores'): string {
+  if (name === '' || scheme === 'allow-utf-8' || isLegacyLabelName(name)) return name;
+  return escapeChars(name, scheme, LABEL_FIRST, LABEL_REST);
+}
+
+// Per code point, as Go ranges over a string: one replacement for a character outside the BMP, not two.
+function escapeChars(name: string, scheme: Exclude<EscapingScheme, 'allow-utf-8'>, first: RegExp, rest: RegExp): string {
+  let out = scheme === 'values' ? 'U__' : '';
   let i = 0;
   for (const ch of name) {
-    out += (i === 0 ? first : rest).test(ch) ? ch : '_';
+    const valid = (i === 0 ? first : rest).test(ch);
     i++;
+    if (scheme === 'underscores') out += valid ? ch : '_';
+    else if (ch === '_') out += '__';
+    else if (valid) out += ch;
+    else if (scheme === 'dots') out += ch === '.' ? '_dot_' : '__';
+    else out += `_${codePointHex(ch)}_`;
   }
   return out;
+}
+
+function codePointHex(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  // A lone surrogate is not a character: Go reads such bytes as U+FFFD and writes `_FFFD_`.
+  return cp >= 0xd800 && cp <= 0xdfff ? 'FFFD' : cp.toString(16);
 }
 
 // Label names repeat across millions of series: a set lookup is cheaper than the regex. Bounded,
@@ -43,18 +72,20 @@ function isKnownLegacyLabelName(name: string): boolean {
   return true;
 }
 
+/** True when every label name is a legacy one, so that no scheme changes them. */
+export function hasLegacyLabelNames(labels: readonly LabelPair[]): boolean {
+  for (let i = 0; i < labels.length; i++) if (!isKnownLegacyLabelName(labels[i]!.name)) return false;
+  return true;
+}
+
 /** The labels with escaped names; the same array when none needed escaping (the usual case). */
-export function escapeLabels(labels: readonly LabelPair[]): readonly LabelPair[] {
-  for (let i = 0; i < labels.length; i++) {
-    if (!isKnownLegacyLabelName(labels[i]!.name)) {
-      return labels.map((l) => ({ name: escapeLabelName(l.name), value: l.value }));
-    }
-  }
-  return labels;
+export function escapeLabels(labels: readonly LabelPair[], scheme: EscapingScheme = 'underscores'): readonly LabelPair[] {
+  if (scheme === 'allow-utf-8' || hasLegacyLabelNames(labels)) return labels;
+  return labels.map((l) => ({ name: escapeLabelName(l.name, scheme), value: l.value }));
 }
 
 /** The metric with escaped label names; the same object when none needed escaping. */
-export function escapeMetric(metric: Metric): Metric {
-  const labels = escapeLabels(metric.labels);
+export function escapeMetric(metric: Metric, scheme: EscapingScheme = 'underscores'): Metric {
+  const labels = escapeLabels(metric.labels, scheme);
   return labels === metric.labels ? metric : { ...metric, labels };
 }

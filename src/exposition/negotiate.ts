@@ -9,9 +9,25 @@
  *   OpenMetrics, and protobuf when native histograms are enabled (protobuf is then listed first).
  * - The protobuf `encoding=text` and `compact-text` debug variants are not served; such entries are skipped.
  * - Entries with `q=0` mean "not acceptable" (RFC 9110) and are skipped.
+ * - `text/plain; version=1.0.0` is served: the text format of 0.0.4 whose names may be quoted
+ *   (`{"my.name",job="j"}`), which only `escaping=allow-utf-8` makes appear.
+ *
+ * The `escaping=` parameter (name-escaping.ts) is taken from the entry that wins, as the entry's own
+ * preference; an unknown value is ignored. Without one, names are escaped to underscores.
  */
+import { isEscapingScheme, type EscapingScheme } from './name-escaping.js';
 
 export type ScrapeFormat = 'text' | 'openmetrics' | 'protobuf';
+
+/** What a scrape serves for an Accept header. */
+export interface Negotiated {
+  readonly format: ScrapeFormat;
+  readonly escaping: EscapingScheme;
+  /** The text format version asked for: 1.0.0 is announced as such, the body is the same text. */
+  readonly textVersion: '0.0.4' | '1.0.0';
+  /** The scheme as the scraper named it, echoed in Content-Type; undefined when it named none. */
+  readonly echoEscaping: EscapingScheme | undefined;
+}
 
 export interface MediaType {
   /** `type/subtype`, lower-cased. */
@@ -73,34 +89,45 @@ function formatOf(media: MediaType): ScrapeFormat | undefined {
     return params.get('proto') === 'io.prometheus.client.MetricFamily' && params.get('encoding') === 'delimited' ? 'protobuf' : undefined;
   }
   const version = params.get('version');
-  if (type === 'text/plain') return version === undefined || version === '0.0.4' ? 'text' : undefined;
+  if (type === 'text/plain') return version === undefined || version === '0.0.4' || version === '1.0.0' ? 'text' : undefined;
   if (type === 'application/openmetrics-text') {
     return version === undefined || version === '1.0.0' || version === '0.0.1' ? 'openmetrics' : undefined;
   }
   return undefined;
 }
 
-/** The scrape format to serve for an `Accept` header; text 0.0.4 unless a servable entry is found. */
-export function negotiateScrapeFormat(accept: string | undefined): ScrapeFormat {
-  if (accept === undefined || accept === '') return 'text';
+const TEXT_DEFAULT: Negotiated = { format: 'text', escaping: 'underscores', textVersion: '0.0.4', echoEscaping: undefined };
+
+/** What to serve for an `Accept` header; text 0.0.4 with underscores unless a servable entry is found. */
+export function negotiateScrape(accept: string | undefined): Negotiated {
+  if (accept === undefined || accept === '') return TEXT_DEFAULT;
   // A scraper sends the same header every time: remember the last answer.
-  if (accept === lastAccept) return lastFormat;
-  lastFormat = negotiate(accept);
+  if (accept === lastAccept) return lastAnswer;
+  lastAnswer = negotiate(accept);
   lastAccept = accept;
-  return lastFormat;
+  return lastAnswer;
+}
+
+/** The scrape format alone, for callers that do not escape names. */
+export function negotiateScrapeFormat(accept: string | undefined): ScrapeFormat {
+  return negotiateScrape(accept).format;
 }
 
 let lastAccept: string | undefined;
-let lastFormat: ScrapeFormat = 'text';
+let lastAnswer: Negotiated = TEXT_DEFAULT;
 
-function negotiate(accept: string): ScrapeFormat {
+function negotiate(accept: string): Negotiated {
   const entries = parseAccept(accept)
     .filter((e) => e.q > 0)
     // Array.prototype.sort is stable, so equal q keeps header order.
     .sort((a, b) => b.q - a.q);
   for (const e of entries) {
     const format = formatOf(e.media);
-    if (format) return format;
+    if (!format) continue;
+    const asked = e.media.params.get('escaping');
+    const echoEscaping = asked !== undefined && isEscapingScheme(asked) ? asked : undefined;
+    const textVersion = format === 'text' && e.media.params.get('version') === '1.0.0' ? '1.0.0' : '0.0.4';
+    return { format, escaping: echoEscaping ?? 'underscores', textVersion, echoEscaping };
   }
-  return 'text';
+  return TEXT_DEFAULT;
 }

@@ -18,7 +18,7 @@
  *   `_<unit>`. Native histograms are rendered as their classic part, as in text.
  */
 import { formatFloat } from './float-format.js';
-import { escapeLabelValue, renderMetricLines } from './text-renderer.js';
+import { escapeLabelValue, quotedMetricName, renderMetricLines } from './text-renderer.js';
 import type { Exemplar, LabelPair, Metric, MetricFamily, MetricType } from './types.js';
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -57,11 +57,12 @@ function exemplarSuffix(e: Exemplar): string {
 }
 
 /** The `# HELP`, `# TYPE` and (when valid) `# UNIT` lines of one family, each ending in `\n`. */
-export function renderOpenMetricsFamilyHeader(name: string, type: MetricType, help?: string, unit?: string): string {
+export function renderOpenMetricsFamilyHeader(name: string, type: MetricType, help?: string, unit?: string, quoteNames = false): string {
   const announced = openMetricsFamily(name, type);
-  let out = help !== undefined ? `# HELP ${announced.name} ${escapeHelp(help)}\n` : '';
-  out += `# TYPE ${announced.name} ${announced.type}\n`;
-  if (unit && announced.name.endsWith(`_${unit}`)) out += `# UNIT ${announced.name} ${unit}\n`;
+  const shown = quoteNames ? quotedMetricName(announced.name) : announced.name;
+  let out = help !== undefined ? `# HELP ${shown} ${escapeHelp(help)}\n` : '';
+  out += `# TYPE ${shown} ${announced.type}\n`;
+  if (unit && announced.name.endsWith(`_${unit}`)) out += `# UNIT ${shown} ${unit}\n`;
   return out;
 }
 
@@ -71,8 +72,8 @@ export function hasExemplars(metric: Metric): boolean {
 }
 
 /** The sample lines of one series of family `name`, each ending in `\n`: the text lines plus exemplars. */
-export function renderOpenMetricsMetricLines(name: string, type: MetricType, metric: Metric): string {
-  const text = renderMetricLines(name, type, metric);
+export function renderOpenMetricsMetricLines(name: string, type: MetricType, metric: Metric, quoteNames = false): string {
+  const text = renderMetricLines(name, type, metric, quoteNames);
   if (!hasExemplars(metric)) return text;
   const lines = text.split('\n');
   if (type === 'counter' && metric.exemplar) {

@@ -11,6 +11,7 @@
  * throws.
  */
 import { formatFloat } from './float-format.js';
+import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 import type { LabelPair, Metric, MetricFamily, MetricType } from './types.js';
 
 const NEEDS_VALUE_ESCAPE = /[\\"\n]/;
@@ -32,9 +33,22 @@ export function escapeHelp(h: string): string {
  * The `# HELP` (only when help is defined; an empty help prints `# HELP name ` as the official
  * does for a protobuf-pushed empty help) and `# TYPE` lines of a family.
  */
-export function renderFamilyHeader(name: string, help: string | undefined, type: MetricType): string {
-  const typeLine = `# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n`;
-  return help === undefined ? typeLine : `# HELP ${name} ${escapeHelp(help)}\n${typeLine}`;
+export function renderFamilyHeader(name: string, help: string | undefined, type: MetricType, quoteNames = false): string {
+  const shown = quoteNames ? quotedMetricName(name) : name;
+  const typeLine = `# TYPE ${shown} ${type === 'gaugehistogram' ? 'histogram' : type}\n`;
+  return help === undefined ? typeLine : `# HELP ${shown} ${escapeHelp(help)}\n${typeLine}`;
+}
+
+/**
+ * A metric name as text 1.0.0 writes it: as it is when it is a legacy name, else quoted (with
+ * label-value escapes). Only scrapes with `escaping=allow-utf-8` write quoted names.
+ */
+export function quotedMetricName(name: string): string {
+  return isLegacyMetricName(name) ? name : `"${escapeLabelValue(name)}"`;
+}
+
+function quotedLabelName(name: string): string {
+  return isLegacyLabelName(name) ? name : `"${escapeLabelValue(name)}"`;
 }
 
 /** `l1="v1",l2="v2"` without braces, in the given order. */
@@ -51,7 +65,8 @@ function labelBody(labels: readonly LabelPair[]): string {
  * The sample lines of one series: labels in the order given, `quantile` appended for summary
  * quantiles and `le` appended last for histogram buckets.
  */
-export function renderMetricLines(name: string, type: MetricType, metric: Metric): string {
+export function renderMetricLines(name: string, type: MetricType, metric: Metric, quoteNames = false): string {
+  if (quoteNames && needsQuotes(name, metric.labels)) return renderQuotedLines(name, type, metric);
   const body = labelBody(metric.labels);
   const braced = body === '' ? '' : `{${body}}`;
   // Prefix for lines with one extra label (quantile or le): `{l1="v1",` or `{`.
@@ -86,6 +101,48 @@ export function renderMetricLines(name: string, type: MetricType, metric: Metric
       // Also what a native histogram without classic buckets prints.
       if (!infSeen) out += `${name}_bucket${open}le="+Inf"} ${formatFloat(h.sampleCount)}\n`;
       return `${out}${name}_sum${braced} ${formatFloat(h.sampleSum)}\n${name}_count${braced} ${formatFloat(h.sampleCount)}\n`;
+    }
+  }
+}
+
+function needsQuotes(name: string, labels: readonly LabelPair[]): boolean {
+  return !isLegacyMetricName(name) || labels.some((l) => !isLegacyLabelName(l.name));
+}
+
+/**
+ * renderMetricLines for a series with a non-legacy name: each sample's name goes first inside the
+ * braces, quoted, when it is not a legacy name; non-legacy label names are quoted.
+ */
+function renderQuotedLines(name: string, type: MetricType, metric: Metric): string {
+  const pairs = metric.labels.map((l) => `${quotedLabelName(l.name)}="${escapeLabelValue(l.value)}"`);
+  const line = (suffix: string, value: number, extra?: string): string => {
+    const sample = name + suffix;
+    const legacy = isLegacyMetricName(sample);
+    const inside = legacy ? [...pairs] : [`"${escapeLabelValue(sample)}"`, ...pairs];
+    if (extra !== undefined) inside.push(extra);
+    return `${legacy ? sample : ''}${inside.length > 0 ? `{${inside.join(',')}}` : ''} ${formatFloat(value)}\n`;
+  };
+  switch (type) {
+    case 'counter':
+    case 'gauge':
+    case 'untyped':
+      if (metric.value === undefined) throw missing(name, type);
+      return line('', metric.value);
+    case 'summary': {
+      const s = metric.summary;
+      if (s === undefined) throw missing(name, type);
+      let out = '';
+      for (const q of s.quantiles) out += line('', q.value, `quantile="${formatFloat(q.quantile)}"`);
+      return out + line('_sum', s.sampleSum) + line('_count', s.sampleCount);
+    }
+    case 'histogram':
+    case 'gaugehistogram': {
+      const h = metric.histogram;
+      if (h === undefined) throw missing(name, type);
+      let out = '';
+      for (const b of h.buckets) out += line('_bucket', b.cumulativeCount, `le="${formatFloat(b.upperBound)}"`);
+      if (!h.buckets.some((b) => b.upperBound === Infinity)) out += line('_bucket', h.sampleCount, 'le="+Inf"');
+      return out + line('_sum', h.sampleSum) + line('_count', h.sampleCount);
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { PushService } from '../service/push-service.js';
-import { negotiateScrapeFormat, type ScrapeFormat } from '../exposition/negotiate.js';
+import { negotiateScrape, type Negotiated } from '../exposition/negotiate.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../exposition/openmetrics-renderer.js';
 import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf/schema.js';
 import { ScrapeBodyCache } from '../render/scrape-body.js';
@@ -11,11 +11,16 @@ import { errorStatus } from './error-status.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-const CONTENT_TYPES: Record<ScrapeFormat, string> = {
-  text: TEXT_CONTENT_TYPE,
-  openmetrics: OPENMETRICS_CONTENT_TYPE,
-  protobuf: PROTOBUF_CONTENT_TYPE,
-};
+/**
+ * The Content-Type of a negotiated scrape: the format's, with the text version asked for and the
+ * `escaping=` scheme echoed when the scraper named one (as expfmt does).
+ */
+function contentType(n: Negotiated): string {
+  const base = n.format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : n.format === 'protobuf' ? PROTOBUF_CONTENT_TYPE : textContentType(n.textVersion);
+  return n.echoEscaping === undefined ? base : `${base}; escaping=${n.echoEscaping}`;
+}
+
+const textContentType = (version: Negotiated['textVersion']): string => (version === '0.0.4' ? TEXT_CONTENT_TYPE : 'text/plain; version=1.0.0; charset=utf-8');
 
 export interface ScrapeRouterOptions {
   readonly service: PushService;
@@ -57,11 +62,12 @@ async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req
     const own = await options.telemetry.snapshot();
     const gzip = acceptsGzip(req);
     const { service } = options;
-    const format = negotiateScrapeFormat(req.headers.accept);
-    const variant = `${format}/${gzip ? 'gzip' : 'identity'}`;
-    const body = bodies.get(variant, service.scrapeVersion(), own.id, () => service.scrape(format, own.families));
+    const negotiated = negotiateScrape(req.headers.accept);
+    const { format, escaping } = negotiated;
+    const variant = `${format}/${escaping}/${gzip ? 'gzip' : 'identity'}`;
+    const body = bodies.get(variant, service.scrapeVersion(), own.id, () => service.scrape(format, own.families, escaping));
     res.writeHead(200, {
-      'Content-Type': CONTENT_TYPES[format],
+      'Content-Type': contentType(negotiated),
       'Content-Length': body.length,
       ...(gzip ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
     });

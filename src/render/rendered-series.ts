@@ -1,4 +1,5 @@
-import { escapeMetric, escapeMetricName } from '../exposition/name-escaping.js';
+import { escapeMetric, escapeMetricName, hasLegacyLabelNames } from '../exposition/name-escaping.js';
+import { isLegacyMetricName } from '../exposition/names.js';
 import { renderMetricLines } from '../exposition/text-renderer.js';
 import type { LabelPair, Metric, MetricType } from '../exposition/types.js';
 
@@ -24,6 +25,12 @@ export interface RenderedSeries {
    * are re-read from their text on the rare rebuild of an OpenMetrics or protobuf block.
    */
   readonly metrics?: readonly (Metric | undefined)[];
+  /**
+   * Every series with its names as pushed, only when the family name or a label name is not a
+   * legacy name (--push.enable-utf8-names): scrapes asking for another escaping scheme than
+   * underscores render from these.
+   */
+  readonly original?: readonly Metric[];
 }
 
 // Bump whenever a series' text lines or sort key would come out differently: a stored rendering
@@ -48,12 +55,13 @@ export function renderSeries(
     if (keepAllMetrics || !textSaysAll(metric)) (metrics ??= [])[i] = metric;
     return flat(renderMetricLines(shown, family.type, metric));
   });
-  return { keys, texts, ...(metrics ? { metrics } : {}) };
+  const utf8 = !isLegacyMetricName(family.name) || family.metrics.some((m) => !hasLegacyLabelNames(m.labels));
+  return { keys, texts, ...(metrics ? { metrics } : {}), ...(utf8 ? { original: family.metrics } : {}) };
 }
 
-/** The form the store keeps; undefined when some series needs more than its text lines. */
+/** The form the store keeps; undefined when some series needs more than its text lines, or has UTF-8 names. */
 export function toStored(series: RenderedSeries): string | undefined {
-  return series.metrics ? undefined : JSON.stringify([STORED_VERSION, series.keys, series.texts]);
+  return series.metrics || series.original ? undefined : JSON.stringify([STORED_VERSION, series.keys, series.texts]);
 }
 
 /** A stored rendering read back; undefined when it is of another version or not one at all. */

@@ -1,11 +1,12 @@
-import { escapeMetric, escapeMetricName } from '../exposition/name-escaping.js';
+import { escapeMetric, escapeMetricName, hasLegacyLabelNames, type EscapingScheme } from '../exposition/name-escaping.js';
+import { isLegacyMetricName } from '../exposition/names.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
 import { hasExemplars, renderOpenMetricsFamilyHeader, renderOpenMetricsMetricLines } from '../exposition/openmetrics-renderer.js';
 import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf/encode.js';
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { parseText } from '../exposition/text-parser.js';
 import { formatFloat } from '../exposition/float-format.js';
-import type { Metric, MetricFamily, MetricType } from '../exposition/types.js';
+import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -32,8 +33,11 @@ class FamilyBlock {
    * whole body alive, so each part shares this copy instead when its HELP is the same.
    */
   private help: string | undefined;
-  /** The rendered block per scrape format, as bytes ready to send; dropped once a write touched the family. */
-  readonly rendered = new Map<ScrapeFormat, Block>();
+  /**
+   * The rendered block per scrape format and escaping scheme (`text/underscores`), as bytes ready
+   * to send; dropped once a write touched the family.
+   */
+  readonly rendered = new Map<string, Block>();
   constructor(
     public type: MetricType,
     readonly name: string,
@@ -105,21 +109,26 @@ export class ScrapeCache {
     // replaces (the value follows the last space; label values are quoted before it).
     let keys: readonly string[];
     let line: string;
+    // The grouping labels as pushed, kept only when a label name is not a legacy name.
+    let utf8Labels: readonly LabelPair[] | undefined;
     const previous = this.blocks.get(PUSH_TIME_METRIC)?.parts.get(header.id);
     if (previous) {
       keys = previous.keys;
       line = previous.texts[0]!;
+      utf8Labels = previous.original?.[0]?.labels;
     } else {
       const labels = groupSeriesLabels(header.key);
       keys = [seriesKey(labels)];
       line = renderMetricLines(PUSH_TIME_METRIC, 'gauge', escapeMetric({ labels, value: 0 }));
+      if (!hasLegacyLabelNames(labels)) utf8Labels = labels;
     }
     const labelText = line.slice(PUSH_TIME_METRIC.length, line.lastIndexOf(' ') + 1);
     for (const [name, help, value] of [
       [PUSH_TIME_METRIC, PUSH_TIME_HELP, header.pushTimeSeconds],
       [PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, header.pushFailureTimeSeconds],
     ] as const) {
-      this.putPart(header.id, name, 'gauge', { help, keys, texts: [flat(`${name}${labelText}${formatFloat(value)}\n`)] }, 1);
+      const original = utf8Labels ? { original: [{ labels: utf8Labels, value }] } : {};
+      this.putPart(header.id, name, 'gauge', { help, keys, texts: [flat(`${name}${labelText}${formatFloat(value)}\n`)], ...original }, 1);
     }
   }
 
@@ -151,7 +160,7 @@ export class ScrapeCache {
    * Own families win HELP and TYPE; a pushed family of the same name and type adds its series to
    * the own block. Blocks of pushed families are the cached objects (see gzipBlocks).
    */
-  render(own: readonly MetricFamily[], format: ScrapeFormat = 'text'): Block[] {
+  render(own: readonly MetricFamily[], format: ScrapeFormat = 'text', escaping: EscapingScheme = 'underscores'): Block[] {
     this.expireDue();
     const names = this.names();
     const out: Block[] = [];
@@ -163,17 +172,17 @@ export class ScrapeCache {
       const pushedName = names[i];
       const ownFamily = ownSorted[j];
       if (ownFamily && (pushedName === undefined || ownFamily.name < pushedName)) {
-        if (ownFamily.metrics.length > 0) fresh.push(renderStandalone(ownFamily, format));
+        if (ownFamily.metrics.length > 0) fresh.push(renderStandalone(ownFamily, format, escaping));
         j++;
       } else if (ownFamily && ownFamily.name === pushedName) {
-        fresh.push(this.renderMerged(ownFamily, format));
+        fresh.push(this.renderMerged(ownFamily, format, escaping));
         i++;
         j++;
       } else {
         // Own families between two cached blocks become one fresh block: one compression each.
         if (fresh.length > 0) out.push(freshBlock(fresh));
         fresh = [];
-        out.push(this.block(pushedName!, format));
+        out.push(this.block(pushedName!, format, escaping));
         i++;
       }
     }
@@ -191,19 +200,24 @@ export class ScrapeCache {
 
   // Kept as bytes: a block joined from thousands of series strings is a rope that V8 would
   // otherwise walk again on every scrape.
-  private block(name: string, format: ScrapeFormat): Block {
+  // A family whose names are all legacy names looks the same under every scheme: its one
+  // rendering serves them all (and gzipBlocks then compresses it once).
+  private block(name: string, format: ScrapeFormat, escaping: EscapingScheme): Block {
     const block = this.blocks.get(name)!;
-    let rendered = block.rendered.get(format);
+    const scheme = hasUtf8Names(name, block.parts.values()) ? escaping : 'underscores';
+    const key = `${format}/${scheme}`;
+    let rendered = block.rendered.get(key);
     if (rendered === undefined) {
-      rendered = { text: toBuffer(renderBlock(format, name, block)) };
-      block.rendered.set(format, rendered);
+      rendered = { text: toBuffer(renderBlock(format, scheme, name, block)) };
+      block.rendered.set(key, rendered);
     }
     return rendered;
   }
 
-  private renderMerged(ownFamily: MetricFamily, format: ScrapeFormat): Piece {
+  private renderMerged(ownFamily: MetricFamily, format: ScrapeFormat, escaping: EscapingScheme): Piece {
     const block = this.blocks.get(ownFamily.name)!;
-    return renderBlock(format, ownFamily.name, block, standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics));
+    const scheme = hasUtf8Names(ownFamily.name, block.parts.values()) ? escaping : 'underscores';
+    return renderBlock(format, scheme, ownFamily.name, block, standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics));
   }
 
   private setPart(groupId: number, family: StoredFamily, rendered: RenderedSeries | undefined): void {
@@ -248,6 +262,13 @@ export class ScrapeCache {
     }
     this.groupNames.get(groupId)?.delete(name);
   }
+}
+
+/** True when the family's name or a label name of one of its parts is not a legacy name. */
+function hasUtf8Names(name: string, parts: Iterable<GroupPart>): boolean {
+  if (!isLegacyMetricName(name)) return true;
+  for (const part of parts) if (part.original) return true;
+  return false;
 }
 
 function isTimestampGauge(name: string): boolean {
@@ -307,20 +328,21 @@ function compareEntries(a: Entry, b: Entry): number {
   return compareKeys(a.part.keys[a.i]!, b.part.keys[b.i]!);
 }
 
-function renderBlock(format: ScrapeFormat, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
+function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
   const parts = extra ? [...block.parts.values(), extra] : [...block.parts.values()];
   const entries = sortedEntries(parts);
   if (entries.length === 0) return '';
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape. Own families' HELP wins.
   const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
-  return renderFamily(format, name, block.type, help, entries);
+  return renderFamily(format, scheme, name, block.type, help, entries);
 }
 
-function renderStandalone(family: MetricFamily, format: ScrapeFormat): Piece {
+// The gateway's own families have legacy names only: every scheme renders them alike.
+function renderStandalone(family: MetricFamily, format: ScrapeFormat, scheme: EscapingScheme): Piece {
   const part = standalonePart(family.name, family.type, family.help, family.metrics);
   const entries = part.keys.map((_, i) => ({ part, i })).sort(compareEntries);
-  return renderFamily(format, family.name, family.type, family.help, entries);
+  return renderFamily(format, hasUtf8Names(family.name, [part]) ? scheme : 'underscores', family.name, family.type, family.help, entries);
 }
 
 /**
@@ -328,8 +350,9 @@ function renderStandalone(family: MetricFamily, format: ScrapeFormat): Piece {
  * OpenMetrics too, as its sample lines are the text lines (openmetrics-renderer.ts) unless the
  * series has exemplars; protobuf encodes each series once and keeps the bytes.
  */
-function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help: string | undefined, series: readonly Entry[]): Piece {
+function renderFamily(format: ScrapeFormat, scheme: EscapingScheme, name: string, type: MetricType, help: string | undefined, series: readonly Entry[]): Piece {
   const shown = escapeMetricName(name);
+  if (scheme !== 'underscores') return renderFamilyEscaped(format, scheme, name, shown, type, help, series);
   switch (format) {
     case 'text': {
       const out = new TextChunks(renderFamilyHeader(shown, help, type));
@@ -350,6 +373,45 @@ function renderFamily(format: ScrapeFormat, name: string, type: MetricType, help
         help,
         type,
         series.map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
+      );
+  }
+}
+
+/**
+ * renderFamily for a family with UTF-8 names under a scheme other than underscores: each series
+ * is rendered from its names as pushed, escaped by the scheme (allow-utf-8 keeps them, and the
+ * text formats quote them). Only families with such names come here; the block is cached per
+ * scheme like any other.
+ */
+function renderFamilyEscaped(
+  format: ScrapeFormat,
+  scheme: Exclude<EscapingScheme, 'underscores'>,
+  name: string,
+  underscored: string,
+  type: MetricType,
+  help: string | undefined,
+  series: readonly Entry[],
+): Piece {
+  const shown = escapeMetricName(name, scheme);
+  const quote = scheme === 'allow-utf-8';
+  const metrics = series.map((e) => escapeMetric(e.part.original?.[e.i] ?? metricOf(e, underscored, type), scheme));
+  switch (format) {
+    case 'text': {
+      const out = new TextChunks(renderFamilyHeader(shown, help, type, quote));
+      for (const m of metrics) out.add(renderMetricLines(shown, type, m, quote));
+      return out.done();
+    }
+    case 'openmetrics': {
+      const out = new TextChunks(renderOpenMetricsFamilyHeader(shown, type, help, undefined, quote));
+      for (const m of metrics) out.add(renderOpenMetricsMetricLines(shown, type, m, quote));
+      return out.done();
+    }
+    case 'protobuf':
+      return encodeFamilyFrame(
+        shown,
+        help,
+        type,
+        metrics.map((m) => encodeMetricField(type, m)),
       );
   }
 }

@@ -1,3 +1,4 @@
+import type { EscapingScheme } from '../exposition/name-escaping.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
 import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
@@ -223,8 +224,8 @@ export class PushService {
   }
 
   /** The scrape body in a negotiated format (text 0.0.4, OpenMetrics 1.0.0, protobuf delimited) as blocks. */
-  scrape(format: ScrapeFormat, own: readonly MetricFamily[]): Block[] {
-    return this.cache.render(own, format);
+  scrape(format: ScrapeFormat, own: readonly MetricFamily[], escaping: EscapingScheme = 'underscores'): Block[] {
+    return this.cache.render(own, format, escaping);
   }
 
   /** Changes whenever a committed write changed what a scrape shows. */

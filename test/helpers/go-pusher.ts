@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { hasTool } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -71,7 +72,7 @@ func main() {
 
 /** True when go and the Debian client_golang sources are installed. */
 export function hasGoClient(): boolean {
-  return fs.existsSync('/usr/share/gocode/src/github.com/prometheus/client_golang/prometheus/push/push.go') && spawnSync('go', ['version']).status === 0;
+  return hasTool('client-golang');
 }
 
 /**

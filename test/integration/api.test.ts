@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import SQLite from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { startGateway, type Gateway } from '../helpers/official-gateway.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-
-const hasOfficial = spawnSync('prometheus-pushgateway', ['--version']).status === 0;
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
 // Pushes whose /api/v1/metrics answer must be field for field the official's. Bucket and
 // quantile keys avoid integer-like strings, which JSON.parse would reorder.
@@ -53,7 +51,7 @@ async function send(base: string, method: string, path: string, body?: string) {
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-describe.skipIf(!hasOfficial)('/api/v1 against the official Pushgateway 1.5.1', () => {
+describe.skipIf(missingTools('prometheus-pushgateway'))(titleWithTools('/api/v1 against the official Pushgateway 1.5.1', 'prometheus-pushgateway'), () => {
   let official: Gateway;
   let pushkeep: TestServer;
   beforeAll(async () => {

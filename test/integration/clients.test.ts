@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import { promisify } from 'node:util';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { missingTools, TEST_PYTHON, titleWithTools } from '../helpers/tools.js';
 
 const run = promisify(execFile);
-const PYTHON = '/usr/bin/python3';
+const PYTHON = TEST_PYTHON;
 
 let gw: TestServer;
 beforeAll(async () => {
@@ -44,18 +44,13 @@ describe('prom-client Pushgateway', () => {
   });
 });
 
-const hasPythonClient =
-  fs.existsSync(PYTHON) &&
-  (await run(PYTHON, ['-c', 'import prometheus_client']).then(
-    () => true,
-    () => false,
-  ));
+describe.skipIf(missingTools('python3-prometheus-client'))(
+  titleWithTools('Python prometheus_client (Debian python3-prometheus-client)', 'python3-prometheus-client'),
+  () => {
+    const address = () => gw.url.replace('http://', '');
 
-describe.skipIf(!hasPythonClient)('Python prometheus_client (Debian python3-prometheus-client)', () => {
-  const address = () => gw.url.replace('http://', '');
-
-  it('push_to_gateway, pushadd_to_gateway and delete_from_gateway', async () => {
-    const script = `
+    it('push_to_gateway, pushadd_to_gateway and delete_from_gateway', async () => {
+      const script = `
 import sys
 from prometheus_client import CollectorRegistry, Gauge, Counter, push_to_gateway, pushadd_to_gateway, delete_from_gateway
 gw = sys.argv[1]
@@ -70,19 +65,19 @@ print('pushed')
 if len(sys.argv) > 2:
     delete_from_gateway(gw, job='py job', grouping_key={'path': '/var/tmp', 'empty': ''})
 `;
-    await run(PYTHON, ['-c', script, address()]);
-    const scrape = await gw.scrapePushed();
-    // Debian's client (0.16) quotes the job with quote_plus: the space arrives as '+', which the
-    // official gateway (and Pushkeep) keep literally (client_python#1064).
-    expect(scrape).toMatch(/^py_gauge\{empty="",instance="",job="py\+job",kind="x y",path="\/var\/tmp"\} 1\.5$/m);
-    expect(scrape).toMatch(/^py_runs_total\{empty="",instance="",job="py\+job",path="\/var\/tmp"\} 1$/m);
-    expect(scrape).toMatch(/^py_other\{empty="",instance="",job="py\+job",path="\/var\/tmp"\} 7$/m);
-    await run(PYTHON, ['-c', script, address(), 'delete']);
-    expect(await gw.scrapePushed()).not.toMatch(/job="py\+job"/);
-  });
+      await run(PYTHON, ['-c', script, address()]);
+      const scrape = await gw.scrapePushed();
+      // Debian's client (0.16) quotes the job with quote_plus: the space arrives as '+', which the
+      // official gateway (and Pushkeep) keep literally (client_python#1064).
+      expect(scrape).toMatch(/^py_gauge\{empty="",instance="",job="py\+job",kind="x y",path="\/var\/tmp"\} 1\.5$/m);
+      expect(scrape).toMatch(/^py_runs_total\{empty="",instance="",job="py\+job",path="\/var\/tmp"\} 1$/m);
+      expect(scrape).toMatch(/^py_other\{empty="",instance="",job="py\+job",path="\/var\/tmp"\} 7$/m);
+      await run(PYTHON, ['-c', script, address(), 'delete']);
+      expect(await gw.scrapePushed()).not.toMatch(/job="py\+job"/);
+    });
 
-  it('the nightly backup example: job nightly_backup, instance database-01', async () => {
-    const script = `
+    it('the nightly backup example: job nightly_backup, instance database-01', async () => {
+      const script = `
 import sys, time
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 registry = CollectorRegistry()
@@ -92,12 +87,45 @@ Gauge('backup_size_bytes', 'Size of the backup in bytes', registry=registry).set
 Gauge('backup_last_timestamp', 'Unix timestamp of the last backup attempt', registry=registry).set(1764043200)
 push_to_gateway(sys.argv[1], job='nightly_backup', registry=registry, grouping_key={'instance': 'database-01'})
 `;
-    await run(PYTHON, ['-c', script, address()]);
-    const scrape = await gw.scrapePushed();
-    expect(scrape).toContain(
-      '# HELP backup_size_bytes Size of the backup in bytes\n# TYPE backup_size_bytes gauge\nbackup_size_bytes{instance="database-01",job="nightly_backup"} 3.456789e+06\n',
-    );
-    expect(scrape).toMatch(/^backup_success\{instance="database-01",job="nightly_backup"\} 1$/m);
-    expect(scrape).toMatch(/^backup_last_timestamp\{instance="database-01",job="nightly_backup"\} 1\.7640432e\+09$/m);
-  });
-});
+      await run(PYTHON, ['-c', script, address()]);
+      const scrape = await gw.scrapePushed();
+      expect(scrape).toContain(
+        '# HELP backup_size_bytes Size of the backup in bytes\n# TYPE backup_size_bytes gauge\nbackup_size_bytes{instance="database-01",job="nightly_backup"} 3.456789e+06\n',
+      );
+      expect(scrape).toMatch(/^backup_success\{instance="database-01",job="nightly_backup"\} 1$/m);
+      expect(scrape).toMatch(/^backup_last_timestamp\{instance="database-01",job="nightly_backup"\} 1\.7640432e\+09$/m);
+    });
+
+    it('its strict OpenMetrics parser reads an OpenMetrics scrape of every family type', async () => {
+      const body = [
+        '# TYPE om_requests_total counter\nom_requests_total{code="200"} 3\n',
+        '# TYPE om_plain_counter counter\nom_plain_counter 1\n',
+        'om_untyped 2\n',
+        '# HELP om_temp_celsius A "quoted" help.\n# TYPE om_temp_celsius gauge\nom_temp_celsius -1.5\n',
+        '# TYPE om_s summary\nom_s{quantile="0.5"} 1\nom_s_sum 2\nom_s_count 3\n',
+        '# TYPE om_h histogram\nom_h_bucket{le="1"} 1\nom_h_bucket{le="+Inf"} 2\nom_h_sum 3\nom_h_count 2\n',
+      ].join('');
+      expect((await gw.push('PUT', '/metrics/job/om', body)).status).toBe(200);
+      const scrape = await (await fetch(`${gw.url}/metrics`, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } })).text();
+      const script = `
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    if f.name.startswith('om_'):
+        print(f.name, f.type, len(f.samples))
+`;
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = execFile(PYTHON, ['-c', script], (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+        child.stdin?.end(scrape);
+      });
+      expect(out.trim().split('\n').sort()).toEqual([
+        'om_h histogram 4',
+        'om_plain_counter unknown 1',
+        'om_requests counter 1',
+        'om_s summary 3',
+        'om_temp_celsius gauge 1',
+        'om_untyped unknown 1',
+      ]);
+    });
+  },
+);

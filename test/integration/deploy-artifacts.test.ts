@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { startLoopbackService, type Gateway, type LoopbackService } from '../helpers/official-gateway.js';
 import { startPushkeepGateway } from '../helpers/pushkeep-gateway.js';
+import { missingTools, TEST_PYTHON, titleWithTools, type Tool } from '../helpers/tools.js';
 
 // The deploy artifacts (compose, Prometheus config and alerts, Grafana dashboard) and the examples
 // are what a newcomer starts from; each is checked here with the tool that will consume it.
@@ -28,8 +29,10 @@ function run(command: string, args: readonly string[], options: { cwd?: string; 
   });
 }
 
-function installed(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+/** Skips the running test, with the reason, unless every tool runs here. */
+function needs(ctx: { skip: (note?: string) => void }, ...tools: Tool[]): void {
+  const reason = missingTools(...tools);
+  if (reason !== undefined) ctx.skip(reason);
 }
 
 /** Metric names Pushkeep exposes about itself or per group. */
@@ -161,13 +164,11 @@ async function eventually(check: () => Promise<void>, timeoutMs = 3000): Promise
 }
 
 describe('docker-compose.yml', () => {
-  const hasCompose = installed('docker-compose');
-
   it.for([
     { name: 'default services', args: ['config', '-q'] },
     { name: 'the ha profile', args: ['--profile', 'ha', 'config', '-q'] },
   ])('parses with docker-compose config ($name)', async ({ args }, ctx) => {
-    if (!hasCompose) ctx.skip('docker-compose is not installed (Debian package docker-compose)');
+    needs(ctx, 'docker-compose');
     const result = await run('docker-compose', ['-f', 'docker-compose.yml', ...args]);
     expect(result.code, result.output).toBe(0);
   });
@@ -191,18 +192,21 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Prometheus config and alerts', () => {
-  it('passes promtool check config', async () => {
+  it('passes promtool check config', async (ctx) => {
+    needs(ctx, 'promtool');
     const result = await run('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml']);
     expect(result.code, result.output).toBe(0);
   });
 
-  it('passes promtool check rules', async () => {
+  it('passes promtool check rules', async (ctx) => {
+    needs(ctx, 'promtool');
     const result = await run('promtool', ['check', 'rules', 'deploy/prometheus/rules/pushkeep-alerts.yml']);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(/SUCCESS: \d+ rules found/);
   });
 
-  it('passes promtool test rules: every alert fires on its input and stays silent on the others', async () => {
+  it('passes promtool test rules: every alert fires on its input and stays silent on the others', async (ctx) => {
+    needs(ctx, 'promtool');
     const result = await run('promtool', ['test', 'rules', 'pushkeep-alerts.test.yml'], { cwd: rulesDir });
     expect(result.code, result.output).toBe(0);
     // Every alert in the rules file has a test.
@@ -257,7 +261,8 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  it('has queries Prometheus accepts, on the provisioned data source', async () => {
+  it('has queries Prometheus accepts, on the provisioned data source', async (ctx) => {
+    needs(ctx, 'promtool');
     const queries = await dashboardQueries();
     // Grafana substitutes its variables before Prometheus sees a query; promtool check rules
     // parses each as a recording rule.
@@ -290,8 +295,9 @@ describe('Grafana dashboard', () => {
   });
 });
 
-describe('end to end with Prometheus', () => {
-  it('collects the Python backup through the gateway, evaluates BackupFailed, and keeps the series across a SIGKILL', async () => {
+describe(titleWithTools('end to end with Prometheus', 'prometheus', 'python3-prometheus-client'), () => {
+  it('collects the Python backup through the gateway, evaluates BackupFailed, and keeps the series across a SIGKILL', async (ctx) => {
+    needs(ctx, 'prometheus', 'python3-prometheus-client');
     const dir = await mkdtemp(join(tmpdir(), 'pushkeep-e2e-'));
     let gateway = await startPushkeepGateway({ dbPath: join(dir, 'pushkeep.db') });
     let prometheus: LoopbackService | undefined;
@@ -300,7 +306,7 @@ describe('end to end with Prometheus', () => {
       prometheus = await startPrometheus(dir, host);
       const prom = prometheus;
 
-      const backup = await run('/usr/bin/python3', [join(root, 'examples/python/nightly_backup.py')], {
+      const backup = await run(TEST_PYTHON, [join(root, 'examples/python/nightly_backup.py')], {
         env: { ...process.env, PUSHGATEWAY: host, BACKUP_OUTCOME: 'failure', BACKUP_SECONDS: '0' },
       });
       expect(backup.code, backup.output).toBe(0);
@@ -351,16 +357,23 @@ describe('examples against a gateway', () => {
   interface Example {
     readonly name: string;
     readonly outcome: 'success' | 'failure';
+    readonly tools: readonly Tool[];
     /** Returns the command that runs the example (building it first if needed). */
     readonly prepare: () => Promise<readonly [string, ...string[]]>;
   }
 
   const examples: Example[] = [
-    { name: 'python', outcome: 'failure', prepare: async () => ['/usr/bin/python3', join(root, 'examples/python/nightly_backup.py')] },
-    { name: 'node', outcome: 'success', prepare: async () => [process.execPath, join(root, 'examples/node/nightly-backup.mjs')] },
+    {
+      name: 'python',
+      outcome: 'failure',
+      tools: ['python3-prometheus-client'],
+      prepare: async () => [TEST_PYTHON, join(root, 'examples/python/nightly_backup.py')],
+    },
+    { name: 'node', outcome: 'success', tools: [], prepare: async () => [process.execPath, join(root, 'examples/node/nightly-backup.mjs')] },
     {
       name: 'go',
       outcome: 'success',
+      tools: ['client-golang'],
       prepare: async () => {
         const binary = join(workDir, 'nightly_backup');
         // Debian's client_golang lives in GOPATH form, without modules.
@@ -381,9 +394,10 @@ describe('examples against a gateway', () => {
     },
   ];
 
-  it.each(examples)(
+  it.for(examples)(
     '$name nightly backup pushes its four gauges ($outcome)',
-    async ({ outcome, prepare }) => {
+    async ({ outcome, tools, prepare }, ctx) => {
+      needs(ctx, ...tools);
       const [command, ...args] = await prepare();
       const gateway = await startPushkeepGateway();
       try {
@@ -412,7 +426,7 @@ describe('examples against a gateway', () => {
   );
 
   it('curl one-liners in examples/curl/README.md push, replace and delete as documented', async (ctx) => {
-    if (!installed('curl')) ctx.skip('curl is not installed');
+    needs(ctx, 'curl');
     const readme = await readFile(join(root, 'examples/curl/README.md'), 'utf8');
     const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map(([, body]) => body ?? '');
     const block = (needle: string): string => {

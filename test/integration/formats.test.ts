@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,9 +13,11 @@ import { parseText } from '../../src/exposition/text-parser.js';
 import type { MetricFamily } from '../../src/exposition/types.js';
 import { buildGoPusher, goPush, hasGoClient } from '../helpers/go-pusher.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { missingTools, TEST_PYTHON, titleWithTools } from '../helpers/tools.js';
 
 const run = promisify(execFile);
-const PYTHON = '/usr/bin/python3';
+const PYTHON = TEST_PYTHON;
+const PYTHON_TOOLS = ['python3-prometheus-client', 'python3-snappy'] as const;
 const PB = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 const ACCEPT = {
   text: 'text/plain; version=0.0.4',
@@ -25,12 +26,6 @@ const ACCEPT = {
 } as const;
 type Format = keyof typeof ACCEPT;
 const FORMATS: readonly Format[] = ['text', 'openmetrics', 'protobuf'];
-const hasPython =
-  fs.existsSync(PYTHON) &&
-  (await run(PYTHON, ['-c', 'import prometheus_client, snappy']).then(
-    () => true,
-    () => false,
-  ));
 
 // Push bodies are written by hand, not by Pushkeep's renderers, so that a renderer bug cannot hide in
 // both the push and the expectation.
@@ -369,7 +364,7 @@ describe('OpenMetrics scrapes give Prometheus the series of a text scrape', () =
 
 describe('real clients in their default formats', () => {
   it.skipIf(!hasGoClient())(
-    'Go client_golang pushes protobuf with Push, Add and Delete; grouping values with /, empty and unicode',
+    titleWithTools('Go client_golang pushes protobuf with Push, Add and Delete; grouping values with /, empty and unicode', 'client-golang'),
     { timeout: 300_000 },
     async () => {
       const pusher = await buildGoPusher();
@@ -477,32 +472,38 @@ req = urllib.request.Request(url, data=data, method='PUT', headers=headers)
 print(urllib.request.urlopen(req).status)
 `;
 
-  it.skipIf(!hasPython).each(['gzip', 'snappy'])('Python client 0.20+ bodies with compression=%s', async (compression) => {
-    for (const size of ['small', 'big']) {
-      const { stdout } = await run(PYTHON, ['-c', PY_PUSH, `${gw.url}/metrics/job/py/compression/${compression}`, compression, size]);
-      expect(stdout.trim()).toBe('200');
-      const text = (await scrape(gw, 'text')).raw.toString();
-      expect(text).toContain(`py_gauge{compression="${compression}",instance="",job="py",kind="x y"} 1.5\n`);
-      expect(text).toContain(`py_runs_total{compression="${compression}",instance="",job="py"} 4\n`);
-      if (size === 'big') expect(text).toContain(`py_big{compression="${compression}",instance="",job="py",n="19999"} 19999\n`);
-    }
-  });
+  it.skipIf(missingTools(...PYTHON_TOOLS)).each(['gzip', 'snappy'])(
+    titleWithTools('Python client 0.20+ bodies with compression=%s', ...PYTHON_TOOLS),
+    async (compression) => {
+      for (const size of ['small', 'big']) {
+        const { stdout } = await run(PYTHON, ['-c', PY_PUSH, `${gw.url}/metrics/job/py/compression/${compression}`, compression, size]);
+        expect(stdout.trim()).toBe('200');
+        const text = (await scrape(gw, 'text')).raw.toString();
+        expect(text).toContain(`py_gauge{compression="${compression}",instance="",job="py",kind="x y"} 1.5\n`);
+        expect(text).toContain(`py_runs_total{compression="${compression}",instance="",job="py"} 4\n`);
+        if (size === 'big') expect(text).toContain(`py_big{compression="${compression}",instance="",job="py",n="19999"} 19999\n`);
+      }
+    },
+  );
 
-  it.skipIf(!hasPython)('a raw snappy block with Content-Encoding: snappy, as the Rust client push_raw sends it (protobuf inside)', async () => {
-    const script = `
+  it.skipIf(missingTools(...PYTHON_TOOLS))(
+    titleWithTools('a raw snappy block with Content-Encoding: snappy, as the Rust client push_raw sends it (protobuf inside)', ...PYTHON_TOOLS),
+    async () => {
+      const script = `
 import sys, snappy
 sys.stdout.buffer.write(snappy.compress(sys.stdin.buffer.read()))
 `;
-    const body = protobufBody([{ name: 'rust_pushed', type: 'GAUGE', metric: [{ gauge: { value: 7 } }] }]);
-    const compressed = await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile(PYTHON, ['-c', script], { encoding: 'buffer' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-      child.stdin!.end(body);
-    });
-    expect(compressed.equals(body)).toBe(false);
-    const res = await gw.push('PUT', '/metrics/job/rust', compressed, { 'Content-Type': PB, 'Content-Encoding': 'snappy' });
-    expect(res.status).toBe(200);
-    expect((await scrape(gw, 'text')).raw.toString()).toContain('# TYPE rust_pushed gauge\nrust_pushed{instance="",job="rust"} 7\n');
-  });
+      const body = protobufBody([{ name: 'rust_pushed', type: 'GAUGE', metric: [{ gauge: { value: 7 } }] }]);
+      const compressed = await new Promise<Buffer>((resolve, reject) => {
+        const child = execFile(PYTHON, ['-c', script], { encoding: 'buffer' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+        child.stdin!.end(body);
+      });
+      expect(compressed.equals(body)).toBe(false);
+      const res = await gw.push('PUT', '/metrics/job/rust', compressed, { 'Content-Type': PB, 'Content-Encoding': 'snappy' });
+      expect(res.status).toBe(200);
+      expect((await scrape(gw, 'text')).raw.toString()).toContain('# TYPE rust_pushed gauge\nrust_pushed{instance="",job="rust"} 7\n');
+    },
+  );
 });
 
 describe('UTF-8 names', () => {

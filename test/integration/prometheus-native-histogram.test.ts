@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,9 +8,8 @@ import { flattenFamily } from '../../src/exposition/samples.js';
 import { parseText } from '../../src/exposition/text-parser.js';
 import { freePort } from '../helpers/process-server.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
-const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
-const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 const PB = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 const proto = new protobuf.Root().loadSync(path.join(import.meta.dirname, '../../proto/metrics.proto'));
@@ -169,7 +168,7 @@ function textScrapeLines(text: string, job: string): string[] {
     .sort();
 }
 
-describe.skipIf(!hasPrometheus)('a real Prometheus (Debian 2.42) scraping Pushkeep', () => {
+describe.skipIf(missingTools('prometheus'))(titleWithTools('a real Prometheus (Debian 2.42) scraping Pushkeep', 'prometheus'), () => {
   let gw: TestServer;
   let native: Prometheus | undefined;
   let plain: Prometheus | undefined;
@@ -229,17 +228,20 @@ describe.skipIf(!hasPrometheus)('a real Prometheus (Debian 2.42) scraping Pushke
     expect(await query(native!, 'some_metric{job="prom"}')).toHaveLength(1);
   });
 
-  it.skipIf(!hasPromtool)('promtool check metrics accepts the text scrape (only the lint about some_metric)', async () => {
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
-    const result = await new Promise<{ code: number; output: string }>((resolve) => {
-      const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
-      );
-      child.stdin!.end(text);
-    });
-    // promtool 2.42 reads text 0.0.4 only, so the OpenMetrics scrape cannot be checked with it;
-    // the Prometheus test above parses it with Prometheus' own OpenMetrics parser instead.
-    // promtool 2.42 exits 3 on lint problems; the only one is the pushed name itself.
-    expect(result).toEqual({ code: 3, output: 'some_metric counter metrics should have "_total" suffix\n' });
-  });
+  it.skipIf(missingTools('promtool'))(
+    titleWithTools('promtool check metrics accepts the text scrape (only the lint about some_metric)', 'promtool'),
+    async () => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const result = await new Promise<{ code: number; output: string }>((resolve) => {
+        const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+        );
+        child.stdin!.end(text);
+      });
+      // promtool 2.42 reads text 0.0.4 only, so the OpenMetrics scrape cannot be checked with it;
+      // the Prometheus test above parses it with Prometheus' own OpenMetrics parser instead.
+      // promtool 2.42 exits 3 on lint problems; the only one is the pushed name itself.
+      expect(result).toEqual({ code: 3, output: 'some_metric counter metrics should have "_total" suffix\n' });
+    },
+  );
 });

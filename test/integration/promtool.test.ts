@@ -1,8 +1,7 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-
-const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
 let gw: TestServer;
 beforeAll(async () => {
@@ -21,7 +20,7 @@ function promtoolCheckMetrics(text: string): Promise<{ code: number; output: str
   });
 }
 
-describe.skipIf(!hasPromtool)('promtool check metrics (Debian prometheus)', () => {
+describe.skipIf(missingTools('promtool'))(titleWithTools('promtool check metrics (Debian prometheus)', 'promtool'), () => {
   it('accepts a scrape holding every metric type, escapes and special values', async () => {
     const pushes: [string, string][] = [
       [

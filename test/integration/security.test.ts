@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWebConfig, parseWebConfig } from '../../src/security/web-config.js';
 import { requiredRole } from '../../src/http/auth.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushkeep-security-'));
 const file = (name: string) => path.join(dir, name);
@@ -114,9 +115,13 @@ function request(url: string, options: RequestOptions = {}): Promise<Reply> {
 const HASH = bcrypt.hashSync('s3cret', 4).replace(/^\$2b\$/, '$2y$');
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
 
-beforeAll(() => makeCertificates());
+// Every suite but requiredRole's serves TLS or reads certificates that openssl makes.
+const NO_OPENSSL = missingTools('openssl');
+beforeAll(() => {
+  if (!NO_OPENSSL) makeCertificates();
+});
 
-describe('official format: TLS and basic_auth_users', () => {
+describe.skipIf(NO_OPENSSL)(titleWithTools('official format: TLS and basic_auth_users', 'openssl'), () => {
   // Relative paths: the toolkit resolves them against the config file's directory.
   const config = `tls_server_config:
   cert_file: server.crt
@@ -198,7 +203,7 @@ basic_auth_users:
   });
 });
 
-describe('mutual TLS', () => {
+describe.skipIf(NO_OPENSSL)(titleWithTools('mutual TLS', 'openssl'), () => {
   const servers: TestServer[] = [];
   afterAll(async () => {
     for (const s of servers) await s.close();
@@ -265,7 +270,7 @@ describe('mutual TLS', () => {
   });
 });
 
-describe('roles (pushkeep_authorization) and bearer tokens', () => {
+describe.skipIf(NO_OPENSSL)(titleWithTools('roles (pushkeep_authorization) and bearer tokens', 'openssl'), () => {
   const tokens = { pusher: 'push-token-0123456789', scraper: 'scrape-token-0123456789' };
   const config = `basic_auth_users:
   ci: ${HASH}
@@ -363,7 +368,7 @@ describe('requiredRole', () => {
   });
 });
 
-describe('web config file checks', () => {
+describe.skipIf(NO_OPENSSL)(titleWithTools('web config file checks', 'openssl'), () => {
   const bad = (text: string) => () => parseWebConfig(text, file('x.yml'));
   it.each([
     ['an unknown top-level key', 'basic_auth_user:\n  a: b\n', /line 1: field basic_auth_user not found in type web\.Config/],
@@ -407,7 +412,7 @@ describe('web config file checks', () => {
   });
 });
 
-describe('reload, headers and rate limit', () => {
+describe.skipIf(NO_OPENSSL)(titleWithTools('reload, headers and rate limit', 'openssl'), () => {
   it('picks up an edited file within a second or two and keeps the last good one when the edit is broken', async () => {
     fs.writeFileSync(file('reload.yml'), `basic_auth_users:\n  alice: ${HASH}\n`);
     const s = await startTestServer({ webConfigFile: file('reload.yml') });

@@ -3,12 +3,13 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { missingTools, titleWithTools } from '../helpers/tools.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.join(import.meta.dirname, '..', '..', 'test-output');
 const XSS = '<script>alert(1)</script>';
 
-describe.skipIf(!fs.existsSync(CHROMIUM))('web UI in headless Chromium', { timeout: 30_000 }, () => {
+describe.skipIf(missingTools('chromium'))(titleWithTools('web UI in headless Chromium', 'chromium'), { timeout: 30_000 }, () => {
   let gw: TestServer;
   let browser: Browser;
   beforeAll(async () => {

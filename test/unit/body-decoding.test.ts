@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 import SnappyJS from 'snappyjs';
 import { describe, expect, it } from 'vitest';
@@ -6,23 +6,10 @@ import { BodyError, decodeBody } from '../../src/http/body-decoding.js';
 
 /**
  * Snappy framed bodies made by python-snappy's StreamCompressor, which is what prometheus_client 0.20+ uses
- * for `compression='snappy'`. Debian's C CRC helper fails on Python 3.12 (PY_SSIZE_T_CLEAN), so only that
- * helper is replaced by a pure-Python CRC-32C; the framing code is python-snappy's own.
+ * for `compression='snappy'`, kept as files (test/fixtures/snappy-framed/README.md says what is in each).
  */
-function pythonSnappyFramed(data: Buffer): Buffer {
-  const script = `
-import sys, snappy, snappy.snappy as s
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82f63b78 if crc & 1 else crc >> 1
-    return crc ^ 0xffffffff
-s._crc32c = crc32c
-sys.stdout.buffer.write(snappy.StreamCompressor().compress(sys.stdin.buffer.read()))
-`;
-  return execFileSync('/usr/bin/python3', ['-c', script], { input: data, maxBuffer: 64 << 20 });
+function pythonSnappyFramed(name: 'small' | 'some-metric' | 'large' | 'zeros-1mib'): Buffer {
+  return fs.readFileSync(new URL(`../fixtures/snappy-framed/${name}.sz`, import.meta.url));
 }
 
 function error(fn: () => unknown): BodyError {
@@ -76,23 +63,23 @@ describe('decodeBody', () => {
     const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => `metric_${i % 97}{job="j",i="${i}"} ${i * 1.5}\n`).join(''));
 
     it.each([
-      ['a small, incompressible body (uncompressed chunk)', Buffer.from('x 1\n')],
-      ['a large body spanning several compressed chunks', big],
-    ])('decodes %s', (_name, data) => {
-      const framed = pythonSnappyFramed(data);
+      ['a small, incompressible body (uncompressed chunk)', 'small', Buffer.from('x 1\n')],
+      ['a large body spanning several compressed chunks', 'large', big],
+    ] as const)('decodes %s', (_name, file, data) => {
+      const framed = pythonSnappyFramed(file);
       expect(framed.subarray(0, 10).toString('latin1')).toBe('\xff\x06\x00\x00sNaPpY');
       expect(decodeBody(framed, 'snappy', MB).equals(data)).toBe(true);
       expect(decodeBody(framed, 'SNAPPY', MB).equals(data)).toBe(true);
     });
 
     it('refuses a framed bomb with 413', () => {
-      const framed = pythonSnappyFramed(Buffer.alloc(MB));
+      const framed = pythonSnappyFramed('zeros-1mib');
       expect(framed.length).toBeLessThan(64 * 1024);
       expect(error(() => decodeBody(framed, 'snappy', 256 * 1024)).status).toBe(413);
     });
 
     it('rejects a wrong checksum with 400', () => {
-      const framed = Buffer.from(pythonSnappyFramed(big));
+      const framed = Buffer.from(pythonSnappyFramed('large'));
       framed[14] = (framed[14] ?? 0) ^ 0xff; // inside the first chunk's CRC
       const e = error(() => decodeBody(framed, 'snappy', MB));
       expect(e.status).toBe(400);
@@ -100,7 +87,7 @@ describe('decodeBody', () => {
     });
 
     it('skips padding and skippable chunks, rejects unskippable ones', () => {
-      const framed = pythonSnappyFramed(text);
+      const framed = pythonSnappyFramed('some-metric');
       const padding = Buffer.from([0xfe, 0x02, 0x00, 0x00, 0x00, 0x00]);
       const skippable = Buffer.from([0x80, 0x01, 0x00, 0x00, 0x42]);
       const withExtras = Buffer.concat([framed.subarray(0, 10), padding, skippable, framed.subarray(10)]);
@@ -110,7 +97,7 @@ describe('decodeBody', () => {
     });
 
     it('rejects a truncated stream with 400', () => {
-      const framed = pythonSnappyFramed(big);
+      const framed = pythonSnappyFramed('large');
       expect(error(() => decodeBody(framed.subarray(0, framed.length - 5), 'snappy', MB)).status).toBe(400);
     });
   });

@@ -36,9 +36,9 @@ describe('loadConfig defaults', () => {
       enableUtf8Names: false,
       maxBodyBytes: 16 * 1024 * 1024,
       maxSeries: 100_000,
-      maxLabelsPerSeries: 128,
-      maxLabelNameLength: 1024,
-      maxLabelValueLength: 16 * 1024,
+      maxLabelsPerSeries: 0,
+      maxLabelNameLength: 0,
+      maxLabelValueLength: 0,
     });
     expect(config.log).toEqual({ level: 'info', format: 'logfmt' });
     expect(config.storage).toEqual({ path: 'data/pushkeep.db', url: '', sync: 'normal', maxGroups: 100_000, maxSeries: 1_000_000 });
@@ -60,9 +60,9 @@ describe('loadConfig defaults', () => {
       'web.read-timeout': '1m0s',
       'push.max-body-bytes': '16777216',
       'push.max-series': '100000',
-      'push.max-labels-per-series': '128',
-      'push.max-label-name-length': '1024',
-      'push.max-label-value-length': '16384',
+      'push.max-labels-per-series': '0',
+      'push.max-label-name-length': '0',
+      'push.max-label-value-length': '0',
       'storage.max-groups': '100000',
       'storage.max-series': '1000000',
       'push.disable-consistency-check': 'false',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { negotiateScrapeFormat, type ScrapeFormat } from '../../src/exposition/negotiate.js';
+import { negotiateScrape, negotiateScrapeFormat, type Negotiated, type ScrapeFormat } from '../../src/exposition/negotiate.js';
 
 const PB = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 
@@ -41,5 +41,30 @@ describe('negotiateScrapeFormat', () => {
     ['malformed entries are skipped', `;;;, ${PB}`, 'protobuf'],
   ])('%s', (_name, accept, expected) => {
     expect(negotiateScrapeFormat(accept)).toBe(expected);
+  });
+});
+
+describe('negotiateScrape: escaping= and text 1.0.0', () => {
+  const PROMETHEUS_3 =
+    'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+  it.each<[string, string | undefined, Negotiated]>([
+    ['no header', undefined, { format: 'text', escaping: 'underscores', textVersion: '0.0.4', echoEscaping: undefined }],
+    ['Prometheus 3 default', PROMETHEUS_3, { format: 'openmetrics', escaping: 'allow-utf-8', textVersion: '0.0.4', echoEscaping: 'allow-utf-8' }],
+    [
+      'Prometheus 3 text-only',
+      'text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2',
+      { format: 'text', escaping: 'allow-utf-8', textVersion: '1.0.0', echoEscaping: 'allow-utf-8' },
+    ],
+    ['text 1.0.0 without escaping', 'text/plain;version=1.0.0', { format: 'text', escaping: 'underscores', textVersion: '1.0.0', echoEscaping: undefined }],
+    ['dots', 'text/plain;version=0.0.4;escaping=dots', { format: 'text', escaping: 'dots', textVersion: '0.0.4', echoEscaping: 'dots' }],
+    ['values on protobuf', `${PB};escaping=values`, { format: 'protobuf', escaping: 'values', textVersion: '0.0.4', echoEscaping: 'values' }],
+    ['an unknown scheme is ignored', 'text/plain;escaping=bogus', { format: 'text', escaping: 'underscores', textVersion: '0.0.4', echoEscaping: undefined }],
+    [
+      'the scheme of an entry not served does not carry over',
+      'application/openmetrics-text;version=2.0.0;escaping=dots, text/plain;q=0.1',
+      { format: 'text', escaping: 'underscores', textVersion: '0.0.4', echoEscaping: undefined },
+    ],
+  ])('%s', (_name, accept, expected) => {
+    expect(negotiateScrape(accept)).toEqual(expected);
   });
 });

@@ -222,9 +222,10 @@ describe('decodeDelimited', () => {
 
   it('treats a missing type as COUNTER, like the official gateway', () => {
     expect(decodeDelimited(body({ name: 'c', metric: [{ counter: { value: 1 } }] }))[0]?.type).toBe('counter');
-    expect(() => decodeDelimited(body({ name: 'g', metric: [{ gauge: { value: 1 } }] }))).toThrow(
-      'protobuf decoding error: metric family "g" has a metric that is not a COUNTER',
-    );
+    // A metric of another type than its family's comes without a value: the push rules refuse it
+    // as inconsistent, which records the group's failure time.
+    expect(decodeDelimited(body({ name: 'g', metric: [{ gauge: { value: 1 } }] }))).toEqual([{ name: 'g', type: 'counter', metrics: [{ labels: [] }] }]);
+    expect(decodeDelimited(body({ name: 'g', type: 'GAUGE', metric: [{ counter: { value: 1 } }] }))[0]?.metrics).toEqual([{ labels: [] }]);
   });
 
   it('keeps HELP presence: an absent HELP stays absent, an empty one stays empty', () => {

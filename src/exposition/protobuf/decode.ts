@@ -4,7 +4,6 @@ import {
   ProtobufError,
   types,
   WIRE_TYPES,
-  WIRE_TYPE_NAMES,
   type Int64,
   type PbTimestamp,
   type PbLabelPair,
@@ -94,14 +93,18 @@ function decodeSummary(s: PbSummary): Summary {
   };
 }
 
-function decodeMetric(familyName: string, wireType: number, m: PbMetric): Metric {
+/**
+ * A metric whose payload does not match its family's type (a GAUGE family carrying a counter) is
+ * decoded without the family's field rather than refused here: the push rules then refuse it as an
+ * inconsistent push, which records push_failure_time_seconds for its group as the official does.
+ */
+function decodeMetric(wireType: number, m: PbMetric): Metric {
   const labels = decodeLabels(m.label);
   const base: { labels: LabelPair[]; timestampMs?: number } = { labels };
   if (has(m, 'timestampMs')) base.timestampMs = num(m.timestampMs);
-  const mismatch = (): ProtobufError => new ProtobufError(`metric family "${familyName}" has a metric that is not a ${WIRE_TYPE_NAMES[wireType] ?? ''}`);
   switch (wireType) {
     case 0: {
-      if (!m.counter) throw mismatch();
+      if (!m.counter) return base;
       const c = m.counter;
       return {
         ...base,
@@ -111,17 +114,13 @@ function decodeMetric(familyName: string, wireType: number, m: PbMetric): Metric
       };
     }
     case 1:
-      if (!m.gauge) throw mismatch();
-      return { ...base, value: m.gauge.value ?? 0 };
+      return m.gauge ? { ...base, value: m.gauge.value ?? 0 } : base;
     case 3:
-      if (!m.untyped) throw mismatch();
-      return { ...base, value: m.untyped.value ?? 0 };
+      return m.untyped ? { ...base, value: m.untyped.value ?? 0 } : base;
     case 2:
-      if (!m.summary) throw mismatch();
-      return { ...base, summary: decodeSummary(m.summary) };
+      return m.summary ? { ...base, summary: decodeSummary(m.summary) } : base;
     default:
-      if (!m.histogram) throw mismatch();
-      return { ...base, histogram: decodeHistogram(m.histogram) };
+      return m.histogram ? { ...base, histogram: decodeHistogram(m.histogram) } : base;
   }
 }
 
@@ -136,7 +135,7 @@ function decodeFamily(f: PbMetricFamily): MetricFamily {
     ...(has(f, 'help') ? { help: f.help ?? '' } : {}),
     type,
     ...(f.unit ? { unit: f.unit } : {}),
-    metrics: (f.metric ?? []).map((m) => decodeMetric(name, wireType, m)),
+    metrics: (f.metric ?? []).map((m) => decodeMetric(wireType, m)),
   };
 }
 
@@ -170,8 +169,8 @@ function oneLine(err: unknown): string {
 /**
  * Decodes a body of varint-length-prefixed MetricFamily messages read until EOF, in push order (same-named
  * families merged where the first one appeared). Throws ProtobufError with a one-line message
- * (`protobuf decoding error: ...`) on truncated or malformed input, unknown or mismatched types and
- * same-named families of different types.
+ * (`protobuf decoding error: ...`) on truncated or malformed input, unknown types and same-named
+ * families of different types. A metric not of its family's type is left to the push rules (decodeMetric).
  */
 export function decodeDelimited(buf: Uint8Array): MetricFamily[] {
   const families = new Map<string, MetricFamily>();
