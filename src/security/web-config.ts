@@ -2,7 +2,8 @@
  * The `--web.config.file` YAML: the exporter-toolkit format the official Pushgateway and Prometheus
  * read (tls_server_config, http_server_config, basic_auth_users, rate_limit), checked as strictly as
  * the toolkit checks it (unknown keys, bad hashes, unknown ciphers and headers are startup errors),
- * plus Pushkeep's own `pushkeep_authorization` key for per-role credentials and bearer tokens.
+ * plus Pushkeep's own `pushkeep_authorization` key for per-role credentials and bearer tokens, each
+ * optionally scoped to the groups a selector matches.
  *
  * Pure: reads the files it names and returns plain data; the HTTP and TLS layers act on it.
  */
