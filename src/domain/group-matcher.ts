@@ -51,6 +51,11 @@ export class GroupSelector {
     }
     return true;
   }
+
+  /** The selector in its canonical form, `{job=~"team_a_.*",env="prod"}`, whatever spacing or quotes it was written with. */
+  toString(): string {
+    return `{${this.matchers.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(',')}}`;
+  }
 }
 
 /** True when the group matches any of the selectors (Prometheus' `match[]` is an OR of selectors). */

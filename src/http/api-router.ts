@@ -9,6 +9,7 @@ import type { BuildInformation } from '../domain/build-information.js';
 import { errorJson, metricsData, statusData, successJson } from './api-json.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
+import { scopeOf } from './request-credential.js';
 
 export interface ApiRouterOptions {
   readonly service: PushService;
@@ -51,11 +52,11 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
           sendJson(res, 200, successJson(statusData(options.build, options.flags, options.startTimeSeconds)), true);
           return count('api/v1/status', 200);
         }
-        return void metrics(options, res).then((code) => count('api/v1/metrics', code), next);
+        return void metrics(options, req, res).then((code) => count('api/v1/metrics', code), next);
       case '/admin/wipe':
         if (!options.adminApi) return next();
         if (req.method !== 'PUT') return methodNotAllowed(res, 'OPTIONS, PUT');
-        return void wipe(options, res).then((code) => count('wipe', code), next);
+        return void wipe(options, req, res).then((code) => count('wipe', code), next);
       case '/admin/groups':
         if (!options.adminApi) return next();
         if (req.method !== 'DELETE' && req.method !== 'POST') return methodNotAllowed(res, 'DELETE, OPTIONS, POST');
@@ -91,9 +92,9 @@ function sendError(options: ApiRouterOptions, res: Response, err: unknown): numb
   return mapped.status;
 }
 
-async function metrics(options: ApiRouterOptions, res: Response): Promise<number> {
+async function metrics(options: ApiRouterOptions, req: Request, res: Response): Promise<number> {
   try {
-    const groups = await options.service.groups();
+    const groups = await options.service.groups(scopeOf(req));
     sendJson(res, 200, successJson(metricsData(groups)), true);
     return 200;
   } catch (err) {
@@ -101,9 +102,10 @@ async function metrics(options: ApiRouterOptions, res: Response): Promise<number
   }
 }
 
-async function wipe(options: ApiRouterOptions, res: Response): Promise<number> {
+async function wipe(options: ApiRouterOptions, req: Request, res: Response): Promise<number> {
   try {
-    const removed = await options.service.wipe();
+    // A scoped credential wipes its own groups only.
+    const removed = await options.service.wipe(scopeOf(req));
     options.logger.info({ groups: removed }, 'wiped all groups');
     // 202 as the official, although the wipe is already committed.
     res.status(202).end();
@@ -138,7 +140,7 @@ async function deleteGroups(options: ApiRouterOptions, req: Request, res: Respon
     if (selectors.length === 0 && pushedBefore === undefined) {
       throw new PushError('invalid', 'give match[]=<selector> and/or older_than=<duration>; PUT /api/v1/admin/wipe removes every group');
     }
-    const deleted = await options.service.deleteMatching(selectors, pushedBefore);
+    const deleted = await options.service.deleteMatching(selectors, pushedBefore, scopeOf(req));
     options.logger.info({ deleted, match: selectors.length, olderThan }, 'deleted groups');
     sendJson(res, 200, successJson(`{"deleted":${deleted}}`));
     return 200;

@@ -6,15 +6,19 @@
  *   the official 401 `Unauthorized` with `WWW-Authenticate: Basic`.
  * - With `pushkeep_authorization`: each request needs one role (requiredRole), granted to basic
  *   users, bearer tokens or anonymous requests by the file; valid credentials without the role get
- *   403 naming it.
+ *   403 naming it. A scoped credential (`{roles: [...], groups: '<selector>'}`) is remembered on the
+ *   request (request-credential.ts) for the handlers, which confine it to its groups; the lifecycle
+ *   endpoints act on the whole gateway and so refuse it.
  */
 import crypto from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type express from 'express';
 import type { Logger } from '../util/logger.js';
-import type { Role, WebConfig } from '../security/web-config.js';
+import type { Credential } from '../security/credential.js';
+import type { Grant, Role, WebConfig } from '../security/web-config.js';
 import type { WebConfigSource } from '../security/web-config-source.js';
 import { sendPlainError } from './plain-error.js';
+import { rememberCredential } from './request-credential.js';
 
 export interface AuthOptions {
   readonly source: WebConfigSource;
@@ -35,12 +39,18 @@ export function requiredRole(method: string, rawPath: string, routePrefix: strin
   const rest = prefix && (lower === prefix || lower.startsWith(`${prefix}/`)) ? lower.slice(prefix.length) : lower;
   if (rest === '/metrics/job' || rest.startsWith('/metrics/job/') || rest.startsWith('/metrics/job@base64')) return 'push';
   // Lifecycle endpoints answer at the root even under a prefix (GET /-/quit), so match anywhere.
-  if (/\/api\/v1\/admin(\/|$)|\/-\/(quit|reload)\/?$/.test(lower)) return 'admin';
+  if (/\/api\/v1\/admin(\/|$)/.test(lower) || isLifecyclePath(lower)) return 'admin';
   const trimmed = rest.length > 1 ? rest.replace(/\/$/, '') : rest;
   if (trimmed === telemetryPath.toLowerCase() && (method === 'GET' || method === 'HEAD')) return 'scrape';
   if (trimmed === '/-/healthy' || trimmed === '/-/ready') return 'health';
   return 'read';
 }
+
+function isLifecyclePath(lowerPath: string): boolean {
+  return /\/-\/(quit|reload)\/?$/.test(lowerPath);
+}
+
+const NO_ROLES: Grant = { roles: new Set(), scope: undefined };
 
 type Credentials =
   | { readonly kind: 'none' }
@@ -145,7 +155,7 @@ export function authMiddleware(options: AuthOptions): express.RequestHandler {
     const role = ext ? requiredRole(req.method, req.path, options.routePrefix, options.telemetryPath) : undefined;
 
     let who: string;
-    let roles: ReadonlySet<string>;
+    let grant: Grant;
     if (creds.kind === 'basic') {
       const ok = await passwords.check(creds.user, creds.password, config.users.get(creds.user));
       if (ok === undefined) {
@@ -159,7 +169,7 @@ export function authMiddleware(options: AuthOptions): express.RequestHandler {
       }
       if (!ext || role === undefined) return true;
       who = `user ${JSON.stringify(creds.user)}`;
-      roles = ext.users.get(creds.user) ?? new Set();
+      grant = ext.users.get(creds.user) ?? NO_ROLES;
     } else if (creds.kind === 'bearer' && ext) {
       const digest = crypto.createHash('sha256').update(creds.token).digest('hex');
       const token = ext.tokens.find((t) => crypto.timingSafeEqual(Buffer.from(t.sha256), Buffer.from(digest)));
@@ -169,17 +179,23 @@ export function authMiddleware(options: AuthOptions): express.RequestHandler {
         return false;
       }
       who = `token ${JSON.stringify(token.name)}`;
-      roles = token.roles;
+      grant = token;
     } else if (creds.kind === 'none' && ext && role !== undefined && ext.anonymous.has(role)) {
       return true;
     } else {
       unauthorized(res, config);
       return false;
     }
-    if (role !== undefined && !roles.has(role)) {
+    if (role !== undefined && !grant.roles.has(role)) {
       sendPlainError(res, 403, `Forbidden: ${who} does not have the ${role} role`);
       return false;
     }
+    if (grant.scope !== undefined && role === 'admin' && isLifecyclePath(req.path.toLowerCase())) {
+      sendPlainError(res, 403, `Forbidden: ${who} may only act on groups matching ${String(grant.scope)}, not on the whole gateway`);
+      return false;
+    }
+    const credential: Credential = { who, roles: grant.roles, scope: grant.scope };
+    rememberCredential(req, credential);
     return true;
   };
 

@@ -16,10 +16,12 @@ export interface ErrorStatus {
   readonly limit?: LimitName;
 }
 
+const STATUS_OF: Record<PushError['kind'], number> = { invalid: 400, inconsistent: 400, forbidden: 403, too_large: 413, over_capacity: 429, unavailable: 503 };
+
 /** The one mapping from domain, parse and store errors to HTTP status codes. */
 export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof PushError) {
-    const status = err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : err.kind === 'over_capacity' ? 429 : 400;
+    const status = STATUS_OF[err.kind];
     return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
   if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {

@@ -14,6 +14,7 @@ import { decodeBody } from './body-decoding.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { readRawBody } from './raw-body.js';
+import { checkPushScope } from './request-credential.js';
 
 export interface PushRouterOptions {
   readonly service: PushService;
@@ -78,6 +79,7 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
   let reason: string | undefined;
   try {
     key = parseGroupingPath(path, { utf8Names: options.utf8Names });
+    checkPushScope(req, key);
     if (method === 'delete') {
       await service.delete(key);
       status = 202;

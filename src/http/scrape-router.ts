@@ -4,10 +4,11 @@ import type { PushService } from '../service/push-service.js';
 import { negotiateScrape, type Negotiated } from '../exposition/negotiate.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../exposition/openmetrics-renderer.js';
 import { PROTOBUF_CONTENT_TYPE } from '../exposition/protobuf/schema.js';
-import { ScrapeBodyCache } from '../render/scrape-body.js';
+import { ScrapeBodyCache, type ScrapeBody } from '../render/scrape-body.js';
 import type { Logger } from '../util/logger.js';
 import type { Telemetry } from '../service/telemetry.js';
 import { errorStatus } from './error-status.js';
+import { scopeOf } from './request-credential.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -59,13 +60,20 @@ async function scrape(options: ScrapeRouterOptions, bodies: ScrapeBodyCache, req
     // Writes by other replicas first (one query on a shared store): the scrape shows every push
     // acknowledged before it, by any replica.
     await options.service.refresh();
-    const own = await options.telemetry.snapshot();
     const gzip = acceptsGzip(req);
     const { service } = options;
     const negotiated = negotiateScrape(req.headers.accept);
     const { format, escaping } = negotiated;
     const variant = `${format}/${escaping}/${gzip ? 'gzip' : 'identity'}`;
-    const body = bodies.get(variant, service.scrapeVersion(), own.id, () => service.scrape(format, own.families, escaping));
+    // A scoped credential sees its own groups only, and not the gateway's own families.
+    const scope = scopeOf(req);
+    let body: ScrapeBody;
+    if (scope === undefined) {
+      const own = await options.telemetry.snapshot();
+      body = bodies.get(variant, service.scrapeVersion(), own.id, () => service.scrape(format, own.families, escaping));
+    } else {
+      body = bodies.get(`${String(scope)} ${variant}`, service.scrapeVersion(), 0, () => service.scrapeScoped(format, scope, escaping));
+    }
     res.writeHead(200, {
       'Content-Type': contentType(negotiated),
       'Content-Length': body.length,

@@ -8,6 +8,7 @@ import { renderStatusPage } from '../ui/status-page.js';
 import type { BuildInformation } from '../domain/build-information.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
+import { scopeOf } from './request-credential.js';
 
 export interface UiRouterOptions {
   readonly service: PushService;
@@ -37,8 +38,8 @@ export function uiRouter(options: UiRouterOptions): express.Router {
     if (!path.endsWith('/')) return res.redirect(301, `${path}/${req.originalUrl.slice(path.length)}`);
     groupsPage(options, req, res).catch(next);
   });
-  router.get('/status', (_req, res, next) => {
-    statusPage(options, res).catch(next);
+  router.get('/status', (req, res, next) => {
+    statusPage(options, req, res).catch(next);
   });
   return router;
 }
@@ -57,7 +58,7 @@ async function groupsPage(options: UiRouterOptions, req: Request, res: Response)
     const now = Date.now() / 1000;
     const job = queryString(req, 'job');
     const q = queryString(req, 'q').toLowerCase();
-    const headers = await options.service.groupHeaders();
+    const headers = await options.service.groupHeaders(scopeOf(req));
     const jobs = new Set<string>();
     for (const h of headers) if (jobs.size < JOBS_SUGGESTED) jobs.add(h.key.job);
     const matching = headers.filter((h) => matches(h, job, q));
@@ -94,10 +95,10 @@ function matches(h: GroupHeader, job: string, q: string): boolean {
   return h.key.labels.some((l) => l.value.toLowerCase().includes(q));
 }
 
-async function statusPage(options: UiRouterOptions, res: Response): Promise<void> {
+async function statusPage(options: UiRouterOptions, req: Request, res: Response): Promise<void> {
   try {
     const now = Date.now() / 1000;
-    const groups = (await options.service.groupHeaders()).length;
+    const groups = (await options.service.groupHeaders(scopeOf(req))).length;
     html(
       res,
       renderStatusPage({

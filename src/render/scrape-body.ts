@@ -1,6 +1,8 @@
 import { gzipBlocks, type Block } from './gzip-blocks.js';
 
 const SMALL_BODY = 4 * 1024 * 1024;
+/** Variants kept: six per scope (three formats, two encodings); scopes beyond these evict the oldest. */
+const MAX_VARIANTS = 60;
 
 export interface ScrapeBody {
   readonly chunks: readonly Buffer[];
@@ -14,7 +16,10 @@ export interface ScrapeBody {
 export class ScrapeBodyCache {
   private readonly last = new Map<string, { key: string; body: ScrapeBody }>();
 
-  /** `variant` names the format and encoding (e.g. `text/gzip`); only `…/gzip` variants are compressed. */
+  /**
+   * `variant` names the format and encoding (e.g. `text/gzip`), prefixed by the scope for a scoped
+   * scrape; only `…/gzip` variants are compressed.
+   */
   get(variant: string, version: number, ownId: number, blocks: () => Block[]): ScrapeBody {
     const key = `${version}:${ownId}`;
     const hit = this.last.get(variant);
@@ -26,6 +31,8 @@ export class ScrapeBodyCache {
     // A compressed body is small: one buffer makes each repeated scrape a single write.
     if (length <= SMALL_BODY) chunks = [Buffer.concat(chunks, length)];
     const body = { chunks, length };
+    this.last.delete(variant);
+    if (this.last.size >= MAX_VARIANTS) this.last.delete(this.last.keys().next().value!);
     this.last.set(variant, { key, body });
     return body;
   }

@@ -9,6 +9,7 @@ import { formatFloat } from '../exposition/float-format.js';
 import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
+import type { GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
@@ -68,6 +69,8 @@ type Piece = string | Buffer;
 export class ScrapeCache {
   private readonly blocks = new Map<string, FamilyBlock>();
   private readonly groupNames = new Map<number, Set<string>>();
+  /** Each group's grouping key, for scrapes confined to some groups (renderMatching). */
+  private readonly groupKeys = new Map<number, GroupingKey>();
   private sortedNames: string[] | undefined;
   private seriesCount = 0;
   private changes = 0;
@@ -104,6 +107,7 @@ export class ScrapeCache {
   /** Sets the group's push_time_seconds and push_failure_time_seconds series. */
   applyHeader(header: GroupHeader): void {
     this.expiries.set(header.id, header.expiresAtSeconds);
+    this.groupKeys.set(header.id, header.key);
     // Both gauges have the group's labels, hence one sort key, held once, and one label text
     // (`{job="j",...} `), rendered once per group: a push reuses its group's from the line it
     // replaces (the value follows the last space; label values are quoted before it).
@@ -135,6 +139,7 @@ export class ScrapeCache {
   /** Forgets a group entirely. */
   removeGroup(groupId: number): void {
     this.expiries.delete(groupId);
+    this.groupKeys.delete(groupId);
     const names = this.groupNames.get(groupId);
     if (!names) return;
     for (const name of [...names]) this.dropPart(name, groupId);
@@ -145,6 +150,7 @@ export class ScrapeCache {
     this.expiries.clear();
     this.blocks.clear();
     this.groupNames.clear();
+    this.groupKeys.clear();
     this.sortedNames = undefined;
     this.seriesCount = 0;
     this.changes++;
@@ -187,6 +193,38 @@ export class ScrapeCache {
       }
     }
     if (fresh.length > 0) out.push(freshBlock(fresh));
+    if (format === 'openmetrics') out.push(OPENMETRICS_EOF);
+    return out;
+  }
+
+  /**
+   * The scrape of the groups whose grouping key `matches` accepts: their families sorted by name,
+   * each family's series merged and ordered as in render(), timestamp gauges included, the
+   * gateway's own families not. Rendered from the cached series on every call (the cached blocks
+   * hold every group's series), so it costs in proportion to the matching groups' series.
+   */
+  renderMatching(format: ScrapeFormat, matches: (key: GroupingKey) => boolean, escaping: EscapingScheme = 'underscores'): Block[] {
+    this.expireDue();
+    const partsByName = new Map<string, GroupPart[]>();
+    for (const [groupId, key] of this.groupKeys) {
+      if (!matches(key)) continue;
+      for (const name of this.groupNames.get(groupId) ?? []) {
+        const part = this.blocks.get(name)?.parts.get(groupId);
+        if (!part) continue;
+        let parts = partsByName.get(name);
+        if (!parts) partsByName.set(name, (parts = []));
+        parts.push(part);
+      }
+    }
+    const out: Block[] = [];
+    for (const name of [...partsByName.keys()].sort(compareKeys)) {
+      const entries = sortedEntries(partsByName.get(name)!);
+      if (entries.length === 0) continue;
+      const help = entries.find((e) => e.part.help !== undefined)?.part.help;
+      const block = this.blocks.get(name)!;
+      const scheme = hasUtf8Names(name, block.parts.values()) ? escaping : 'underscores';
+      out.push({ text: toBuffer(renderFamily(format, scheme, name, block.type, help, entries)) });
+    }
     if (format === 'openmetrics') out.push(OPENMETRICS_EOF);
     return out;
   }

@@ -25,7 +25,8 @@ export const KEYS = {
   'web.HTTPConfig': ['http2', 'headers'],
   'web.RateLimiterConfig': ['burst', 'interval'],
   [EXTENSION_KEY]: ['users', 'bearer_tokens', 'anonymous'],
-  'bearer token': ['name', 'sha256', 'roles'],
+  'bearer token': ['name', 'sha256', 'roles', 'groups'],
+  'scoped credential': ['roles', 'groups'],
 } as const;
 
 export type Fail = (message: string, node?: YamlNode | null) => never;

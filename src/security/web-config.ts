@@ -2,14 +2,16 @@
  * The `--web.config.file` YAML: the exporter-toolkit format the official Pushgateway and Prometheus
  * read (tls_server_config, http_server_config, basic_auth_users, rate_limit), checked as strictly as
  * the toolkit checks it (unknown keys, bad hashes, unknown ciphers and headers are startup errors),
- * plus Pushkeep's own `pushkeep_authorization` key for per-role credentials and bearer tokens.
+ * plus Pushkeep's own `pushkeep_authorization` key for per-role credentials and bearer tokens, each
+ * optionally scoped to the groups a selector matches.
  *
  * Pure: reads the files it names and returns plain data; the HTTP and TLS layers act on it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseGoDuration } from '../exposition/duration.js';
-import { LineCounter, parseDocument, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { GroupSelector } from '../domain/group-matcher.js';
 import { entries, EXTENSION_KEY, isNull, mapping, scalarBool, scalarInt, scalarString, stringList, type Fail } from './web-config-schema.js';
 import { tlsSettings, type TlsVersionName } from './web-config-tls.js';
 
@@ -46,17 +48,26 @@ export interface TlsSettings {
   readonly files: readonly string[];
 }
 
-export interface BearerToken {
+/**
+ * What one credential may do: its roles, and, for a scoped credential (`{roles: [...], groups:
+ * '<selector>'}`), the groups it may push to, delete, read and wipe. `scope` undefined means every
+ * group, as the plain list-of-roles form always has.
+ */
+export interface Grant {
+  readonly roles: ReadonlySet<Role>;
+  readonly scope: GroupSelector | undefined;
+}
+
+export interface BearerToken extends Grant {
   /** For logs and 403 messages; never the token. */
   readonly name: string;
   /** Lower-case hex SHA-256 of the token. */
   readonly sha256: string;
-  readonly roles: ReadonlySet<Role>;
 }
 
 export interface RoleAuthorization {
-  /** basic_auth_users name → roles. */
-  readonly users: ReadonlyMap<string, ReadonlySet<Role>>;
+  /** basic_auth_users name → roles and scope. */
+  readonly users: ReadonlyMap<string, Grant>;
   readonly tokens: readonly BearerToken[];
   /** Roles granted to requests without any credentials. */
   readonly anonymous: ReadonlySet<Role>;
@@ -192,12 +203,28 @@ function roleAuthorization(node: YamlNode, basicUsers: ReadonlyMap<string, strin
     return out;
   };
 
-  const users = new Map<string, Set<Role>>();
+  const scopeOf = (node: YamlNode | undefined, what: string): GroupSelector | undefined => {
+    if (node === undefined || isNull(node)) return undefined;
+    const text = scalarString(node, fail);
+    try {
+      return GroupSelector.parse(text);
+    } catch (err) {
+      return fail(`${EXTENSION_KEY}: ${what}: groups: ${(err as Error).message}`, node);
+    }
+  };
+
+  const users = new Map<string, Grant>();
   const usersNode = ext.get('users');
   if (usersNode && !isNull(usersNode)) {
     for (const [name, value, keyNode] of entries(usersNode, undefined, fail)) {
       if (!basicUsers.has(name)) fail(`${EXTENSION_KEY}.users: ${JSON.stringify(name)} is not in basic_auth_users`, keyNode);
-      users.set(name, roleSet(value, `users.${name}`));
+      const what = `users.${name}`;
+      if (isMap(value)) {
+        const scoped = mapping(value, 'scoped credential', fail);
+        users.set(name, { roles: roleSet(scoped.get('roles'), what), scope: scopeOf(scoped.get('groups'), what) });
+      } else {
+        users.set(name, { roles: roleSet(value, what), scope: undefined });
+      }
     }
   }
   for (const name of basicUsers.keys()) {
@@ -221,7 +248,8 @@ function roleAuthorization(node: YamlNode, basicUsers: ReadonlyMap<string, strin
         fail(`${EXTENSION_KEY}.bearer_tokens: ${JSON.stringify(name)}: sha256 must be 64 hex digits (printf %s "$TOKEN" | sha256sum)`, hashNode);
       }
       if (tokens.some((other) => other.sha256 === sha256)) fail(`${EXTENSION_KEY}.bearer_tokens: ${JSON.stringify(name)} repeats a token`, hashNode);
-      tokens.push({ name, sha256, roles: roleSet(t.get('roles'), `bearer_tokens.${name}`) });
+      const what = `bearer_tokens.${name}`;
+      tokens.push({ name, sha256, roles: roleSet(t.get('roles'), what), scope: scopeOf(t.get('groups'), what) });
     }
   }
   return { users, tokens, anonymous: roleSet(ext.get('anonymous'), 'anonymous') };

@@ -228,20 +228,35 @@ export class PushService {
     return this.cache.render(own, format, escaping);
   }
 
+  /**
+   * The scrape of the groups `scope` matches only, with their timestamp gauges and without the
+   * gateway's own families: what a scoped credential's Prometheus sees. Rendered per call from the
+   * cached series (the pre-joined blocks hold every group); unscoped scrapes use scrape().
+   */
+  scrapeScoped(format: ScrapeFormat, scope: GroupSelector, escaping: EscapingScheme = 'underscores'): Block[] {
+    return this.cache.renderMatching(format, (key) => scope.matches(key), escaping);
+  }
+
   /** Changes whenever a committed write changed what a scrape shows. */
   scrapeVersion(): number {
     this.cache.expireDue();
     return this.cache.version;
   }
 
-  /** Every live group with its families, ordered by grouping key (a group past its expiry is gone). */
-  async groups(): Promise<StoredGroup[]> {
-    return this.live(await this.store.loadGroups());
+  /**
+   * Every live group with its families, ordered by grouping key (a group past its expiry is gone);
+   * with a scope, only the groups it matches.
+   */
+  async groups(scope?: GroupSelector): Promise<StoredGroup[]> {
+    if (scope === undefined) return this.live(await this.store.loadGroups());
+    // Headers first: a team's read costs loading its own groups' families, not everyone's.
+    return this.groupsById((await this.groupHeaders(scope)).map((h) => h.id));
   }
 
-  /** Every live group without its families (cheap: for listings and selection). */
-  async groupHeaders(): Promise<GroupHeader[]> {
-    return this.live(await this.store.loadHeaders());
+  /** Every live group without its families (cheap: for listings and selection); with a scope, only those it matches. */
+  async groupHeaders(scope?: GroupSelector): Promise<GroupHeader[]> {
+    const live = this.live(await this.store.loadHeaders());
+    return scope === undefined ? live : live.filter((h) => scope.matches(h.key));
   }
 
   /** The given live groups with their families, ordered by grouping key; ids gone meanwhile are skipped. */
@@ -295,8 +310,12 @@ export class PushService {
     return (storedSeconds) => this.retention.expiresAt(key, { headerSeconds, storedSeconds }, timeSeconds);
   }
 
-  /** Removes every group in one transaction (the admin wipe); returns how many there were. */
-  async wipe(): Promise<number> {
+  /**
+   * Removes every group in one transaction (the admin wipe); returns how many there were. With a
+   * scope, only the groups it matches.
+   */
+  async wipe(scope?: GroupSelector): Promise<number> {
+    if (scope !== undefined) return this.deleteMatching([], undefined, scope);
     const ids = await this.store.deleteAll();
     if (this.applyLocally) for (const id of ids) this.cache.removeGroup(id);
     return ids.length;
@@ -305,12 +324,14 @@ export class PushService {
   /**
    * Removes, in one transaction, every group matching any of the selectors (all groups when none
    * is given) whose last successful push is older than `pushedBeforeSeconds` (when given). A
-   * group that never had a successful push counts as older than any age. Returns the number removed.
+   * group that never had a successful push counts as older than any age. A scope (a scoped
+   * credential's) narrows that selection to the groups it also matches. Returns the number removed.
    */
-  async deleteMatching(selectors: readonly GroupSelector[], pushedBeforeSeconds?: number): Promise<number> {
+  async deleteMatching(selectors: readonly GroupSelector[], pushedBeforeSeconds?: number, scope?: GroupSelector): Promise<number> {
     const ids: number[] = [];
     for (const header of await this.store.loadHeaders()) {
       if (selectors.length > 0 && !matchesAny(selectors, header.key)) continue;
+      if (scope !== undefined && !scope.matches(header.key)) continue;
       if (pushedBeforeSeconds !== undefined && header.pushTimeSeconds >= pushedBeforeSeconds) continue;
       ids.push(header.id);
     }

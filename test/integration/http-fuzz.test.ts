@@ -2,14 +2,21 @@
  * 10,000 random and mutated requests (methods, paths, headers, bodies, encodings) against a live
  * in-process Pushkeep over a few keep-alive connections: no 5xx, no crash, and the groups the fuzzer
  * cannot address (their job names use characters it never generates) are byte-for-byte unchanged.
+ * A second run does the same as a scoped credential (basic user or bearer token, with the admin
+ * API on) that also aims at the protected groups: every write to them is refused with 403.
  * Seeded: a failure prints the seed, and FUZZ_SEED=<n> replays it.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import nodePath from 'node:path';
+import bcrypt from 'bcryptjs';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDelimited } from '../../src/exposition/protobuf/encode.js';
 import { parseText } from '../../src/exposition/text-parser.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { startTestServer, stripOwnFamilies, type TestServer } from '../helpers/test-server.js';
 import { FUZZ_SEED } from '../helpers/fuzz-seed.js';
 
 const REQUESTS = 10_000;
@@ -169,16 +176,27 @@ function path(): string {
 
 interface Outcome {
   readonly status: number;
+  readonly method: string;
+  readonly path: string;
   readonly text: string;
 }
 
-function send(server: TestServer, agent: http.Agent): Promise<Outcome | undefined> {
+/** How a run authenticates and which extra paths it aims at; the plain run has none. */
+interface Mode {
+  readonly credentials: () => Record<string, string>;
+  readonly paths: () => string | undefined;
+}
+
+const PLAIN: Mode = { credentials: () => ({}), paths: () => undefined };
+
+function send(server: TestServer, agent: http.Agent, mode: Mode = PLAIN): Promise<Outcome | undefined> {
   const url = new URL(server.url);
   const method = pick(['GET', 'GET', 'PUT', 'PUT', 'POST', 'POST', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'FOO']);
   const { body: b, headers } = body();
+  Object.assign(headers, mode.credentials());
   if (int(10) === 0) headers['Accept'] = pick(['application/openmetrics-text', 'application/vnd.google.protobuf', '*/*;q=0', 'text/plain;version=9']);
   if (int(20) === 0) headers['Accept-Encoding'] = 'gzip';
-  let p = path();
+  let p = mode.paths() ?? path();
   // Node's client refuses bytes outside 0x21-0xff in a path; keep what it can send.
   p = p.replace(/[^\u0021-\u00ff]/g, '_');
   const payload = method === 'HEAD' ? undefined : b;
@@ -189,7 +207,12 @@ function send(server: TestServer, agent: http.Agent): Promise<Outcome | undefine
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: `${method} ${p} -> ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}` }),
+          resolve({
+            status: res.statusCode ?? 0,
+            method,
+            path: p,
+            text: `${method} ${p} -> ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`,
+          }),
         );
         res.on('error', () => resolve(undefined));
       },
@@ -247,5 +270,98 @@ describe('HTTP fuzzing', () => {
     const after = (await server.scrapePushed()).split('\n').filter(isProtected);
     // The failure-time gauge of a protected group never moves either: no fuzz request addresses one.
     expect(after, `seed ${SEED}`).toEqual(before);
+  }, 120_000);
+});
+
+describe('HTTP fuzzing as a scoped credential', () => {
+  const requests = 4_000;
+  const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'pushkeep-fuzz-'));
+  const hash = bcrypt.hashSync('s3cret', 4);
+  const token = 'fuzz-token-0123456789';
+  const config = `basic_auth_users:
+  fuzzer: ${hash}
+  ops: ${hash}
+pushkeep_authorization:
+  users:
+    fuzzer: {roles: [push, scrape, read, admin, health], groups: '{job!~"keep_.*"}'}
+    ops: [push, scrape, read, admin, health]
+  bearer_tokens:
+    - name: fuzz
+      sha256: ${crypto.createHash('sha256').update(token).digest('hex')}
+      roles: [push, scrape, read, admin, health]
+      groups: '{job!~"keep_.*"}'
+`;
+  const basic = (user: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:s3cret`).toString('base64')}` });
+  const ops = basic('ops');
+  // Writes to the protected groups, and admin deletes whose selection covers them.
+  const KEEP_WRITES = ['/metrics/job/keep_one', '/metrics/job/keep_two/instance/i', '/metrics/job@base64/a2VlcF90aHJlZQ==/zone/eu', '/metrics/job/keep_new'];
+  const scoped: Mode = {
+    credentials: () => {
+      const n = int(20);
+      return n < 9 ? basic('fuzzer') : n < 18 ? { Authorization: `Bearer ${token}` } : n === 18 ? { Authorization: 'Bearer guess' } : {};
+    },
+    paths: () =>
+      int(6) === 0
+        ? pick([
+            ...KEEP_WRITES,
+            '/api/v1/admin/wipe',
+            `/api/v1/admin/groups?match[]=${encodeURIComponent('{job=~".+"}')}`,
+            '/api/v1/admin/groups?match[]=job%3D%22keep_one%22',
+          ])
+        : undefined,
+  };
+  const isProtected = (line: string) => /job="keep_/.test(line);
+  let server: TestServer;
+  const protectedScrape = async () =>
+    stripOwnFamilies(await (await fetch(`${server.url}/metrics`, { headers: ops })).text())
+      .split('\n')
+      .filter(isProtected);
+
+  beforeAll(async () => {
+    fs.writeFileSync(nodePath.join(dir, 'web.yml'), config);
+    server = await startTestServer({ webConfigFile: nodePath.join(dir, 'web.yml'), adminApi: true });
+    for (const [p, b] of [
+      ['/metrics/job/keep_one', 'kept_metric{a="1"} 1\n'],
+      ['/metrics/job/keep_two/instance/i', '# TYPE fz_c counter\nfz_c{a="keep"} 1\n'],
+      ['/metrics/job@base64/a2VlcF90aHJlZQ==/zone/eu', 'fz_metric{kept="yes"} 3\n'],
+    ]) {
+      expect((await fetch(`${server.url}${p}`, { method: 'PUT', body: b, headers: ops })).status).toBe(200);
+    }
+  });
+  afterAll(() => server?.close());
+
+  it(`answers ${requests} hostile requests without a 5xx, refuses every write to groups outside the scope, and wipes only inside it (seed ${SEED})`, async () => {
+    const before = await protectedScrape();
+    expect(before.length).toBeGreaterThan(4);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const failures: string[] = [];
+    const counts = new Map<number, number>();
+    let sent = 0;
+    let wipes = 0;
+    const deadline = performance.now() + 100_000;
+    const worker = async () => {
+      while (sent < requests && performance.now() < deadline) {
+        sent++;
+        const outcome = await send(server, agent, scoped);
+        if (!outcome) continue;
+        counts.set(outcome.status, (counts.get(outcome.status) ?? 0) + 1);
+        if (outcome.status === 202 && outcome.path === '/api/v1/admin/wipe') wipes++;
+        const keepWrite = KEEP_WRITES.includes(outcome.path) && ['PUT', 'POST', 'DELETE'].includes(outcome.method);
+        const wrong = outcome.status >= 500 || (keepWrite && outcome.status !== 403 && outcome.status !== 401);
+        if (wrong && failures.length < 10) failures.push(outcome.text);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    agent.destroy();
+
+    expect(sent, `seed ${SEED}`).toBe(requests);
+    expect(failures, `seed ${SEED}; statuses ${JSON.stringify([...counts])}`).toEqual([]);
+    expect(counts.get(200) ?? 0).toBeGreaterThan(50);
+    expect(counts.get(400) ?? 0).toBeGreaterThan(50);
+    expect(counts.get(403) ?? 0).toBeGreaterThan(50);
+    expect(wipes, 'scoped wipes ran').toBeGreaterThan(0);
+    expect(await protectedScrape(), `seed ${SEED}`).toEqual(before);
+    const own = await (await fetch(`${server.url}/metrics`, { headers: basic('fuzzer') })).text();
+    expect(own).not.toMatch(/job="keep_|^pushgateway_build_info/m);
   }, 120_000);
 });

@@ -34,4 +34,15 @@ describe('GroupSelector', () => {
   ])('refuses %s', (text, message) => {
     expect(() => GroupSelector.parse(text)).toThrow(message);
   });
+
+  it.each([
+    ['job=~"team_a_.*"', '{job=~"team_a_.*"}'],
+    ["{ job = 'backup' , instance !~ `db-\\d` , }", '{job="backup",instance!~"db-\\\\d"}'],
+    ['{path="a\\"b"}', '{path="a\\"b"}'],
+  ])('shows %s as %s, which parses back to the same selector', (text, shown) => {
+    const selector = GroupSelector.parse(text);
+    expect(String(selector)).toBe(shown);
+    expect(String(GroupSelector.parse(shown))).toBe(shown);
+    expect(GroupSelector.parse(shown).matches(key)).toBe(selector.matches(key));
+  });
 });

@@ -90,3 +90,32 @@ describe('ScrapeCache text scrape', () => {
     ]);
   });
 });
+
+describe('ScrapeCache scrape of some groups (renderMatching)', () => {
+  const only = (cache: ScrapeCache, instances: string[], format: 'text' | 'openmetrics' = 'text') =>
+    Buffer.concat(cache.renderMatching(format, (key) => instances.includes(key.labels[0]!.value)).map((b) => b.text)).toString();
+  const keep = (full: string, instances: string[], emptyFamilies: string[]) =>
+    full
+      .split('\n')
+      .filter((l) => (l.startsWith('#') ? !emptyFamilies.some((f) => l.startsWith(`# TYPE ${f} `)) : instances.some((i) => l.includes(`instance="${i}"`))))
+      .map((l) => `${l}\n`)
+      .join('');
+
+  it('is the full scrape without the other groups, interleaved series still in order; drops families left empty and expired groups', () => {
+    let now = 0;
+    const cache = new ScrapeCache(() => now);
+    cache.applyWrite(header(1, 'a'), [gauge('a', ['1', 1], ['9', 9])], []);
+    cache.applyWrite({ ...header(2, 'a'), key: { ...header(2, 'a').key, id: 'other' } }, [gauge('a', ['5', 5])], []);
+    cache.applyWrite({ ...header(3, 'c'), expiresAtSeconds: 10 }, [{ ...gauge('c', ['2', 2]), name: 'y' }], []);
+    const full = text(cache).join('\n');
+    expect(only(cache, ['a'])).toBe(keep(full, ['a'], ['y']));
+    expect(only(cache, ['a'])).toContain('x{instance="a",job="j",k="1"} 1\nx{instance="a",job="j",k="5"} 5\nx{instance="a",job="j",k="9"} 9\n');
+    expect(only(cache, ['c'])).toMatch(/^# TYPE y gauge\ny\{instance="c",job="j",k="2"\} 2\n/m);
+    expect(only(cache, ['c'], 'openmetrics')).toMatch(/# EOF\n$/);
+    now = 11;
+    expect(only(cache, ['c'])).toBe('');
+    expect(only(cache, [], 'openmetrics')).toBe('# EOF\n');
+    // The full scrape's cached blocks are not disturbed by scoped renders.
+    expect(text(cache).join('\n')).not.toContain('instance="c"');
+  });
+});
