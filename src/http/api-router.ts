@@ -9,6 +9,8 @@ import type { BuildInformation } from '../domain/build-information.js';
 import { errorJson, metricsData, statusData, successJson } from './api-json.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
+import type { HistoryService } from '../service/history-service.js';
+import { historyJson, parseHistoryParams, rawQuery } from './history-router.js';
 
 export interface ApiRouterOptions {
   readonly service: PushService;
@@ -20,6 +22,8 @@ export interface ApiRouterOptions {
   /** Every flag's effective value as strings (Config.flags). */
   readonly flags: Readonly<Record<string, string>>;
   readonly startTimeSeconds: number;
+  /** GET /api/v1/history; 404 without it. */
+  readonly historyReads?: HistoryService | undefined;
 }
 
 const CORS_HEADERS = {
@@ -52,6 +56,10 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
           return count('api/v1/status', 200);
         }
         return void metrics(options, res).then((code) => count('api/v1/metrics', code), next);
+      case '/history':
+        if (!options.historyReads) return next();
+        if (req.method !== 'GET') return methodNotAllowed(res, 'GET, OPTIONS');
+        return void history(options, options.historyReads, req, res).then((code) => count('api/v1/history', code), next);
       case '/admin/wipe':
         if (!options.adminApi) return next();
         if (req.method !== 'PUT') return methodNotAllowed(res, 'OPTIONS, PUT');
@@ -95,6 +103,17 @@ async function metrics(options: ApiRouterOptions, res: Response): Promise<number
   try {
     const groups = await options.service.groups();
     sendJson(res, 200, successJson(metricsData(groups)), true);
+    return 200;
+  } catch (err) {
+    return sendError(options, res, err);
+  }
+}
+
+/** GET /api/v1/history: push attempts newest first (http/history-router.ts has the parameters). */
+async function history(options: ApiRouterOptions, reads: HistoryService, req: Request, res: Response): Promise<number> {
+  try {
+    const page = await reads.query(parseHistoryParams(rawQuery(req.originalUrl), Date.now() / 1000));
+    sendJson(res, 200, historyJson(page), true);
     return 200;
   } catch (err) {
     return sendError(options, res, err);
