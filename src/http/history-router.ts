@@ -70,7 +70,10 @@ function parseSince(text: string, nowSeconds: number): number {
       // falls through to the error below
     }
   }
-  throw new PushError('invalid', `invalid since ${JSON.stringify(text)}: expected a duration such as 15m, 24h or 7d, or an RFC 3339 time such as 2024-05-01T12:00:00Z`);
+  throw new PushError(
+    'invalid',
+    `invalid since ${JSON.stringify(text)}: expected a duration such as 15m, 24h or 7d, or an RFC 3339 time such as 2024-05-01T12:00:00Z`,
+  );
 }
 
 /** The answer's JSON: entries with the push_history view's column names, times as the rest of /api/v1 writes them. */
