@@ -96,11 +96,13 @@ export class KyselyHistoryReads implements HistoryReads {
     // One range of the (grouping_key, time_seconds, id) index per group; the counting happens in SQL
     // so that a group pushed every few seconds costs its slots, not its pushes, in memory.
     const rows = await sql<{ grouping_key: string; slot: number; rejected: number | string; total: number | string }>`
-      SELECT grouping_key, floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS slot,
-        sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, count(*) AS total
-      FROM push_attempt
-      WHERE grouping_key IN (${sql.join(groupingKeys)}) AND time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
-      GROUP BY grouping_key, floor((time_seconds - ${startSeconds}) / ${slotSeconds})`.execute(this.db);
+      SELECT grouping_key, slot, sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, count(*) AS total
+      FROM (
+        SELECT grouping_key, outcome, floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS slot
+        FROM push_attempt
+        WHERE grouping_key IN (${sql.join(groupingKeys)}) AND time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
+      ) AS a
+      GROUP BY grouping_key, slot`.execute(this.db);
     for (const key of groupingKeys) out.set(key, emptyTimeline(startSeconds, slotSeconds, slotCount));
     for (const row of rows.rows) addToSlot(out.get(row.grouping_key), row);
     return out;
@@ -108,11 +110,13 @@ export class KyselyHistoryReads implements HistoryReads {
 
   async overallTimeline(startSeconds: number, slotSeconds: number, slotCount: number): Promise<Timeline> {
     const rows = await sql<{ slot: number; rejected: number | string; total: number | string }>`
-      SELECT floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS slot,
-        sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, count(*) AS total
-      FROM push_attempt
-      WHERE time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
-      GROUP BY floor((time_seconds - ${startSeconds}) / ${slotSeconds})`.execute(this.db);
+      SELECT slot, sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, count(*) AS total
+      FROM (
+        SELECT outcome, floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS slot
+        FROM push_attempt
+        WHERE time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
+      ) AS a
+      GROUP BY slot`.execute(this.db);
     const timeline = emptyTimeline(startSeconds, slotSeconds, slotCount);
     for (const row of rows.rows) addToSlot(timeline, row);
     return timeline;
