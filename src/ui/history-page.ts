@@ -66,8 +66,10 @@ ${pager(input)}`;
 function renderRow(e: HistoryEntry, nowSeconds: number): string {
   const rejected = e.outcome === 'rejected';
   const outcome = rejected ? `<span class="badge bad">rejected ${e.statusCode}</span>` : `<span class="badge ok">accepted ${e.statusCode}</span>`;
-  const group = e.labels.length > 0 ? e.labels.map(labelChip).join('') : '<span class="unset">no valid group</span>';
-  const reason = rejected && e.reason !== null ? `<tr class="reason-row"><td></td><td colspan="6" class="reason">${escapeHtml(e.reason)}</td></tr>` : '';
+  // Job first, as on the groups page.
+  const labels = [...e.labels.filter((l) => l.name === 'job'), ...e.labels.filter((l) => l.name !== 'job')];
+  const group = labels.length > 0 ? labels.map(labelChip).join('') : '<span class="unset">no valid group</span>';
+  const reason = rejected && e.reason !== null ? `<tr class="reason-row"><td></td><td colspan="6" class="reason"><b>Reason:</b> ${escapeHtml(e.reason)}</td></tr>` : '';
   return `<tr class="attempt${rejected ? ' rejected' : ''}">
   <td class="when">${timeTag(e.timeSeconds)}<br><span class="ago">${formatDuration(nowSeconds - e.timeSeconds)} ago</span></td>
   <td>${outcome}</td>

@@ -114,6 +114,7 @@ table.kv td { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; word-brea
 .timeline-caption, .rate-chart figcaption { display:flex; justify-content:space-between; gap:12px; color:var(--muted); font-size:11.5px; }
 table.history { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px; overflow:hidden; }
 table.history th { text-align:left; font-size:12px; color:var(--muted); font-weight:600; padding:6px 10px; background:#f6f8fa; border-bottom:1px solid var(--line); }
+table.history .badge { white-space:nowrap; }
 table.history td { padding:6px 10px; border-top:1px solid #eaeef2; vertical-align:top; font-size:13px; }
 table.history tr.reason-row td { border-top:0; }
 tr.attempt.rejected td:first-child, tr.reason-row td:first-child { border-left:4px solid var(--bad); }
@@ -128,6 +129,7 @@ td.client { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; color:var(--m
 select { font:inherit; padding:6px 8px; border:1px solid var(--line); border-radius:6px; background:#fff; }
 .rate-chart { margin:0; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px 8px; max-width:760px; }
 .rate-chart svg { display:block; }
+.rate-chart .peak { color:var(--muted); font-size:11.5px; }
 .rate-chart .axis { stroke:#d0d7de; vector-effect:non-scaling-stroke; }
 .rate-chart .bar.ok, .swatch.ok { fill:#2da44e; background:#2da44e; }
 .rate-chart .bar.bad, .swatch.bad { fill:var(--bad); background:var(--bad); }

@@ -87,8 +87,9 @@ export function renderPushRateChart(timeline: Timeline): string {
     })
     .join('');
   const minutes = Math.round((count * timeline.slotSeconds) / 60);
-  const summary = `Last ${minutes} minutes: ${accepted} accepted and ${rejected} rejected pushes; at most ${max === 1 && accepted + rejected === 0 ? 0 : max} in one minute`;
+  const summary = `Last ${minutes} minutes: ${accepted} accepted and ${rejected} rejected pushes; at most ${accepted + rejected === 0 ? 0 : max} in one minute`;
   return `<figure class="rate-chart">
+  <div class="peak">${accepted + rejected === 0 ? 0 : max} per minute</div>
   <svg role="img" aria-label="${escapeHtml(summary)}" viewBox="0 0 ${count * 10} ${height}" width="100%" height="120" preserveAspectRatio="none"><title>${escapeHtml(
     summary,
   )}</title><line class="axis" x1="0" x2="${count * 10}" y1="${height}" y2="${height}"/>${bars}</svg>
