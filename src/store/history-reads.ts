@@ -18,6 +18,7 @@ import type { Database } from './schema.js';
 // Rows one request may read when filters the SQL can only narrow down (regexes, !=, label text)
 // reject most of them: the page then ends early with a cursor where the reading stopped.
 const SCAN_BUDGET = 20_000;
+const MAX_CHUNK = 5000;
 
 type Where = ExpressionBuilder<Database, 'push_attempt'>;
 
@@ -51,7 +52,8 @@ export class KyselyHistoryReads implements HistoryReads {
     let position = query.before;
     let scanned = 0;
     let pageEnd: HistoryCursor | undefined;
-    const chunk = Math.min(Math.max(query.limit + 1, 200), 2000);
+    // One page and one more row; grown while a filter checked here rejects most of what SQL returns.
+    let chunk = query.limit + 1;
     for (;;) {
       const rows = (await this.db
         .selectFrom('push_attempt')
@@ -86,6 +88,7 @@ export class KyselyHistoryReads implements HistoryReads {
         pageEnd = position;
       }
       if (rows.length < chunk) return { entries };
+      chunk = Math.min(chunk * 4, MAX_CHUNK);
       if (scanned >= SCAN_BUDGET) return { entries, ...(position ? { next: position } : {}) };
     }
   }

@@ -69,7 +69,8 @@ function renderRow(e: HistoryEntry, nowSeconds: number): string {
   // Job first, as on the groups page.
   const labels = [...e.labels.filter((l) => l.name === 'job'), ...e.labels.filter((l) => l.name !== 'job')];
   const group = labels.length > 0 ? labels.map(labelChip).join('') : '<span class="unset">no valid group</span>';
-  const reason = rejected && e.reason !== null ? `<tr class="reason-row"><td></td><td colspan="6" class="reason"><b>Reason:</b> ${escapeHtml(e.reason)}</td></tr>` : '';
+  const reason =
+    rejected && e.reason !== null ? `<tr class="reason-row"><td></td><td colspan="6" class="reason"><b>Reason:</b> ${escapeHtml(e.reason)}</td></tr>` : '';
   return `<tr class="attempt${rejected ? ' rejected' : ''}">
   <td class="when">${timeTag(e.timeSeconds)}<br><span class="ago">${formatDuration(nowSeconds - e.timeSeconds)} ago</span></td>
   <td>${outcome}</td>
