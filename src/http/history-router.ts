@@ -59,7 +59,9 @@ export function parseHistoryParams(params: URLSearchParams, nowSeconds: number):
 }
 
 /** A Prometheus duration back from now (`15m`, `24h`, `7d`) or an RFC 3339 time. */
-function parseSince(text: string, nowSeconds: number): number {
+function parseSince(given: string, nowSeconds: number): number {
+  // An unencoded `+` of a UTC offset arrives as a space.
+  const text = given.replace(/(:\d\d(?:\.\d+)?) (\d\d:\d\d)$/, '$1+$2');
   if (RFC3339.test(text)) {
     const ms = Date.parse(text.replace(' ', 'T'));
     if (Number.isFinite(ms)) return ms / 1000;

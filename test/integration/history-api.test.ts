@@ -139,6 +139,8 @@ describeDialects('GET /api/v1/history', (dialect) => {
     expect(newer.length).toBeGreaterThanOrEqual(3);
     expect(newer.length).toBeLessThan(6);
     expect((await answer('?since=2000-01-01T00:00:00%2B02:00')).data).toHaveLength(6);
+    // An unencoded + reads as a space; the offset still counts.
+    expect((await answer(`?since=${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+02:00`)).data).toHaveLength(6);
   });
 
   it('pages with limit and the next cursor, also under a filter, without gaps or repeats', async () => {
