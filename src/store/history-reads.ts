@@ -15,10 +15,26 @@ import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair } from '../exposition/types.js';
 import type { Database } from './schema.js';
 
-// Rows one request may read when filters the SQL can only narrow down (regexes, !=, label text)
-// reject most of them: the page then ends early with a cursor where the reading stopped.
-const SCAN_BUDGET = 20_000;
-const MAX_CHUNK = 5000;
+// Rows one request may examine when the filters reject most of them: the page then ends early,
+// with a cursor where the reading stopped.
+const SCAN_BUDGET = 100_000;
+const MAX_WINDOW = 25_000;
+
+const COLUMNS = [
+  'id',
+  'time_seconds',
+  'method',
+  'path',
+  'grouping_key',
+  'job',
+  'labels_json',
+  'outcome',
+  'status_code',
+  'reason',
+  'body_bytes',
+  'series_count',
+  'client_address',
+] as const;
 
 type Where = ExpressionBuilder<Database, 'push_attempt'>;
 
@@ -52,44 +68,51 @@ export class KyselyHistoryReads implements HistoryReads {
     let position = query.before;
     let scanned = 0;
     let pageEnd: HistoryCursor | undefined;
-    // One page and one more row; grown while a filter checked here rejects most of what SQL returns.
-    let chunk = query.limit + 1;
+    // The first window holds one page and one more row; it grows while the filters reject most rows.
+    let window = query.limit + 1;
     for (;;) {
-      const rows = (await this.db
+      // Where the next `window` rows of the leading index end: an ordered index-only walk, so
+      // the filters below are applied to a bounded range instead of to every row they might
+      // match (PostgreSQL would otherwise collect and sort all of a job's rows for a selective filter).
+      const end = await this.db
         .selectFrom('push_attempt')
-        .select([
-          'id',
-          'time_seconds',
-          'method',
-          'path',
-          'grouping_key',
-          'job',
-          'labels_json',
-          'outcome',
-          'status_code',
-          'reason',
-          'body_bytes',
-          'series_count',
-          'client_address',
-        ])
-        .where((eb) => eb.and(conditions(eb, query, position)))
+        .select(['time_seconds', 'id'])
+        .where((eb) => eb.and(leading(eb, query, position)))
         .orderBy('time_seconds', 'desc')
         .orderBy('id', 'desc')
-        .limit(chunk)
+        .offset(window - 1)
+        .limit(1)
+        .executeTakeFirst();
+      const boundary = end ? { timeSeconds: end.time_seconds, id: Number(end.id) } : undefined;
+      const rows = (await this.db
+        .selectFrom('push_attempt')
+        .select(COLUMNS)
+        .where((eb) => {
+          const where = conditions(eb, query, position);
+          // The plain range beside the tuple gives the planner an estimate it can use.
+          if (boundary)
+            where.push(
+              eb('time_seconds', '>=', boundary.timeSeconds),
+              eb(eb.refTuple('time_seconds', 'id'), '>=', eb.tuple(boundary.timeSeconds, boundary.id)),
+            );
+          return eb.and(where);
+        })
+        .orderBy('time_seconds', 'desc')
+        .orderBy('id', 'desc')
         .execute()) as AttemptRow[];
       for (const row of rows) {
         const entry = toEntry(row);
-        scanned++;
-        position = { timeSeconds: row.time_seconds, id: Number(row.id) };
         if (!matchesExactly(query, entry)) continue;
         // One match beyond the page: there is a next page, and it starts after the page's last entry.
         if (entries.length === query.limit) return { entries, ...(pageEnd ? { next: pageEnd } : {}) };
         entries.push(entry);
-        pageEnd = position;
+        pageEnd = { timeSeconds: row.time_seconds, id: Number(row.id) };
       }
-      if (rows.length < chunk) return { entries };
-      chunk = Math.min(chunk * 4, MAX_CHUNK);
-      if (scanned >= SCAN_BUDGET) return { entries, ...(position ? { next: position } : {}) };
+      if (!boundary) return { entries };
+      position = boundary;
+      scanned += window;
+      if (scanned >= SCAN_BUDGET) return { entries, next: boundary };
+      window = Math.min(window * 4, MAX_WINDOW);
     }
   }
 
@@ -126,13 +149,30 @@ export class KyselyHistoryReads implements HistoryReads {
   }
 }
 
+/**
+ * The one condition whose index yields rows in (time_seconds, id) order, most selective first: a
+ * group, a job (given, or pinned by the required selector), an outcome, or none (the time index).
+ */
+function leading(eb: Where, query: HistoryQuery, position: HistoryCursor | undefined): Expression<SqlBool>[] {
+  const where: Expression<SqlBool>[] = [];
+  const requiredJob = query.required?.matchers.find((m) => m.name === 'job' && m.op === '=' && m.value !== '')?.value;
+  if (query.groupingKey !== undefined) where.push(eb('grouping_key', '=', query.groupingKey));
+  else if (query.job !== undefined) where.push(eb('job', '=', query.job));
+  else if (requiredJob !== undefined) where.push(eb('job', '=', requiredJob));
+  else if (query.outcome !== undefined) where.push(eb('outcome', '=', query.outcome));
+  if (query.sinceSeconds !== undefined) where.push(eb('time_seconds', '>=', query.sinceSeconds));
+  if (position) where.push(eb(eb.refTuple('time_seconds', 'id'), '<', eb.tuple(position.timeSeconds, position.id)));
+  return where;
+}
+
 function conditions(eb: Where, query: HistoryQuery, position: HistoryCursor | undefined): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
   if (query.job !== undefined) where.push(eb('job', '=', query.job));
   if (query.groupingKey !== undefined) where.push(eb('grouping_key', '=', query.groupingKey));
   if (query.outcome !== undefined) where.push(eb('outcome', '=', query.outcome));
   if (query.sinceSeconds !== undefined) where.push(eb('time_seconds', '>=', query.sinceSeconds));
-  if (position) where.push(eb(eb.refTuple('time_seconds', 'id'), '<', eb.tuple(position.timeSeconds, position.id)));
+  if (position)
+    where.push(eb('time_seconds', '<=', position.timeSeconds), eb(eb.refTuple('time_seconds', 'id'), '<', eb.tuple(position.timeSeconds, position.id)));
   if (query.required) where.push(...narrowing(eb, query.required));
   if (query.selectors && query.selectors.length > 0) {
     const each = query.selectors.map((s) => narrowing(eb, s));
