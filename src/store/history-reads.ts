@@ -56,9 +56,10 @@ interface AttemptRow {
 
 /**
  * The push_attempt table read newest first through its (…, time_seconds, id) indexes (migration
- * 0008): every filter narrows the index range or is tested on it in SQL; the selector semantics
- * SQL cannot state portably (anchored regexes, a missing label reading as "") are then checked
- * exactly on the candidate rows, which SQL already narrowed by job and by `name="value"` text.
+ * 0008). A page is read in windows of the most selective index (leading()); within a window SQL
+ * applies every filter it can state (job, group, outcome, since, `name="value"` as text of the
+ * labels' JSON, label text), and the selector semantics SQL cannot state portably (anchored
+ * regexes, a missing label reading as "") are checked exactly on what it returns.
  */
 export class KyselyHistoryReads implements HistoryReads {
   constructor(private readonly db: Kysely<Database>) {}
