@@ -18,7 +18,7 @@ import type { Database } from './schema.js';
 // Rows one request may examine when the filters reject most of them: the page then ends early,
 // with a cursor where the reading stopped.
 const SCAN_BUDGET = 100_000;
-const MAX_WINDOW = 25_000;
+const MAX_WINDOW = 5000;
 
 const COLUMNS = [
   'id',
@@ -113,7 +113,7 @@ export class KyselyHistoryReads implements HistoryReads {
       position = boundary;
       scanned += window;
       if (scanned >= SCAN_BUDGET) return { entries, next: boundary };
-      window = Math.min(window * 4, MAX_WINDOW);
+      window = Math.min(window * 2, MAX_WINDOW);
     }
   }
 
