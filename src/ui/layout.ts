@@ -108,9 +108,10 @@ table.kv td { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; word-brea
 .timeline { padding:0 14px 8px; }
 .timeline svg { display:block; background:#f6f8fa; border-radius:3px; }
 .timeline .track { fill:#eaeef2; }
-.timeline .tick { stroke:#d0d7de; stroke-width:1; vector-effect:non-scaling-stroke; }
-.timeline .mark.ok { fill:#2da44e; }
-.timeline .mark.bad { fill:var(--bad); }
+.timeline .tick { stroke:#d0d7de; stroke-width:1; fill:none; vector-effect:non-scaling-stroke; }
+.timeline .mark { stroke-width:1; fill:none; }
+.timeline .mark.ok { stroke:#2da44e; }
+.timeline .mark.bad { stroke:var(--bad); }
 .timeline-caption, .rate-chart figcaption { display:flex; justify-content:space-between; gap:12px; color:var(--muted); font-size:11.5px; }
 table.history { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px; overflow:hidden; }
 table.history th { text-align:left; font-size:12px; color:var(--muted); font-weight:600; padding:6px 10px; background:#f6f8fa; border-bottom:1px solid var(--line); }
