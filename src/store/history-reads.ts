@@ -1,5 +1,5 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
-import type { GroupSelector } from '../domain/group-matcher.js';
+import type { GroupSelector, LabelMatcher } from '../domain/group-matcher.js';
 import { compareUtf8 } from '../domain/grouping-key.js';
 import {
   matchesExactly,
@@ -18,7 +18,10 @@ import type { Database } from './schema.js';
 // Rows one request may examine when the filters reject most of them: the page then ends early,
 // with a cursor where the reading stopped.
 const SCAN_BUDGET = 100_000;
-const MAX_WINDOW = 5000;
+// Windows grow fast while SQL states every filter (what it returns is nearly all kept), and
+// slowly, to a small size, while a regex or != leaves SQL returning rows for JS to test.
+const SQL_WINDOW = { growth: 4, max: 50_000 } as const;
+const JS_WINDOW = { growth: 2, max: 5000 } as const;
 
 const COLUMNS = [
   'id',
@@ -71,6 +74,9 @@ export class KyselyHistoryReads implements HistoryReads {
     let pageEnd: HistoryCursor | undefined;
     // The first window holds one page and one more row; it grows while the filters reject most rows.
     let window = query.limit + 1;
+    const growth = [...(query.selectors ?? []), ...(query.required ? [query.required] : [])].every((sel) => sel.matchers.every(statedInSql))
+      ? SQL_WINDOW
+      : JS_WINDOW;
     for (;;) {
       // Where the next `window` rows of the leading index end: an ordered index-only walk, so
       // the filters below are applied to a bounded range instead of to every row they might
@@ -113,7 +119,7 @@ export class KyselyHistoryReads implements HistoryReads {
       position = boundary;
       scanned += window;
       if (scanned >= SCAN_BUDGET) return { entries, next: boundary };
-      window = Math.min(window * 2, MAX_WINDOW);
+      window = Math.min(window * growth.growth, growth.max);
     }
   }
 
@@ -201,6 +207,11 @@ function narrowing(eb: Where, selector: GroupSelector): Expression<SqlBool>[] {
     else out.push(sql<SqlBool>`labels_json LIKE ${`%${likeEscape(`${jsonString(m.name)}:${jsonString(m.value)}`)}%`} ESCAPE '!'`);
   }
   return out;
+}
+
+/** `name="value"` (not empty): SQL narrows by it to nearly exactly the rows it matches. */
+function statedInSql(m: LabelMatcher): boolean {
+  return m.op === '=' && m.value !== '';
 }
 
 function likeEscape(text: string): string {
