@@ -9,6 +9,7 @@ import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
 import { pushHandler, pushRouter, type PushHandler } from './http/push-router.js';
 import type { PushHistory } from './service/push-history.js';
+import type { HistoryService } from './service/history-service.js';
 import { scrapeHandler, scrapeRouter, type ScrapeHandler } from './http/scrape-router.js';
 import { uiRouter } from './http/ui-router.js';
 
@@ -40,6 +41,8 @@ export interface AppOptions {
   readonly auth?: express.RequestHandler;
   /** Records push attempts for the push_history view. */
   readonly history?: PushHistory;
+  /** Reads of the push history: GET /api/v1/history, /history, the timelines and the status chart. */
+  readonly historyReads?: HistoryService;
   /** The scrape handler, when the fast path also calls it directly (http/fast-path.ts); else one is made. */
   readonly scrape?: ScrapeHandler;
   /** The push handler, when the fast path also calls it directly (http/fast-path.ts); else one is made. */

@@ -16,6 +16,8 @@ import { openDatabase, type DatabaseOptions } from './store/dialect/open-databas
 import { KyselyMetricStore } from './store/kysely-metric-store.js';
 import { KyselyHistoryStore } from './store/history-store.js';
 import { PushHistory } from './service/push-history.js';
+import { HistoryService } from './service/history-service.js';
+import { KyselyHistoryReads } from './store/history-reads.js';
 import { migrateToLatest } from './store/migrate.js';
 import { Telemetry } from './service/telemetry.js';
 import { RetentionPolicy } from './domain/retention-policy.js';
@@ -109,6 +111,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     ...(options.history?.flushDelayMs !== undefined ? { flushDelayMs: options.history.flushDelayMs } : {}),
     onWriteError: (err, dropped) => logger.warn({ err, dropped }, 'push history not written'),
   });
+  const historyReads = new HistoryService(history, new KyselyHistoryReads(database.db));
   sweeper.addStep({ name: 'push_history', run: async (now) => void (await history.sweep(now)) });
   // Before serving: groups get the expiry the current rules give them (rules may have changed
   // while the gateway was down), and whatever expired meanwhile is gone before the first scrape.
@@ -177,6 +180,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     },
     adminApi: options.adminApi ?? false,
     history,
+    historyReads,
     build: defaultBuildInformation(options.version),
     flags: options.flags ?? {},
     startTimeSeconds,

@@ -10,6 +10,8 @@ import { errorJson, metricsData, statusData, successJson } from './api-json.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { scopeOf } from './request-credential.js';
+import type { HistoryService } from '../service/history-service.js';
+import { historyJson, parseHistoryParams, rawQuery } from './history-router.js';
 
 export interface ApiRouterOptions {
   readonly service: PushService;
@@ -21,6 +23,8 @@ export interface ApiRouterOptions {
   /** Every flag's effective value as strings (Config.flags). */
   readonly flags: Readonly<Record<string, string>>;
   readonly startTimeSeconds: number;
+  /** GET /api/v1/history; 404 without it. */
+  readonly historyReads?: HistoryService | undefined;
 }
 
 const CORS_HEADERS = {
@@ -53,6 +57,10 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
           return count('api/v1/status', 200);
         }
         return void metrics(options, req, res).then((code) => count('api/v1/metrics', code), next);
+      case '/history':
+        if (!options.historyReads) return next();
+        if (req.method !== 'GET') return methodNotAllowed(res, 'GET, OPTIONS');
+        return void history(options, options.historyReads, req, res).then((code) => count('api/v1/history', code), next);
       case '/admin/wipe':
         if (!options.adminApi) return next();
         if (req.method !== 'PUT') return methodNotAllowed(res, 'OPTIONS, PUT');
@@ -96,6 +104,20 @@ async function metrics(options: ApiRouterOptions, req: Request, res: Response): 
   try {
     const groups = await options.service.groups(scopeOf(req));
     sendJson(res, 200, successJson(metricsData(groups)), true);
+    return 200;
+  } catch (err) {
+    return sendError(options, res, err);
+  }
+}
+
+/** GET /api/v1/history: push attempts newest first (http/history-router.ts has the parameters). */
+async function history(options: ApiRouterOptions, reads: HistoryService, req: Request, res: Response): Promise<number> {
+  try {
+    // A scoped credential sees the attempts of its own groups only.
+    const scope = scopeOf(req);
+    const params = parseHistoryParams(rawQuery(req.originalUrl), Date.now() / 1000);
+    const page = await reads.query(scope ? { ...params, required: scope } : params);
+    sendJson(res, 200, historyJson(page), true);
     return 200;
   } catch (err) {
     return sendError(options, res, err);

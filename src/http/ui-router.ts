@@ -9,6 +9,10 @@ import type { BuildInformation } from '../domain/build-information.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { scopeOf } from './request-credential.js';
+import type { HistoryService } from '../service/history-service.js';
+import { renderHistoryPage, type HistoryFilter } from '../ui/history-page.js';
+import { encodeCursor } from '../domain/history-query.js';
+import { parseHistoryParams, rawQuery } from './history-router.js';
 
 export interface UiRouterOptions {
   readonly service: PushService;
@@ -19,6 +23,8 @@ export interface UiRouterOptions {
   readonly build: BuildInformation;
   readonly flags: Readonly<Record<string, string>>;
   readonly startTimeSeconds: number;
+  /** The push history behind /history, the group timelines and the status chart; without it they are left out. */
+  readonly historyReads?: HistoryService | undefined;
 }
 
 /** Groups per page: a page renders in milliseconds whatever the store holds. */
@@ -37,6 +43,9 @@ export function uiRouter(options: UiRouterOptions): express.Router {
     const path = req.originalUrl.split('?')[0]!;
     if (!path.endsWith('/')) return res.redirect(301, `${path}/${req.originalUrl.slice(path.length)}`);
     groupsPage(options, req, res).catch(next);
+  });
+  router.get('/history', (req, res, next) => {
+    historyPage(options, req, res).catch(next);
   });
   router.get('/status', (req, res, next) => {
     statusPage(options, req, res).catch(next);
@@ -67,6 +76,10 @@ async function groupsPage(options: UiRouterOptions, req: Request, res: Response)
     const page = Number.isFinite(requested) ? Math.min(Math.max(1, requested), pageCount) : 1;
     const slice = matching.slice((page - 1) * GROUPS_PER_PAGE, page * GROUPS_PER_PAGE);
     const groups = await options.service.groupsById(slice.map((h) => h.id));
+    const timelines = await options.historyReads?.groupTimelines(
+      groups.map((g) => g.key.id),
+      now,
+    );
     html(
       res,
       renderGroupsPage({
@@ -81,9 +94,44 @@ async function groupsPage(options: UiRouterOptions, req: Request, res: Response)
         adminApi: options.adminApi,
         utf8Names: options.utf8Names,
         version: options.build.version,
+        ...(timelines ? { timelines } : {}),
       }),
     );
     options.telemetry.requests.inc({ code: '200', handler: 'status', method: 'get' });
+  } catch (err) {
+    fail(options, res, err);
+  }
+}
+
+/** GET /history: the API's list with the UI's filters (job, label text, outcome, one group); a bad parameter is a 400 page. */
+async function historyPage(options: UiRouterOptions, req: Request, res: Response): Promise<void> {
+  if (!options.historyReads) return void sendPlainError(res, 404, 'Not Found');
+  try {
+    const now = Date.now() / 1000;
+    const params = rawQuery(req.originalUrl);
+    const query = parseHistoryParams(params, now);
+    const labelText = params.get('q')?.trim() ?? '';
+    // A scoped credential sees the attempts of its own groups only.
+    const scope = scopeOf(req);
+    const scoped = scope ? { ...query, required: scope } : query;
+    const page = await options.historyReads.query(labelText !== '' ? { ...scoped, labelText } : scoped);
+    const jobs = new Set<string>();
+    for (const h of await options.service.groupHeaders(scope)) if (jobs.size < JOBS_SUGGESTED) jobs.add(h.key.job);
+    const filter: HistoryFilter = { job: query.job ?? '', q: labelText, outcome: query.outcome ?? '', groupingKey: query.groupingKey ?? '' };
+    html(
+      res,
+      renderHistoryPage({
+        entries: page.entries,
+        filter,
+        next: page.next ? encodeCursor(page.next) : undefined,
+        older: query.before !== undefined,
+        limit: query.limit,
+        jobs: [...jobs].sort(),
+        nowSeconds: now,
+        version: options.build.version,
+      }),
+    );
+    options.telemetry.requests.inc({ code: '200', handler: 'history', method: 'get' });
   } catch (err) {
     fail(options, res, err);
   }
@@ -99,6 +147,8 @@ async function statusPage(options: UiRouterOptions, req: Request, res: Response)
   try {
     const now = Date.now() / 1000;
     const groups = (await options.service.groupHeaders(scopeOf(req))).length;
+    // The pushes-per-minute chart counts every group's attempts: not shown to a scoped credential.
+    const lastHour = scopeOf(req) === undefined ? await options.historyReads?.lastHour(now) : undefined;
     html(
       res,
       renderStatusPage({
@@ -108,6 +158,7 @@ async function statusPage(options: UiRouterOptions, req: Request, res: Response)
         nowSeconds: now,
         groups,
         version: options.build.version,
+        ...(lastHour ? { lastHour } : {}),
       }),
     );
     options.telemetry.requests.inc({ code: '200', handler: 'status', method: 'get' });

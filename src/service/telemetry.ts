@@ -18,7 +18,19 @@ export interface OwnSnapshot {
 }
 
 export type HandlerName =
-  'push' | 'delete' | 'healthy' | 'ready' | 'static' | 'status' | 'wipe' | 'api/v1/status' | 'api/v1/metrics' | 'api/v1/options' | 'api/v1/admin';
+  | 'push'
+  | 'delete'
+  | 'healthy'
+  | 'ready'
+  | 'static'
+  | 'status'
+  | 'wipe'
+  | 'api/v1/status'
+  | 'api/v1/metrics'
+  | 'api/v1/options'
+  | 'api/v1/admin'
+  | 'api/v1/history'
+  | 'history';
 
 /**
  * The gateway's own metrics, in a registry the app owns (never prom-client's global one). Names,

@@ -2,8 +2,10 @@ import { groupingPathFor } from '../domain/grouping-key.js';
 import { formatFloat } from '../exposition/float-format.js';
 import type { LabelPair, Metric } from '../exposition/types.js';
 import type { StoredFamily, StoredGroup } from '../domain/stored-group.js';
-import { escapeHtml, formatDuration, timeTag } from './html.js';
+import { escapeHtml, formatDuration, labelChip, timeTag } from './html.js';
 import { renderLayout } from './layout.js';
+import type { Timeline } from '../domain/history-query.js';
+import { renderGroupTimeline } from './timeline.js';
 
 export interface GroupsPageInput {
   /** The groups of this page, with their families. */
@@ -21,6 +23,8 @@ export interface GroupsPageInput {
   readonly adminApi: boolean;
   readonly utf8Names: boolean;
   readonly version: string;
+  /** Each shown group's last 24 hours of pushes, by grouping key. */
+  readonly timelines?: ReadonlyMap<string, Timeline>;
 }
 
 /** Series shown per family; the JSON API has the rest. */
@@ -78,10 +82,6 @@ function pager(input: GroupsPageInput): string {
 </nav>`;
 }
 
-function labelChip(l: LabelPair): string {
-  return `<span class="label${l.name === 'job' ? ' job' : ''}"><b>${escapeHtml(l.name)}</b><span>${escapeHtml(l.value)}</span></span>`;
-}
-
 function renderGroup(group: StoredGroup, input: GroupsPageInput): string {
   const now = input.nowSeconds;
   const { pushTimeSeconds: push, pushFailureTimeSeconds: failure } = group;
@@ -97,6 +97,7 @@ function renderGroup(group: StoredGroup, input: GroupsPageInput): string {
   }
   const series = group.families.reduce((n, f) => n + f.metrics.length, 0);
   const confirmText = `Delete group ${group.key.id}?`;
+  const timeline = input.timelines?.get(group.key.id);
   const url = `.${groupingPathFor(group.key, { utf8Names: input.utf8Names })}`;
   return `<section class="group${failed ? ' failed' : ''}">
   <div class="group-head">
@@ -104,8 +105,9 @@ function renderGroup(group: StoredGroup, input: GroupsPageInput): string {
       <div class="labels">${labels.map(labelChip).join('')}</div>
       <div class="meta">${meta.map((m) => `<span>${m}</span>`).join('')}</div>
     </div>
-    <div class="actions"><button class="danger" data-method="DELETE" data-url="${escapeHtml(url)}" data-confirm="${escapeHtml(confirmText)}">Delete group</button></div>
+    <div class="actions"><a class="button" href="./history?grouping_key=${escapeHtml(encodeURIComponent(group.key.id))}">History</a><button class="danger" data-method="DELETE" data-url="${escapeHtml(url)}" data-confirm="${escapeHtml(confirmText)}">Delete group</button></div>
   </div>
+  ${timeline ? renderGroupTimeline(timeline) : ''}
   <details class="metrics">
     <summary>${group.families.length} metric famil${group.families.length === 1 ? 'y' : 'ies'}, ${series} series</summary>
     ${group.families.map(renderFamily).join('\n')}

@@ -3,10 +3,17 @@
  * in text and in double-quoted attributes. Pushed label values and HELP texts are untrusted.
  */
 
+import type { LabelPair } from '../exposition/types.js';
+
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** A grouping label as a chip, the job's darker. */
+export function labelChip(l: LabelPair): string {
+  return `<span class="label${l.name === 'job' ? ' job' : ''}"><b>${escapeHtml(l.name)}</b><span>${escapeHtml(l.value)}</span></span>`;
 }
 
 /** "3d 4h", "5m 2s", "12s": the two largest units, for ages and time left. */

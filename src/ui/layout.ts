@@ -1,6 +1,6 @@
 import { escapeHtml } from './html.js';
 
-export type Tab = 'metrics' | 'status';
+export type Tab = 'metrics' | 'history' | 'status';
 
 export interface LayoutInput {
   readonly tab: Tab;
@@ -29,7 +29,7 @@ export function renderLayout(input: LayoutInput): string {
 <body>
 <header class="top">
   <span class="brand">Pushkeep</span>
-  <nav>${tab('metrics', './', 'Metrics')}${tab('status', './status', 'Status')}</nav>
+  <nav>${tab('metrics', './', 'Metrics')}${tab('history', './history', 'History')}${tab('status', './status', 'Status')}</nav>
   <span class="version">v${escapeHtml(input.version)}</span>
 </header>
 <main>
@@ -103,6 +103,38 @@ table.kv th, table.kv td { text-align:left; padding:6px 12px; border-top:1px sol
 table.kv th { font-weight:600; width:34%; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
 table.kv td { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; }
 .unset { color:#8c959f; }
+.badge.ok { background:#dafbe1; color:var(--ok); border:1px solid #aceebb; }
+.group-head .actions { display:flex; gap:8px; align-items:center; }
+.timeline { padding:0 14px 8px; }
+.timeline svg { display:block; background:#f6f8fa; border-radius:3px; }
+.timeline .track { fill:#eaeef2; }
+.timeline .tick { stroke:#d0d7de; stroke-width:1; fill:none; vector-effect:non-scaling-stroke; }
+.timeline .mark { stroke-width:1; fill:none; }
+.timeline .mark.ok { stroke:#2da44e; }
+.timeline .mark.bad { stroke:var(--bad); }
+.timeline-caption, .rate-chart figcaption { display:flex; justify-content:space-between; gap:12px; color:var(--muted); font-size:11.5px; }
+table.history { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px; overflow:hidden; }
+table.history th { text-align:left; font-size:12px; color:var(--muted); font-weight:600; padding:6px 10px; background:#f6f8fa; border-bottom:1px solid var(--line); }
+table.history .badge { white-space:nowrap; }
+table.history td { padding:6px 10px; border-top:1px solid #eaeef2; vertical-align:top; font-size:13px; }
+table.history tr.reason-row td { border-top:0; }
+tr.attempt.rejected td:first-child, tr.reason-row td:first-child { border-left:4px solid var(--bad); }
+tr.attempt.rejected { background:#fff8f7; }
+tr.reason-row { background:#fff8f7; }
+td.reason { color:var(--bad); font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace; white-space:pre-wrap; word-break:break-word; padding-top:0; }
+td.when { white-space:nowrap; font-size:12.5px; }
+.ago { color:var(--muted); font-size:12px; }
+td.request .path { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; }
+td.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.client { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; color:var(--muted); }
+select { font:inherit; padding:6px 8px; border:1px solid var(--line); border-radius:6px; background:#fff; }
+.rate-chart { margin:0; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px 8px; max-width:760px; }
+.rate-chart svg { display:block; }
+.rate-chart .peak { color:var(--muted); font-size:11.5px; }
+.rate-chart .axis { stroke:#d0d7de; vector-effect:non-scaling-stroke; }
+.rate-chart .bar.ok, .swatch.ok { fill:#2da44e; background:#2da44e; }
+.rate-chart .bar.bad, .swatch.bad { fill:var(--bad); background:var(--bad); }
+.swatch { display:inline-block; width:10px; height:10px; border-radius:2px; vertical-align:-1px; margin:0 3px 0 6px; }
 `;
 
 // Delete buttons carry their request in data attributes; paths are relative to the page, so they

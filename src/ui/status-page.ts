@@ -2,6 +2,8 @@ import type { BuildInformation } from '../domain/build-information.js';
 import { compareUtf8 } from '../domain/grouping-key.js';
 import { escapeHtml, formatDuration, timeTag } from './html.js';
 import { renderLayout } from './layout.js';
+import type { Timeline } from '../domain/history-query.js';
+import { renderPushRateChart } from './timeline.js';
 
 export interface StatusPageInput {
   readonly build: BuildInformation;
@@ -10,6 +12,8 @@ export interface StatusPageInput {
   readonly nowSeconds: number;
   readonly groups: number;
   readonly version: string;
+  /** Pushes per minute over the last hour. */
+  readonly lastHour?: Timeline;
 }
 
 export function renderStatusPage(input: StatusPageInput): string {
@@ -18,6 +22,7 @@ export function renderStatusPage(input: StatusPageInput): string {
   const flags = Object.entries(input.flags).sort((a, b) => compareUtf8(a[0], b[0]));
   const body = `<h1>Status</h1>
 <p class="sub">Up since ${timeTag(input.startTimeSeconds)} (${formatDuration(input.nowSeconds - input.startTimeSeconds)}) · ${input.groups} groups stored · <a href="./api/v1/status">JSON</a></p>
+${input.lastHour ? `<h2>Pushes per minute</h2>\n${renderPushRateChart(input.lastHour)}\n<p class="sub">Every attempt is in the <a href="./history">push history</a>.</p>` : ''}
 <h2>Build information</h2>
 <table class="kv">${rows(Object.entries(input.build))}</table>
 <h2>Flags</h2>
