@@ -16,10 +16,20 @@ export interface ErrorStatus {
   readonly limit?: LimitName;
 }
 
+const PUSH_ERROR_STATUS: Readonly<Record<PushError['kind'], number>> = {
+  invalid: 400,
+  inconsistent: 400,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+  over_capacity: 429,
+  unavailable: 503,
+};
+
 /** The one mapping from domain, parse and store errors to HTTP status codes. */
 export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof PushError) {
-    const status = err.kind === 'unavailable' ? 503 : err.kind === 'too_large' ? 413 : err.kind === 'over_capacity' ? 429 : 400;
+    const status = PUSH_ERROR_STATUS[err.kind];
     return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
   if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {
