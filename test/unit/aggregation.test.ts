@@ -7,7 +7,13 @@ import type { Histogram, MetricFamily, NativeHistogram } from '../../src/exposit
 
 const key = (job: string) => ({ job, labels: [{ name: 'job', value: job }], id: `{job="${job}"}` });
 
-function native(schema: number, zeroThreshold: number, zeroCount: number, positive: Record<number, number>, extra: Partial<NativeHistogram> = {}): NativeHistogram {
+function native(
+  schema: number,
+  zeroThreshold: number,
+  zeroCount: number,
+  positive: Record<number, number>,
+  extra: Partial<NativeHistogram> = {},
+): NativeHistogram {
   const indices = Object.keys(positive)
     .map(Number)
     .sort((a, b) => a - b);
@@ -101,7 +107,11 @@ describe('sum rules per type', () => {
   });
 
   it('keeps no quantiles of a summary, new or added', () => {
-    const pushed: MetricFamily = { name: 's', type: 'summary', metrics: [{ labels: [], summary: { sampleCount: 1, sampleSum: 2, quantiles: [{ quantile: 0.5, value: 2 }] } }] };
+    const pushed: MetricFamily = {
+      name: 's',
+      type: 'summary',
+      metrics: [{ labels: [], summary: { sampleCount: 1, sampleSum: 2, quantiles: [{ quantile: 0.5, value: 2 }] } }],
+    };
     expect(addFamily(undefined, pushed).metrics[0]!.summary!.quantiles).toEqual([]);
   });
 });
