@@ -2,6 +2,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseAggregationRule } from '../../src/config/aggregation-rules.js';
 import { AggregationPolicy } from '../../src/domain/aggregation.js';
 import { openReadOnly, type DatabaseOptions } from '../../src/store/dialect/open-database.js';
+import { parseBody } from '../../src/exposition/parse-body.js';
+import { parseText } from '../../src/exposition/text-parser.js';
+import { parseGroupingPath } from '../../src/http/grouping-path.js';
+import { encodeDelimited } from '../../src/exposition/protobuf/encode.js';
+import type { MetricFamily, NativeHistogram } from '../../src/exposition/types.js';
 import { describeDialects, dropDatabases } from '../helpers/dialects.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -68,6 +73,59 @@ describeDialects('aggregating groups', (dialect) => {
     expect(value(scrape, 's_count{instance="",job="hist"}')).toBe(2);
     expect(value(scrape, 'h_count{instance="",job="hist"}')).toBe(4);
     expect(value(scrape, 'push_failure_time_seconds{instance="",job="hist"}')).toBeGreaterThan(0);
+  });
+
+  it('adds native histograms pushed in protobuf at different schemas, at the coarser one', async () => {
+    const PROTOBUF = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+    const nativeFamily = (schema: number, deltas: number[], count: number): MetricFamily => {
+      const native: NativeHistogram = {
+        schema,
+        zeroThreshold: 1e-128,
+        zeroCount: 1,
+        zeroCountFloat: 0,
+        sampleCountFloat: 0,
+        negativeSpans: [],
+        negativeDeltas: [],
+        negativeCounts: [],
+        positiveSpans: [{ offset: 1, length: deltas.length }],
+        positiveDeltas: deltas,
+        positiveCounts: [],
+      };
+      return {
+        name: 'nh',
+        type: 'histogram',
+        help: 'Native.',
+        metrics: [{ labels: [], histogram: { sampleCount: count, sampleSum: count, buckets: [], native } }],
+      };
+    };
+    const path = '/metrics/job/native';
+    // Schema 1 buckets 1..3 hold 1, 2, 3; schema 0 bucket 1 holds 5: at schema 0, buckets 1 and 2 hold 3+5 and 3.
+    const first = await gw.push('POST', path, encodeDelimited([nativeFamily(1, [1, 1, 1], 7)]), { ...SUM, 'Content-Type': PROTOBUF });
+    expect(first.status).toBe(200);
+    expect((await gw.push('POST', path, encodeDelimited([nativeFamily(0, [5], 6)]), { 'Content-Type': PROTOBUF })).status).toBe(200);
+    const scrape = await fetch(`${gw.url}/metrics`, { headers: { Accept: PROTOBUF } });
+    const families = parseBody(scrape.headers.get('content-type') ?? PROTOBUF, Buffer.from(await scrape.arrayBuffer()), { utf8Names: false });
+    const h = families.find((f) => f.name === 'nh')!.metrics[0]!.histogram!;
+    expect(h.sampleCount).toBe(13);
+    expect(h.native!.schema).toBe(0);
+    expect(h.native!.zeroCount).toBe(2);
+    expect(h.native!.positiveSpans).toEqual([{ offset: 1, length: 2 }]);
+    expect(h.native!.positiveDeltas).toEqual([8, -5]);
+  });
+
+  it('adds the families a push names in addFamilies (deltas) whatever the group mode, with the same rules', async () => {
+    const key = parseGroupingPath('/job/deltas', { utf8Names: false });
+    expect((await gw.push('PUT', '/metrics/job/deltas', '# TYPE d_total counter\nd_total 5\ncum 1\n')).status).toBe(200);
+    const push = (text: string) =>
+      gw.service.push({ key, families: parseText(text), replace: false, timeSeconds: Date.now() / 1000, addFamilies: new Set(['d_total']) });
+    await push('# TYPE d_total counter\nd_total 2\ncum 4\n');
+    let scrape = await gw.scrapePushed();
+    expect(value(scrape, 'd_total{instance="",job="deltas"}')).toBe(7);
+    expect(value(scrape, 'cum{instance="",job="deltas"}')).toBe(4);
+    await expect(push('# TYPE d_total counter\nd_total -1\ncum 9\n')).rejects.toThrow(/counter increment must be a non-negative number/);
+    scrape = await gw.scrapePushed();
+    expect(value(scrape, 'd_total{instance="",job="deltas"}')).toBe(7);
+    expect(value(scrape, 'cum{instance="",job="deltas"}')).toBe(4);
   });
 
   it('refuses a negative or NaN counter increment as a whole push', async () => {
