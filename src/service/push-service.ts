@@ -192,20 +192,23 @@ export class PushService {
     const release = await this.enforceLimits(key, families, replace, timeSeconds);
     const own = this.options.ownTypes();
     // Rendered once, for both the store (a start then reads it instead of rendering) and the cache.
-    const rendered = new Map(families.map((f) => [f.name, renderSeries(f)] as const));
+    // Families that will be added to stored ones are rendered by the store's callback, from the sums.
+    const initial = request.aggregation ?? this.options.aggregation?.modeFor(key) ?? 'replace';
+    const addedAll = initial === 'sum' && !replace;
+    const rendered = new Map<string, RenderedSeries>();
+    for (const f of families) if (!addedAll && !request.addFamilies?.has(f.name)) rendered.set(f.name, renderSeries(f));
     const stored = new Map<string, string>();
     for (const [name, series] of rendered) {
       const text = toStored(series);
       if (text !== undefined) stored.set(name, text);
     }
     // A summed family's rendering follows from the sum, made inside the store's transaction.
-    const summed = new Map<string, RenderedSeries>();
-    const renderSum = (family: MetricFamily) => {
+    const late = new Map<string, RenderedSeries>();
+    const render = (family: MetricFamily) => {
       const series = renderSeries(family);
-      summed.set(family.name, series);
+      late.set(family.name, series);
       return toStored(series);
     };
-    const initial = request.aggregation ?? this.options.aggregation?.modeFor(key) ?? 'replace';
     const idempotency = this.idempotencyRecord(request.idempotency, timeSeconds);
     try {
       const result = await this.store.writePush({
@@ -220,10 +223,10 @@ export class PushService {
         renderedSeries: stored,
         aggregation: { requested: request.aggregation, initial },
         ...(request.addFamilies && request.addFamilies.size > 0 ? { addFamilies: request.addFamilies } : {}),
-        renderSum,
+        render,
         ...(idempotency ? { idempotency } : {}),
       });
-      for (const name of result.summed ?? []) rendered.set(name, summed.get(name)!);
+      for (const [name, series] of late) rendered.set(name, series);
       if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, rendered);
       return {};
     } catch (err) {

@@ -43,8 +43,11 @@ export interface PushWrite {
   readonly aggregation?: AggregationRequest;
   /** Families whose values are added to the stored ones whatever the group's mode (deltas). */
   readonly addFamilies?: ReadonlySet<string>;
-  /** The rendering to keep for a family the store summed (renderedSeries holds the pushed ones). */
-  readonly renderSum?: (family: MetricFamily) => string | undefined;
+  /**
+   * The rendering to keep for a family as written, where renderedSeries has none for it: always
+   * for a family the store summed, whose values only the transaction knows.
+   */
+  readonly render?: (family: MetricFamily) => string | undefined;
   /** Idempotency-Key: a repeat throws IdempotentReplay, the key on another request 422. */
   readonly idempotency?: IdempotencyRecord;
 }

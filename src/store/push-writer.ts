@@ -54,8 +54,9 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
 
   const adding = new Set<string>();
   for (const f of write.families) if ((mode === 'sum' && !write.replace) || write.addFamilies?.has(f.name)) adding.add(f.name);
-  const pushed = adding.size > 0 ? await sumWithStored(trx, write.families, adding, existingRows) : write.families;
-  const rendered = (family: MetricFamily) => (adding.has(family.name) ? write.renderSum?.(family) : write.renderedSeries?.get(family.name));
+  const pushed = adding.size > 0 ? await sumWithStored(ctx.statements, trx, write.families, adding, existingRows) : write.families;
+  const rendered = (family: MetricFamily) =>
+    adding.has(family.name) || !write.renderedSeries?.has(family.name) ? write.render?.(family) : write.renderedSeries.get(family.name);
 
   const pushedNames = new Set(pushed.map((f) => f.name));
   const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];

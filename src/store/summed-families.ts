@@ -1,4 +1,5 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { CompiledStatements } from './compiled-statements.js';
 import { addFamily } from '../domain/family-sum.js';
 import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { FamilyHead } from './dialect/store-dialect.js';
@@ -12,6 +13,7 @@ import type { Database } from './schema.js';
  * transaction then writes nothing of the push.
  */
 export async function sumWithStored(
+  statements: CompiledStatements,
   trx: Transaction<Database>,
   pushed: readonly MetricFamily[],
   adding: ReadonlySet<string>,
@@ -20,15 +22,14 @@ export async function sumWithStored(
   const rows = existingRows.filter((r) => adding.has(r.name));
   const stored = new Map<string, { type: MetricType; metrics: ReturnType<typeof decodeMetrics> }>();
   if (rows.length > 0) {
-    const found = await trx
-      .selectFrom('metric_family')
-      .select(['name', 'type', 'metrics_json'])
-      .where(
-        'id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .execute();
+    const ids = rows.map((r) => r.id);
+    // A compiled statement: sum groups' pushes run it every time.
+    const found = await statements.rows(
+      trx,
+      `stored metrics:${ids.length}`,
+      ids,
+      () => sql<{ name: string; type: string; metrics_json: string }>`SELECT name, type, metrics_json FROM metric_family WHERE id IN (${sql.join(ids)})`,
+    );
     for (const r of found) stored.set(r.name, { type: r.type as MetricType, metrics: decodeMetrics(r.metrics_json) });
   }
   return pushed.map((f) => (adding.has(f.name) ? addFamily(stored.get(f.name), f) : f));
