@@ -107,6 +107,21 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
   rateRatio('push_small', 'express', 0.6, 'push_small >= 60% of bare Express');
 
   {
+    const goal = 'aggregate_small >= 2/3 of push_small';
+    const sums = pk('aggregate_small');
+    const small = pk('push_small');
+    if (!sums || !small) checks.push({ goal, measured: 'not measured', verdict: 'N/A' });
+    else {
+      const ratio = sums.figures.rps / small.figures.rps;
+      checks.push({
+        goal,
+        measured: `${fmtRatio(ratio)} (${fmtNumber(sums.figures.rps)} vs ${fmtNumber(small.figures.rps)} req/s)`,
+        verdict: ratio >= 2 / 3 ? 'MET' : 'NOT MET',
+      });
+    }
+  }
+
+  {
     const goal = 'push_into_large p99 <= 2x push_small p99';
     const large = pk('push_into_large');
     const small = pk('push_small');

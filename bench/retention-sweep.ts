@@ -42,7 +42,7 @@ async function once(): Promise<{ fillMs: number; sweepMs: number; removed: numbe
     const policy = new RetentionPolicy(NO_RETENTION, () => now);
     const service = new PushService(store, new ScrapeCache(() => now), { utf8Names: false, ownTypes: () => new Map(), retention: policy });
     const fillStarted = performance.now();
-    const pushes: Promise<void>[] = [];
+    const pushes: Promise<unknown>[] = [];
     for (let i = 0; i < 2 * GROUPS; i++) {
       const key = parseGroupingPath(`/job/batch/instance/host-${i}`, { utf8Names: false });
       // Even groups get a 60 s TTL and are swept below; odd ones keep theirs for a day.

@@ -6,9 +6,19 @@ import { call, fillStore, rawGet, runLoad, sleep } from './load.js';
 import type { FillResult, Generator, LoadFigures, LoadSpec } from './load.js';
 import { isBare, isPushkeep, startTarget, StartError, tempFile } from './targets.js';
 import type { Environment, Running, StartOptions, TargetName } from './targets.js';
-import { groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
+import { counterBody, groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
 
-export const SCENARIO_NAMES = ['push_small', 'put_replace', 'push_into_large', 'scrape_large', 'mixed', 'restart', 'memory', 'retention_wipe'] as const;
+export const SCENARIO_NAMES = [
+  'push_small',
+  'aggregate_small',
+  'put_replace',
+  'push_into_large',
+  'scrape_large',
+  'mixed',
+  'restart',
+  'memory',
+  'retention_wipe',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -80,6 +90,21 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     notFor: always,
     async run(target, cfg) {
       return withTarget(await startTarget(target, cfg.env), async (t) => [loadResult('push_small', t, await pushSmallLoad(t, cfg))]);
+    },
+  },
+
+  aggregate_small: {
+    // Only Pushkeep has groups whose POSTs add.
+    notFor: (target) => (isPushkeep(target) ? undefined : 'no aggregating groups'),
+    async run(target, cfg) {
+      return withTarget(await startTarget(target, cfg.env), async (t) => {
+        const phase = {
+          ...pushPhase('POST', SMALL_GROUPS, counterBody(SERIES_PER_SMALL_PUSH), 32),
+          headers: { ...pushHeaders, 'pushkeep-aggregation': 'sum' },
+        };
+        const [measured] = await measure(cfg, t, [phase]);
+        return [loadResult('aggregate_small', t, measured)];
+      });
     },
   },
 

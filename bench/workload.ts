@@ -21,6 +21,13 @@ export function pushBody(series: number): Buffer {
   return Buffer.from(lines.join('\n') + '\n');
 }
 
+/** A POST of `series` counter increments, for aggregate_small's sum groups. */
+export function counterBody(series: number): Buffer {
+  const lines = ['# HELP bench_increments_total Increments.', '# TYPE bench_increments_total counter'];
+  for (let i = 0; i < series; i++) lines.push(`bench_increments_total{series="${i}"} 1`);
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
 /**
  * The scrape page a gateway would serve for `groups` groups of `seriesPerGroup` series, in the official
  * gateway's layout (families sorted by name, labels sorted, the two timestamp gauges per group), so the bare

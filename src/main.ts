@@ -9,6 +9,8 @@ import { findAbove } from './util/project-files.js';
 import { startServer } from './server.js';
 import { runSqlCommand } from './cli/sql-command.js';
 import { loadRetentionSettings } from './config/retention-rules.js';
+import { loadAggregationPolicy } from './config/aggregation-rules.js';
+import type { AggregationPolicy } from './domain/aggregation.js';
 import type { RetentionSettings } from './domain/retention-policy.js';
 
 const VERSION = (JSON.parse(readFileSync(findAbove('package.json'), 'utf8')) as { version: string }).version;
@@ -41,8 +43,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let retention: RetentionSettings;
+  let aggregation: AggregationPolicy;
   try {
     retention = loadRetentionSettings(config.retention);
+    aggregation = loadAggregationPolicy(config.aggregation);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`pushkeep: ${err.message}\n`);
@@ -80,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
       flags: config.flags,
       retention,
       history: { retentionSeconds: config.history.retentionMs / 1000 },
+      aggregation,
+      idempotencyWindowSeconds: config.aggregation.idempotencyWindowMs / 1000,
     },
     logger,
   );

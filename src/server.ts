@@ -15,6 +15,8 @@ import { ScrapeCache } from './render/scrape-cache.js';
 import { openDatabase, type DatabaseOptions } from './store/dialect/open-database.js';
 import { KyselyMetricStore } from './store/kysely-metric-store.js';
 import { KyselyHistoryStore } from './store/history-store.js';
+import { KyselyIdempotencyStore } from './store/idempotency-keys.js';
+import type { AggregationPolicy } from './domain/aggregation.js';
 import { PushHistory } from './service/push-history.js';
 import { HistoryService } from './service/history-service.js';
 import { KyselyHistoryReads } from './store/history-reads.js';
@@ -55,6 +57,10 @@ export interface ServerOptions {
   readonly retention?: RetentionSettings | undefined;
   /** Push history (push_history view): kept retentionSeconds (0 = forever; default 7 days), written every flushDelayMs. */
   readonly history?: { readonly retentionSeconds: number; readonly flushDelayMs?: number } | undefined;
+  /** --aggregation.rule: the mode of groups created without a Pushkeep-Aggregation header; absent = replace. */
+  readonly aggregation?: AggregationPolicy | undefined;
+  /** --push.idempotency-window in seconds (default a day; 0 ignores Idempotency-Key). */
+  readonly idempotencyWindowSeconds?: number | undefined;
 }
 
 export interface RunningServer {
@@ -95,6 +101,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     shared: database.dialect.shared,
     ...(options.limits ? { limits: options.limits } : {}),
     retention,
+    ...(options.aggregation ? { aggregation: options.aggregation } : {}),
+    ...(options.idempotencyWindowSeconds !== undefined ? { idempotencyWindowSeconds: options.idempotencyWindowSeconds } : {}),
   });
   const sweeper = new RetentionSweeper({
     schedule: retention.settings.schedule,
@@ -113,6 +121,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   });
   const historyReads = new HistoryService(history, new KyselyHistoryReads(database.db));
   sweeper.addStep({ name: 'push_history', run: async (now) => void (await history.sweep(now)) });
+  const idempotencyKeys = new KyselyIdempotencyStore(database.db);
+  sweeper.addStep({ name: 'idempotency_keys', run: async (now) => void (await idempotencyKeys.deleteExpired(now)) });
   // Before serving: groups get the expiry the current rules give them (rules may have changed
   // while the gateway was down), and whatever expired meanwhile is gone before the first scrape.
   // The load comes first so that the expiries are computed on the groups it read.

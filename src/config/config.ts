@@ -75,6 +75,14 @@ export interface Config {
     /** How long push_history keeps an attempt; 0 = forever. */
     readonly retentionMs: number;
   };
+  /** Aggregating groups (src/domain/aggregation.ts, src/config/aggregation-rules.ts): rules are checked by loadAggregationRules. */
+  readonly aggregation: {
+    readonly rules: readonly string[];
+    /** '' = none. */
+    readonly rulesFile: string;
+    /** How long an Idempotency-Key is kept; 0 = the header is ignored. */
+    readonly idempotencyWindowMs: number;
+  };
   /**
    * Every flag's effective value as /api/v1/status shows it: booleans "true"/"false", durations in
    * Go style, lists comma-joined, the computed route prefix, and the storage URL's password masked.
@@ -244,6 +252,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       schedule: str('retention.schedule'),
     },
     history: { retentionMs: values.get('history.retention') as number },
+    aggregation: {
+      rules: values.get('aggregation.rule') as readonly string[],
+      rulesFile: str('aggregation.rules-file'),
+      idempotencyWindowMs: values.get('push.idempotency-window') as number,
+    },
     flags,
     warnings,
   });

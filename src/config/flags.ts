@@ -171,6 +171,25 @@ const FLAG_SPECS = [
     help: 'When to delete expired groups: a cron expression with seconds (node-cron). Expired groups stop being served at once regardless.',
   },
   {
+    name: 'aggregation.rule',
+    type: 'list',
+    default: [],
+    envSeparator: /[;\n]/,
+    help: 'The mode of the groups a selector matches when a push creates them without a Pushkeep-Aggregation header, e.g. job=~"lambda_.*"=sum (sum: POSTs add; replace: the official behaviour). Repeatable; the first match wins.',
+  },
+  {
+    name: 'aggregation.rules-file',
+    type: 'string',
+    default: '',
+    help: "YAML file with a list of aggregation rules in the --aggregation.rule syntax, used after the command line's.",
+  },
+  {
+    name: 'push.idempotency-window',
+    type: 'duration',
+    default: '24h',
+    help: "How long a push's Idempotency-Key is remembered: a repeat within it gets the first answer and is not applied again. 0 ignores the header.",
+  },
+  {
     name: 'history.retention',
     type: 'duration',
     default: '7d',

@@ -1,4 +1,5 @@
 import type { Metric, MetricType } from '../exposition/types.js';
+import type { AggregationMode } from './aggregation.js';
 import type { GroupingKey } from './grouping-key.js';
 
 // Groups and families as the store keeps them and every layer above it reads them.
@@ -27,6 +28,8 @@ export interface GroupHeader {
   readonly expiresAtSeconds?: number;
   /** The TTL (seconds, 0 = never) a push's Pushkeep-TTL header gave the group; absent = the operator's rules apply. */
   readonly ttlSeconds?: number;
+  /** 'sum' for a group whose POSTs add (domain/aggregation.ts); absent = 'replace'. */
+  readonly aggregation?: AggregationMode;
 }
 
 /**

@@ -99,6 +99,8 @@ function groupJson(group: StoredGroup): string {
   entries.set('labels', labelsJson(group.key.labels));
   entries.set('last_push_successful', failure > push ? 'false' : 'true');
   if (group.expiresAtSeconds !== undefined) entries.set('expires_at', goJsonString(formatApiTime(group.expiresAtSeconds)));
+  // Only sum groups carry it: a replace group's entry stays field for field the official's.
+  if (group.aggregation === 'sum') entries.set('aggregation', '"sum"');
   return goJsonObject(entries);
 }
 

@@ -16,12 +16,21 @@ export interface ErrorStatus {
   readonly limit?: LimitName;
 }
 
-const STATUS_OF: Record<PushError['kind'], number> = { invalid: 400, inconsistent: 400, forbidden: 403, too_large: 413, over_capacity: 429, unavailable: 503 };
+const PUSH_ERROR_STATUS: Readonly<Record<PushError['kind'], number>> = {
+  invalid: 400,
+  inconsistent: 400,
+  forbidden: 403,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+  over_capacity: 429,
+  unavailable: 503,
+};
 
 /** The one mapping from domain, parse and store errors to HTTP status codes. */
 export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof PushError) {
-    const status = STATUS_OF[err.kind];
+    const status = PUSH_ERROR_STATUS[err.kind];
     return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
   if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {

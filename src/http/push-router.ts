@@ -11,6 +11,8 @@ import { parseTtlHeader } from '../domain/retention-policy.js';
 import type { Logger } from '../util/logger.js';
 import type { Telemetry } from '../service/telemetry.js';
 import { decodeBody } from './body-decoding.js';
+import { AGGREGATION_HEADER, parseAggregationHeader } from '../domain/aggregation.js';
+import { idempotencyOf } from './idempotency-header.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { readRawBody } from './raw-body.js';
@@ -81,18 +83,24 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
     key = parseGroupingPath(path, { utf8Names: options.utf8Names });
     checkPushScope(req, key);
     if (method === 'delete') {
-      await service.delete(key);
+      await service.delete(key, { timeSeconds, idempotency: idempotencyOf(req.headers, method, url, undefined, 202) });
       status = 202;
     } else {
       // Checked before the body is read: a bad header costs the client nothing but the 400.
       const ttlSeconds = parseTtlHeader(req.headers['pushkeep-ttl']);
+      const aggregation = parseAggregationHeader(req.headers[AGGREGATION_HEADER]);
       const raw = await readRawBody(req, options.bodyLimit);
       bodyBytes = raw.length;
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
       const families = parseBody(req.headers['content-type'], body, { utf8Names: options.utf8Names });
       series = seriesCount(families);
+      const idempotency = idempotencyOf(req.headers, method, url, raw, options.checked ? 200 : 202);
       try {
-        await service.push({ key, families, replace: method === 'put', timeSeconds, ttlSeconds });
+        const outcome = await service.push({ key, families, replace: method === 'put', timeSeconds, ttlSeconds, aggregation, idempotency });
+        if (outcome.replayedStatus !== undefined) {
+          res.statusCode = status = outcome.replayedStatus;
+          return void res.end();
+        }
       } catch (err) {
         // Unchecked mode answers before checking, as the official does; the push is refused all
         // the same and its failure recorded, so the store never becomes inconsistent.

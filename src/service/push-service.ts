@@ -2,11 +2,13 @@ import type { EscapingScheme } from '../exposition/name-escaping.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
 import type { MetricFamily, MetricType } from '../exposition/types.js';
 import type { Block } from '../render/gzip-blocks.js';
-import { renderSeries, toStored } from '../render/rendered-series.js';
+import { renderSeries, toStored, type RenderedSeries } from '../render/rendered-series.js';
 import type { ScrapeCache } from '../render/scrape-cache.js';
 import {
   ConflictError,
+  IdempotentReplay,
   SeriesNotLoadedError,
+  type IdempotencyRecord,
   type ChangeCursor,
   type ExpiredGroup,
   type ExpiryOf,
@@ -21,6 +23,7 @@ import { matchesAny, type GroupSelector } from '../domain/group-matcher.js';
 import { PushError } from '../domain/push-error.js';
 import { CapacityGuard, checkPushShape, LimitError, type PushLimits } from '../domain/push-limits.js';
 import { sanitizeFamilies } from '../domain/push-rules.js';
+import { AggregationConflictError, AggregationError, type AggregationPolicy } from '../domain/aggregation.js';
 
 export interface PushRequest {
   readonly key: GroupingKey;
@@ -31,6 +34,29 @@ export interface PushRequest {
   readonly timeSeconds: number;
   /** The Pushkeep-TTL header's TTL in seconds (0 = never): the group's TTL from this push on. */
   readonly ttlSeconds?: number | undefined;
+  /**
+   * Families whose values are added to the stored ones whatever the group's mode (OTLP delta
+   * sums and histograms), with a sum group's per-type rules and errors.
+   */
+  readonly addFamilies?: ReadonlySet<string> | undefined;
+  /** The Pushkeep-Aggregation header: the mode of a group this push creates; another group's mode refuses it (409). */
+  readonly aggregation?: 'sum' | 'replace' | undefined;
+  /** The Idempotency-Key header, with the fingerprint of the request and the status a success answers. */
+  readonly idempotency?: IdempotentRequest | undefined;
+}
+
+/** A request's Idempotency-Key (scoped to the grouping key), as the HTTP layer saw it. */
+export interface IdempotentRequest {
+  readonly key: string;
+  /** Of method, path and body: the same key on another request is refused (422). */
+  readonly fingerprint: string;
+  /** What the request answers when it succeeds, replayed to its repeats. */
+  readonly status: number;
+}
+
+/** What a push or delete answered; `replayedStatus` when it repeated an Idempotency-Key and was not applied again. */
+export interface PushOutcome {
+  readonly replayedStatus?: number;
 }
 
 export interface PushServiceOptions {
@@ -46,7 +72,13 @@ export interface PushServiceOptions {
    * the store's change counter (refresh) instead of this process's own writes.
    */
   readonly shared?: boolean;
+  /** --aggregation.rule: the mode of a group created without a Pushkeep-Aggregation header; absent = replace. */
+  readonly aggregation?: AggregationPolicy;
+  /** --push.idempotency-window in seconds: how long an Idempotency-Key is kept (0 = keys are ignored). */
+  readonly idempotencyWindowSeconds?: number;
 }
+
+const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 86_400;
 
 /**
  * The Pushgateway's semantics over a MetricStore: sanitising, the consistency check, failure
@@ -149,7 +181,7 @@ export class PushService {
    * group (creating it if needed, as the official does), 'invalid' without recording anything.
    * Store outages propagate as StoreUnavailableError.
    */
-  async push(request: PushRequest): Promise<void> {
+  async push(request: PushRequest): Promise<PushOutcome> {
     const { key, replace, timeSeconds } = request;
     let families: MetricFamily[];
     try {
@@ -161,12 +193,24 @@ export class PushService {
     const release = await this.enforceLimits(key, families, replace, timeSeconds);
     const own = this.options.ownTypes();
     // Rendered once, for both the store (a start then reads it instead of rendering) and the cache.
-    const rendered = new Map(families.map((f) => [f.name, renderSeries(f)] as const));
+    // Families that will be added to stored ones are rendered by the store's callback, from the sums.
+    const initial = request.aggregation ?? this.options.aggregation?.modeFor(key) ?? 'replace';
+    const addedAll = initial === 'sum' && !replace;
+    const rendered = new Map<string, RenderedSeries>();
+    for (const f of families) if (!addedAll && !request.addFamilies?.has(f.name)) rendered.set(f.name, renderSeries(f));
     const stored = new Map<string, string>();
     for (const [name, series] of rendered) {
       const text = toStored(series);
       if (text !== undefined) stored.set(name, text);
     }
+    // A summed family's rendering follows from the sum, made inside the store's transaction.
+    const late = new Map<string, RenderedSeries>();
+    const render = (family: MetricFamily) => {
+      const series = renderSeries(family);
+      late.set(family.name, series);
+      return toStored(series);
+    };
+    const idempotency = this.idempotencyRecord(request.idempotency, timeSeconds);
     try {
       const result = await this.store.writePush({
         key,
@@ -178,13 +222,22 @@ export class PushService {
         ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
         expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
         renderedSeries: stored,
+        aggregation: { requested: request.aggregation, initial },
+        ...(request.addFamilies && request.addFamilies.size > 0 ? { addFamilies: request.addFamilies } : {}),
+        render,
+        ...(idempotency ? { idempotency } : {}),
       });
+      for (const [name, series] of late) rendered.set(name, series);
       if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, rendered);
+      return {};
     } catch (err) {
+      if (err instanceof IdempotentReplay) return { replayedStatus: err.status };
       if (err instanceof ConflictError) {
         await this.recordFailure(key, timeSeconds, request.ttlSeconds);
         throw new PushError('inconsistent', err.message);
       }
+      // A sum refused (bounds, increments) or a mode contradicted: a failed push of the group, as an inconsistent one.
+      if (err instanceof AggregationError || err instanceof AggregationConflictError) await this.recordFailure(key, timeSeconds, request.ttlSeconds);
       throw err;
     } finally {
       release();
@@ -218,9 +271,16 @@ export class PushService {
   }
 
   /** Removes exactly one group (no prefix matching); a missing group is not an error. */
-  async delete(key: GroupingKey): Promise<void> {
-    const id = await this.store.deleteGroup(key);
+  async delete(key: GroupingKey, request?: { readonly timeSeconds: number; readonly idempotency?: IdempotentRequest | undefined }): Promise<void> {
+    const idempotency = request ? this.idempotencyRecord(request.idempotency, request.timeSeconds) : undefined;
+    const id = await this.store.deleteGroup(key, idempotency, request?.timeSeconds);
     if (id !== undefined && this.applyLocally) this.cache.removeGroup(id);
+  }
+
+  private idempotencyRecord(request: IdempotentRequest | undefined, timeSeconds: number): IdempotencyRecord | undefined {
+    const window = this.options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS;
+    if (!request || window <= 0) return undefined;
+    return { key: request.key, fingerprint: request.fingerprint, status: request.status, expiresAtSeconds: timeSeconds + window };
   }
 
   /** The scrape body in a negotiated format (text 0.0.4, OpenMetrics 1.0.0, protobuf delimited) as blocks. */

@@ -21,6 +21,7 @@ import {
   type WriteResult,
 } from './metric-store.js';
 import { applyPush, describeDuplicate, recordFailure } from './push-writer.js';
+import { checkIdempotency, IdempotentReplay, rememberIdempotency, type IdempotencyRecord } from './idempotency-keys.js';
 import type { Database } from './schema.js';
 import type { StoreContext } from './store-context.js';
 
@@ -73,8 +74,19 @@ export class KyselyMetricStore implements MetricStore {
     return this.write((trx) => recordFailure(this.ctx, trx, key, timeSeconds, expiry));
   }
 
-  deleteGroup(key: GroupingKey): Promise<number | undefined> {
-    return this.write((trx) => deleteGroup(this.ctx, trx, key));
+  deleteGroup(key: GroupingKey, idempotency?: IdempotencyRecord, timeSeconds = Date.now() / 1000): Promise<number | undefined> {
+    if (!idempotency) return this.write((trx) => deleteGroup(this.ctx, trx, key));
+    return this.write(async (trx) => {
+      try {
+        await checkIdempotency(trx, key.id, idempotency, timeSeconds);
+      } catch (err) {
+        if (err instanceof IdempotentReplay) return undefined;
+        throw err;
+      }
+      const id = await deleteGroup(this.ctx, trx, key);
+      await rememberIdempotency(trx, key.id, idempotency, timeSeconds);
+      return id;
+    });
   }
 
   deleteAll(): Promise<number[]> {

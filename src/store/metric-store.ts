@@ -6,12 +6,18 @@ export type { ExpiredGroup, ExpiryOf, ExpiryUpdate, GroupHeader, StoredFamily, S
 export { ConflictError, SeriesNotLoadedError, StoreUnavailableError } from '../domain/stored-group.js';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { ConsistencyInput } from '../domain/consistency.js';
+import type { AggregationRequest } from '../domain/aggregation.js';
+import type { IdempotencyRecord } from './idempotency-keys.js';
+
+export { IdempotentReplay, type IdempotencyRecord } from './idempotency-keys.js';
 
 /** What a push changed: the group's new header, the families written and the names removed. */
 export interface WriteResult {
   readonly group: GroupHeader;
   readonly written: readonly StoredFamily[];
   readonly removed: readonly string[];
+  /** Families of `written` that hold the sum of stored and pushed values, not the pushed ones. */
+  readonly summed?: readonly string[];
 }
 
 /** A sanitised push, ready to be applied atomically. */
@@ -33,6 +39,17 @@ export interface PushWrite {
   readonly expiry?: ExpiryOf;
   /** Per pushed family name, its rendering to keep beside the series (StoredFamily.renderedSeries). */
   readonly renderedSeries?: ReadonlyMap<string, string>;
+  /** The group's mode (domain/aggregation.ts); absent = replace, and no mode asked for. */
+  readonly aggregation?: AggregationRequest;
+  /** Families whose values are added to the stored ones whatever the group's mode (deltas). */
+  readonly addFamilies?: ReadonlySet<string>;
+  /**
+   * The rendering to keep for a family as written, where renderedSeries has none for it: always
+   * for a family the store summed, whose values only the transaction knows.
+   */
+  readonly render?: (family: MetricFamily) => string | undefined;
+  /** Idempotency-Key: a repeat throws IdempotentReplay, the key on another request 422. */
+  readonly idempotency?: IdempotencyRecord;
 }
 
 /**
@@ -70,7 +87,11 @@ export interface StoreChanges {
  * Returned objects are fresh; callers may keep them but must not mutate them.
  */
 export interface MetricStore {
-  /** Applies a push in one transaction; throws ConflictError when the check refuses it. */
+  /**
+   * Applies a push in one transaction; throws ConflictError when the check refuses it,
+   * AggregationError/AggregationConflictError when a sum cannot be made or the mode differs, and
+   * IdempotentReplay (nothing written) for a repeat of an Idempotency-Key.
+   */
   writePush(write: PushWrite): Promise<WriteResult>;
   /**
    * Sets push_failure_time_seconds, creating the group (timestamps only) if it does not exist. A
@@ -78,8 +99,11 @@ export interface MetricStore {
    * successful push (new, or past its expiry and therefore emptied first).
    */
   recordFailure(key: GroupingKey, timeSeconds: number, expiry?: ExpiryOf): Promise<GroupHeader>;
-  /** Removes one group and returns its id; undefined if there was none. */
-  deleteGroup(key: GroupingKey): Promise<number | undefined>;
+  /**
+   * Removes one group and returns its id; undefined if there was none. With `idempotency`, a
+   * repeat deletes nothing (and returns undefined), the key on another request throws 422.
+   */
+  deleteGroup(key: GroupingKey, idempotency?: IdempotencyRecord, timeSeconds?: number): Promise<number | undefined>;
   /** Every group with its families, ordered by grouping key. */
   loadGroups(): Promise<StoredGroup[]>;
   /** One group, or undefined. */

@@ -5,6 +5,7 @@ import * as m0003 from '../../migrations/0003_create_history_and_views.js';
 import * as m0004 from '../../migrations/0004_change_tracking.js';
 import * as m0005 from '../../migrations/0005_add_rendered_series.js';
 import * as m0006 from '../../migrations/0006_add_series_digest.js';
+import * as m0007 from '../../migrations/0007_add_aggregation.js';
 import * as m0008 from '../../migrations/0008_index_push_history.js';
 
 /**
@@ -20,5 +21,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_change_tracking': m0004,
   '0005_add_rendered_series': m0005,
   '0006_add_series_digest': m0006,
+  '0007_add_aggregation': m0007,
   '0008_index_push_history': m0008,
 };

@@ -8,6 +8,9 @@ import { sortSmall } from '../util/small-sort.js';
 import type { CompiledStatements } from './compiled-statements.js';
 import type { ChangeStamp, FamilyHead } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
+import { settleMode } from '../domain/aggregation.js';
+import { checkIdempotency, rememberIdempotency } from './idempotency-keys.js';
+import { sumWithStored } from './summed-families.js';
 import { encodeMetrics, labelsJson } from './metrics-json.js';
 import { ConflictError, type ExpiryOf, type GroupHeader, type PushWrite, type StoredFamily, type WriteResult } from './metric-store.js';
 import { readRegistry, registerNames, releaseNames } from './name-registry.js';
@@ -32,9 +35,14 @@ const FAMILY_BATCH = 300;
  */
 export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, write: PushWrite, stamp?: ChangeStamp): Promise<WriteResult> {
   const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
+  // Under the group's lock: two repeats of one key cannot both be new.
+  if (write.idempotency) await checkIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
   // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
   const expiredNames = isExpired(group.expires_at_seconds, write.timeSeconds) ? await emptyGroup(ctx, trx, group.id) : undefined;
   const existingRows = expiredNames === undefined ? families : [];
+  // A group gets its mode from its first successful push; one emptied by expiry starts again.
+  const storedMode = expiredNames !== undefined || group.push_time_seconds === 0 ? undefined : group.aggregation;
+  const mode = settleMode(write.key.id, storedMode, write.aggregation ?? { initial: 'replace' });
   const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
   await ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace });
 
@@ -44,11 +52,17 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     if (problem) throw new ConflictError(problem);
   }
 
-  const pushedNames = new Set(write.families.map((f) => f.name));
+  const adding = new Set<string>();
+  for (const f of write.families) if ((mode === 'sum' && !write.replace) || write.addFamilies?.has(f.name)) adding.add(f.name);
+  const pushed = adding.size > 0 ? await sumWithStored(ctx.statements, trx, write.families, adding, existingRows) : write.families;
+  const rendered = (family: MetricFamily) =>
+    adding.has(family.name) || !write.renderedSeries?.has(family.name) ? write.render?.(family) : write.renderedSeries.get(family.name);
+
+  const pushedNames = new Set(pushed.map((f) => f.name));
   const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
-  const sampleRows = new Map(write.families.map((f) => [f.name, flattenFamily(f).map(sampleIdentity)] as const));
+  const sampleRows = new Map(pushed.map((f) => [f.name, flattenFamily(f).map(sampleIdentity)] as const));
   const digests = new Map([...sampleRows].map(([name, rows]) => [name, seriesDigest(rows)] as const));
-  const inPlace = await familiesWithSameSeries(ctx.statements, trx, write.families, existingRows, sampleRows, digests);
+  const inPlace = await familiesWithSameSeries(ctx.statements, trx, pushed, existingRows, sampleRows, digests);
   const replaced = existingRows.filter((r) => pushedNames.has(r.name) && !inPlace.has(r.name));
   const dropped = [...removed, ...replaced];
   if (dropped.length > 0) {
@@ -66,11 +80,11 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     help: family.help ?? null,
     pushed_at_seconds: write.timeSeconds,
     metrics_json: encodeMetrics(family.metrics),
-    rendered_series_json: write.renderedSeries?.get(family.name) ?? null,
+    rendered_series_json: rendered(family) ?? null,
     series_digest: digests.get(family.name)!,
   });
   const familyIds = new Map<string, number>();
-  for (const family of write.families) {
+  for (const family of pushed) {
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
     familyIds.set(family.name, id);
@@ -86,7 +100,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     );
     await updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!);
   }
-  const fresh = write.families.filter((f) => !inPlace.has(f.name));
+  const fresh = pushed.filter((f) => !inPlace.has(f.name));
   if (fresh.length > 0) {
     const rows = fresh.map((family) => ({ group_id: group.id, name: family.name, type: family.type, ...familyRow(family) }));
     for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
@@ -109,7 +123,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
       .values(samples.slice(i, i + SAMPLE_BATCH))
       .execute();
   }
-  const written: StoredFamily[] = write.families.map((family) => ({
+  const written: StoredFamily[] = pushed.map((family) => ({
     name: family.name,
     type: family.type,
     ...(family.help !== undefined ? { help: family.help } : {}),
@@ -117,7 +131,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     metrics: family.metrics,
   }));
 
-  await registerNames(trx, write.families, existing);
+  await registerNames(trx, pushed, existing);
   await releaseNames(
     trx,
     removed.map((r) => r.name),
@@ -125,6 +139,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
 
   const emptied = expiredNames !== undefined;
   const expiry = pushedExpiry(group, write, emptied);
+  if (write.idempotency) await rememberIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
   const changed = stamp ?? (await ctx.dialect.changeStamp(trx));
   // The group's row was read (and, where writers run concurrently, locked) in this transaction,
   // so the header after the UPDATE is known without RETURNING, which costs SQLite an ephemeral
@@ -135,13 +150,19 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     ttl_seconds: expiry.ttl_seconds,
     expires_at_seconds: expiry.expires_at_seconds,
     ...(emptied ? { push_failure_time_seconds: 0 } : {}),
+    aggregation: mode,
   };
+  const modeChanged = mode !== group.aggregation;
   const values = [write.timeSeconds, changed, expiry.ttl_seconds, expiry.expires_at_seconds, group.id] as const;
   const update = () => sql`UPDATE metric_group SET push_time_seconds = ${values[0]}, changed_seq = ${values[1]},
-    ttl_seconds = ${values[2]}, expires_at_seconds = ${values[3]}${emptied ? sql`, push_failure_time_seconds = 0` : sql``} WHERE id = ${values[4]}`;
-  if (typeof changed === 'number') await ctx.statements.rows(trx, emptied ? 'pushed group, emptied' : 'pushed group', values, update);
+    ttl_seconds = ${values[2]}, expires_at_seconds = ${values[3]}${emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
+      modeChanged ? sql.raw(`, aggregation = '${mode}'`) : sql``
+    } WHERE id = ${values[4]}`;
+  const statement = `pushed group${emptied ? ', emptied' : ''}${modeChanged ? `, ${mode}` : ''}`;
+  if (typeof changed === 'number') await ctx.statements.rows(trx, statement, values, update);
   else await update().execute(trx);
-  return { group: toHeader(updated), written, removed: [...(expiredNames ?? []), ...removed.map((r) => r.name)] };
+  const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
+  return { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
 }
 
 /** MetricStore.recordFailure inside a transaction. */

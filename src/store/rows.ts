@@ -26,6 +26,7 @@ export function toHeader(row: MetricGroupRow): GroupHeader {
   // row, and the spreads took twice as long.
   if (row.expires_at_seconds !== null) header.expiresAtSeconds = row.expires_at_seconds;
   if (row.ttl_seconds !== null) header.ttlSeconds = row.ttl_seconds;
+  if (row.aggregation === 'sum') header.aggregation = 'sum';
   return header;
 }
 

@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { AggregationMode } from '../domain/aggregation.js';
 
 /**
  * The tables as kysely sees them. Operators read them with SQL too; the stable contract for them
@@ -19,6 +20,8 @@ export interface MetricGroupTable {
   expires_at_seconds: number | null;
   /** store_version.seq of the last write that touched the group (migration 0004). */
   changed_seq: Generated<number>;
+  /** What a POST does: 'replace' the pushed families or 'sum' into them (migration 0007). */
+  aggregation: Generated<AggregationMode>;
 }
 
 export interface MetricFamilyTable {
@@ -88,7 +91,20 @@ export interface PushAttemptTable {
   client_address: string | null;
 }
 
+/** A push's Idempotency-Key, scoped to its grouping key, with the answer it got (migration 0007). */
+export interface IdempotencyKeyTable {
+  grouping_key: string;
+  idempotency_key: string;
+  /** Of the request's method, path and body: the same key on another request is refused. */
+  fingerprint: string;
+  status_code: number;
+  created_at_seconds: number;
+  /** The retention sweep deletes the row after it; a lookup ignores it from then on. */
+  expires_at_seconds: number;
+}
+
 export interface Database {
+  idempotency_key: IdempotencyKeyTable;
   push_attempt: PushAttemptTable;
   metric_group: MetricGroupTable;
   metric_family: MetricFamilyTable;

@@ -92,6 +92,7 @@ function renderGroup(group: StoredGroup, input: GroupsPageInput): string {
   meta.push(push > 0 ? `Last push ${timeTag(push)} (${formatDuration(now - push)} ago)` : 'No successful push yet');
   if (failed) meta.push(`<span class="badge bad">Last push failed!</span> ${timeTag(failure)} (${formatDuration(now - failure)} ago)`);
   else if (failure > 0) meta.push(`Last failed push ${timeTag(failure)}`);
+  if (group.aggregation === 'sum') meta.push('<span class="badge" title="POSTs add to the stored values (Pushkeep-Aggregation)">aggregation: sum</span>');
   if (group.expiresAtSeconds !== undefined) {
     meta.push(`<span class="badge warn">expires in ${formatDuration(group.expiresAtSeconds - now)}</span> ${timeTag(group.expiresAtSeconds)}`);
   }

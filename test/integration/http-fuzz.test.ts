@@ -1,5 +1,6 @@
 /**
- * 10,000 random and mutated requests (methods, paths, headers, bodies, encodings) against a live
+ * 10,000 random and mutated requests (methods, paths, headers including Pushkeep-Aggregation and
+ * Idempotency-Key, bodies, encodings) against a live
  * in-process Pushkeep over a few keep-alive connections: no 5xx, no crash, and the groups the fuzzer
  * cannot address (their job names use characters it never generates) are byte-for-byte unchanged.
  * A second run does the same as a scoped credential (basic user or bearer token, with the admin
@@ -196,6 +197,9 @@ function send(server: TestServer, agent: http.Agent, mode: Mode = PLAIN): Promis
   Object.assign(headers, mode.credentials());
   if (int(10) === 0) headers['Accept'] = pick(['application/openmetrics-text', 'application/vnd.google.protobuf', '*/*;q=0', 'text/plain;version=9']);
   if (int(20) === 0) headers['Accept-Encoding'] = 'gzip';
+  // Aggregating groups: modes that clash with the group's (409), bad ones (400), keys reused on other bodies (422).
+  if (int(5) === 0) headers['Pushkeep-Aggregation'] = pick(['sum', 'replace', 'SUM', ' sum ', 'avg', '', 'sum, replace']);
+  if (int(5) === 0) headers['Idempotency-Key'] = pick(['k1', 'k2', '"k1"', '""', '', 'x'.repeat(300), `r${int(50)}`]);
   let p = mode.paths() ?? path();
   // Node's client refuses bytes outside 0x21-0xff in a path; keep what it can send.
   p = p.replace(/[^\u0021-\u00ff]/g, '_');

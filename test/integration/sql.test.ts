@@ -32,6 +32,7 @@ const VIEW_COLUMNS = {
     'family_count',
     'series_count',
     'sample_count',
+    'aggregation',
   ],
   pushed_samples: [
     'grouping_key',

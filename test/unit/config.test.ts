@@ -78,8 +78,18 @@ describe('loadConfig defaults', () => {
       'retention.rule': '',
       'retention.rules-file': '',
       'retention.schedule': '*/30 * * * * *',
+      'aggregation.rule': '',
+      'aggregation.rules-file': '',
+      'push.idempotency-window': '24h0m0s',
       'history.retention': '168h0m0s',
     });
+  });
+
+  it('reads the aggregation rules (;-separated in the environment) and the idempotency window', () => {
+    const c = loadConfig(['--aggregation.rule=job="a"=sum', '--push.idempotency-window=1h'], { PUSHKEEP_AGGREGATION_RULES_FILE: 'rules.yml' });
+    expect(c.aggregation).toEqual({ rules: ['job="a"=sum'], rulesFile: 'rules.yml', idempotencyWindowMs: 3_600_000 });
+    const fromEnv = loadConfig([], { PUSHKEEP_AGGREGATION_RULE: '{job="a",instance="b"}=sum;job="c"=replace' });
+    expect(fromEnv.aggregation.rules).toEqual(['{job="a",instance="b"}=sum', 'job="c"=replace']);
   });
 
   it('is frozen', () => {
