@@ -30,6 +30,8 @@ export interface PushRequest {
   readonly timeSeconds: number;
   /** The Pushkeep-TTL header's TTL in seconds (0 = never): the group's TTL from this push on. */
   readonly ttlSeconds?: number | undefined;
+  /** Names of pushed families whose values are added to the stored ones whatever the group's mode (OTLP deltas). */
+  readonly addFamilies?: ReadonlySet<string>;
 }
 
 export interface PushServiceOptions {
