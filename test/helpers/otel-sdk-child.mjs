@@ -44,10 +44,11 @@ if (r.sizes !== undefined) {
   for (const v of r.sizes) h.record(v);
 }
 if (r.progress !== undefined) {
-  meter.createObservableGauge('etl.progress', { unit: '1', description: 'Done so far.' }).addCallback((result) => result.observe(r.progress, { 'stage.name': 'load' }));
+  meter
+    .createObservableGauge('etl.progress', { unit: '1', description: 'Done so far.' })
+    .addCallback((result) => result.observe(r.progress, { 'stage.name': 'load' }));
 }
 
-await provider.forceFlush();
 await provider.shutdown();
 process.stdout.write(`${JSON.stringify(results)}\n`);
 process.exit(results.every((x) => x.code === 0) ? 0 : 1);

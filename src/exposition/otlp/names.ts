@@ -55,7 +55,10 @@ const INVALID_METRIC_CHARS = /[^a-zA-Z0-9:]+/g;
 
 /** Invalid characters to `_`, runs of `_` collapsed, no leading `_`. */
 function cleanUnit(unit: string): string {
-  return unit.replace(/[^a-zA-Z0-9:]/g, '_').replace(/_+/g, '_').replace(/^_/, '');
+  return unit
+    .replace(/[^a-zA-Z0-9:]/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^_/, '');
 }
 
 /** A metric's Prometheus name. Returns '' when nothing of the name survives. */

@@ -59,24 +59,28 @@ const MAX_REASONS = 5;
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
 /** An attribute value as Prometheus shows it: strings as they are, the rest in their JSON form. */
+// protobufjs puts scalar defaults on the prototype: a field was sent when it is an own property.
+const has = (message: object, field: string): boolean => Object.hasOwn(message, field);
+
 export function anyValueString(value: PbAnyValue | undefined): string {
   if (!value) return '';
-  if (value.stringValue != null) return value.stringValue;
-  if (value.boolValue != null) return value.boolValue ? 'true' : 'false';
-  if (value.intValue != null) return typeof value.intValue === 'object' ? value.intValue.toString() : String(value.intValue);
-  if (value.doubleValue != null) return String(value.doubleValue);
-  if (value.bytesValue != null) return Buffer.from(value.bytesValue).toString('base64');
-  if (value.arrayValue != null) return JSON.stringify((value.arrayValue.values ?? []).map(anyValueJson));
-  if (value.kvlistValue != null) return JSON.stringify(Object.fromEntries((value.kvlistValue.values ?? []).map((kv) => [kv.key ?? '', anyValueJson(kv.value)])));
+  if (has(value, 'stringValue') && value.stringValue != null) return value.stringValue;
+  if (has(value, 'boolValue') && value.boolValue != null) return value.boolValue ? 'true' : 'false';
+  if (has(value, 'intValue') && value.intValue != null) return typeof value.intValue === 'object' ? value.intValue.toString() : String(value.intValue);
+  if (has(value, 'doubleValue') && value.doubleValue != null) return String(value.doubleValue);
+  if (has(value, 'bytesValue') && value.bytesValue != null) return Buffer.from(value.bytesValue).toString('base64');
+  if (has(value, 'arrayValue') && value.arrayValue != null) return JSON.stringify((value.arrayValue.values ?? []).map(anyValueJson));
+  if (has(value, 'kvlistValue') && value.kvlistValue != null)
+    return JSON.stringify(Object.fromEntries((value.kvlistValue.values ?? []).map((kv) => [kv.key ?? '', anyValueJson(kv.value)])));
   return '';
 }
 
 function anyValueJson(value: PbAnyValue | undefined): unknown {
   if (!value) return null;
-  if (value.stringValue != null) return value.stringValue;
-  if (value.boolValue != null) return value.boolValue;
-  if (value.doubleValue != null) return value.doubleValue;
-  if (value.intValue != null) return toNumber(value.intValue);
+  if (has(value, 'stringValue') && value.stringValue != null) return value.stringValue;
+  if (has(value, 'boolValue') && value.boolValue != null) return value.boolValue;
+  if (has(value, 'doubleValue') && value.doubleValue != null) return value.doubleValue;
+  if (has(value, 'intValue') && value.intValue != null) return toNumber(value.intValue);
   return anyValueString(value);
 }
 
@@ -121,7 +125,7 @@ function exemplarOf(e: PbExemplar, options: OtlpMappingOptions): Exemplar {
     labels.push(l);
   }
   labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const value = e.asInt != null ? toNumber(e.asInt) : (e.asDouble ?? 0);
+  const value = has(e, 'asInt') ? toNumber(e.asInt) : (e.asDouble ?? 0);
   const nanos = toNumber(e.timeUnixNano);
   return { labels, value, ...(nanos > 0 ? { timestampMs: nanos / 1e6 } : {}) };
 }
@@ -164,7 +168,10 @@ export function mapResourceMetrics(resource: PbResourceMetrics, options: OtlpMap
         builder = { type: shape.type, add: shape.add, help, metrics: [], series: new Set() };
         builders.set(name, builder);
       } else if (builder.type !== shape.type || builder.add !== shape.add) {
-        reject(shape.points.length, `metric ${JSON.stringify(metric.name ?? '')}: ${name} is already a ${builder.add ? 'delta ' : ''}${builder.type} in this request`);
+        reject(
+          shape.points.length,
+          `metric ${JSON.stringify(metric.name ?? '')}: ${name} is already a ${builder.add ? 'delta ' : ''}${builder.type} in this request`,
+        );
         continue;
       }
       for (const point of shape.points) {
@@ -217,7 +224,13 @@ function pointCount(metric: PbMetric): number {
 
 /** The family a metric maps to, a reason when it cannot be mapped, undefined when it has no data. */
 function shapeOf(metric: PbMetric, options: OtlpMappingOptions): Shape | string | undefined {
-  const asShape = <P extends AnyPoint>(kind: OtlpNameKind, type: MetricType, add: boolean, points: readonly P[], convert: (p: P, l: LabelPair[]) => Metric | string): Shape => ({
+  const asShape = <P extends AnyPoint>(
+    kind: OtlpNameKind,
+    type: MetricType,
+    add: boolean,
+    points: readonly P[],
+    convert: (p: P, l: LabelPair[]) => Metric | string,
+  ): Shape => ({
     kind,
     type,
     add,
@@ -229,7 +242,13 @@ function shapeOf(metric: PbMetric, options: OtlpMappingOptions): Shape | string 
     const temporality = metric.sum.aggregationTemporality ?? 0;
     if (temporality !== TEMPORALITY_DELTA && temporality !== TEMPORALITY_CUMULATIVE) return 'sum without aggregation temporality';
     const monotonic = metric.sum.isMonotonic === true;
-    return asShape(monotonic ? 'counter' : 'gauge', monotonic ? 'counter' : 'gauge', temporality === TEMPORALITY_DELTA, metric.sum.dataPoints ?? [], numberMetric(monotonic, options));
+    return asShape(
+      monotonic ? 'counter' : 'gauge',
+      monotonic ? 'counter' : 'gauge',
+      temporality === TEMPORALITY_DELTA,
+      metric.sum.dataPoints ?? [],
+      numberMetric(monotonic, options),
+    );
   }
   if (metric.histogram) {
     const temporality = metric.histogram.aggregationTemporality ?? 0;
@@ -246,7 +265,7 @@ function shapeOf(metric: PbMetric, options: OtlpMappingOptions): Shape | string 
       labels,
       summary: {
         sampleCount: toNumber(p.count),
-        sampleSum: p.sum ?? 0,
+        sampleSum: has(p, 'sum') ? (p.sum ?? 0) : 0,
         quantiles: (p.quantileValues ?? []).map((q) => ({ quantile: q.quantile ?? 0, value: q.value ?? 0 })),
       },
     }));
@@ -257,28 +276,30 @@ function shapeOf(metric: PbMetric, options: OtlpMappingOptions): Shape | string 
 const numberMetric =
   (counter: boolean, options: OtlpMappingOptions) =>
   (p: PbNumberDataPoint, labels: LabelPair[]): Metric => {
-    const value = p.asInt != null ? toNumber(p.asInt) : (p.asDouble ?? 0);
+    const value = has(p, 'asInt') ? toNumber(p.asInt) : (p.asDouble ?? 0);
     const last = counter && p.exemplars && p.exemplars.length > 0 ? p.exemplars[p.exemplars.length - 1] : undefined;
     return { labels, value, ...(last ? { exemplar: exemplarOf(last, options) } : {}) };
   };
 
-const classicHistogram = (options: OtlpMappingOptions) => (p: PbHistogramDataPoint, labels: LabelPair[]): Metric | string => {
-  const bounds = p.explicitBounds ?? [];
-  const counts = (p.bucketCounts ?? []).map((c) => toNumber(c));
-  if (counts.length > 0 && counts.length !== bounds.length + 1) return `${counts.length} bucket counts for ${bounds.length} bounds`;
-  for (let i = 1; i < bounds.length; i++) if (!(bounds[i]! > bounds[i - 1]!)) return 'bucket bounds not increasing';
-  const exemplars = (p.exemplars ?? []).map((e) => exemplarOf(e, options));
-  const buckets: Bucket[] = [];
-  let cumulative = 0;
-  for (let i = 0; i < bounds.length && counts.length > 0; i++) {
-    cumulative += counts[i]!;
-    const upperBound = bounds[i]!;
-    const lower = i === 0 ? -Infinity : bounds[i - 1]!;
-    const exemplar = lastWhere(exemplars, (e) => e.value > lower && e.value <= upperBound);
-    buckets.push({ cumulativeCount: cumulative, upperBound, ...(exemplar ? { exemplar } : {}) });
-  }
-  return { labels, histogram: { sampleCount: toNumber(p.count), sampleSum: p.sum ?? 0, buckets } };
-};
+const classicHistogram =
+  (options: OtlpMappingOptions) =>
+  (p: PbHistogramDataPoint, labels: LabelPair[]): Metric | string => {
+    const bounds = p.explicitBounds ?? [];
+    const counts = (p.bucketCounts ?? []).map((c) => toNumber(c));
+    if (counts.length > 0 && counts.length !== bounds.length + 1) return `${counts.length} bucket counts for ${bounds.length} bounds`;
+    for (let i = 1; i < bounds.length; i++) if (!(bounds[i]! > bounds[i - 1]!)) return 'bucket bounds not increasing';
+    const exemplars = (p.exemplars ?? []).map((e) => exemplarOf(e, options));
+    const buckets: Bucket[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length && counts.length > 0; i++) {
+      cumulative += counts[i]!;
+      const upperBound = bounds[i]!;
+      const lower = i === 0 ? -Infinity : bounds[i - 1]!;
+      const exemplar = lastWhere(exemplars, (e) => e.value > lower && e.value <= upperBound);
+      buckets.push({ cumulativeCount: cumulative, upperBound, ...(exemplar ? { exemplar } : {}) });
+    }
+    return { labels, histogram: { sampleCount: toNumber(p.count), sampleSum: has(p, 'sum') ? (p.sum ?? 0) : 0, buckets } };
+  };
 
 function lastWhere<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
   for (let i = items.length - 1; i >= 0; i--) if (test(items[i]!)) return items[i];
@@ -290,28 +311,39 @@ function lastWhere<T>(items: readonly T[], test: (item: T) => boolean): T | unde
  * (base^(i-1), base^i]: the index moves by one. A scale above 8 is reduced by merging 2^d
  * neighbouring buckets.
  */
-const nativeHistogram = (options: OtlpMappingOptions) => (p: PbExponentialHistogramDataPoint, labels: LabelPair[]): Metric | string => {
-  const scale = p.scale ?? 0;
-  if (scale < MIN_SCHEMA) return `scale ${scale} is below the native histograms' ${MIN_SCHEMA}`;
-  const reduceBy = Math.max(0, scale - MAX_SCHEMA);
-  const positive = nativeBuckets(p.positive?.offset ?? 0, p.positive?.bucketCounts ?? [], reduceBy);
-  const negative = nativeBuckets(p.negative?.offset ?? 0, p.negative?.bucketCounts ?? [], reduceBy);
-  const native: NativeHistogram = {
-    schema: scale - reduceBy,
-    zeroThreshold: p.zeroThreshold ?? 0,
-    zeroCount: toNumber(p.zeroCount),
-    zeroCountFloat: 0,
-    sampleCountFloat: 0,
-    negativeSpans: negative.spans,
-    negativeDeltas: negative.deltas,
-    negativeCounts: [],
-    positiveSpans: positive.spans,
-    positiveDeltas: positive.deltas,
-    positiveCounts: [],
+const nativeHistogram =
+  (options: OtlpMappingOptions) =>
+  (p: PbExponentialHistogramDataPoint, labels: LabelPair[]): Metric | string => {
+    const scale = p.scale ?? 0;
+    if (scale < MIN_SCHEMA) return `scale ${scale} is below the native histograms' ${MIN_SCHEMA}`;
+    const reduceBy = Math.max(0, scale - MAX_SCHEMA);
+    const positive = nativeBuckets(p.positive?.offset ?? 0, p.positive?.bucketCounts ?? [], reduceBy);
+    const negative = nativeBuckets(p.negative?.offset ?? 0, p.negative?.bucketCounts ?? [], reduceBy);
+    const native: NativeHistogram = {
+      schema: scale - reduceBy,
+      zeroThreshold: p.zeroThreshold ?? 0,
+      zeroCount: toNumber(p.zeroCount),
+      zeroCountFloat: 0,
+      sampleCountFloat: 0,
+      negativeSpans: negative.spans,
+      negativeDeltas: negative.deltas,
+      negativeCounts: [],
+      positiveSpans: positive.spans,
+      positiveDeltas: positive.deltas,
+      positiveCounts: [],
+    };
+    const exemplars = (p.exemplars ?? []).filter((e) => toNumber(e.timeUnixNano) > 0).map((e) => exemplarOf(e, options));
+    return {
+      labels,
+      histogram: {
+        sampleCount: toNumber(p.count),
+        sampleSum: has(p, 'sum') ? (p.sum ?? 0) : 0,
+        buckets: [],
+        native,
+        ...(exemplars.length > 0 ? { exemplars } : {}),
+      },
+    };
   };
-  const exemplars = (p.exemplars ?? []).filter((e) => toNumber(e.timeUnixNano) > 0).map((e) => exemplarOf(e, options));
-  return { labels, histogram: { sampleCount: toNumber(p.count), sampleSum: p.sum ?? 0, buckets: [], native, ...(exemplars.length > 0 ? { exemplars } : {}) } };
-};
 
 function nativeBuckets(offset: number, counts: readonly Int64[], reduceBy: number): { spans: BucketSpan[]; deltas: number[] } {
   // Merged counts by Prometheus index, in increasing index order.
