@@ -90,7 +90,7 @@ function sendStatus(res: ServerResponse, encoding: OtlpEncoding, status: number,
 }
 
 async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-  const { service, telemetry, logger } = options;
+  const { service, telemetry } = options;
   const started = performance.now();
   const timeSeconds = (performance.timeOrigin + started) / 1000;
   let status = 500;

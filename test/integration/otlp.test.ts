@@ -97,7 +97,7 @@ describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: 
   let server: TestServer;
   const start = async () => (server = await startTestServer({ database: await dialect.freshDatabase() }));
   afterEach(async () => server?.close());
-  afterAll(() => dropDatabases());
+  afterAll(dropDatabases, 60_000);
 
   const resource = { 'service.name': 'etl', 'service.namespace': 'batch', 'service.instance.id': 'run-42', 'host.name': 'h1', 'deployment.environment': 'ci' };
   const labels = 'instance="run-42",job="batch/etl"';
