@@ -6,9 +6,20 @@ import { call, fillStore, rawGet, runLoad, sleep } from './load.js';
 import type { FillResult, Generator, LoadFigures, LoadSpec } from './load.js';
 import { isBare, isPushkeep, startTarget, StartError, tempFile } from './targets.js';
 import type { Environment, Running, StartOptions, TargetName } from './targets.js';
+import { OTLP_CONTENT_TYPE, OTLP_PATH, otlpBody, TEXT_GROUP_PATH } from './otlp-workload.js';
 import { groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
 
-export const SCENARIO_NAMES = ['push_small', 'put_replace', 'push_into_large', 'scrape_large', 'mixed', 'restart', 'memory', 'retention_wipe'] as const;
+export const SCENARIO_NAMES = [
+  'push_small',
+  'put_replace',
+  'push_into_large',
+  'scrape_large',
+  'mixed',
+  'restart',
+  'memory',
+  'retention_wipe',
+  'otlp_small',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -80,6 +91,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     notFor: always,
     async run(target, cfg) {
       return withTarget(await startTarget(target, cfg.env), async (t) => [loadResult('push_small', t, await pushSmallLoad(t, cfg))]);
+    },
+  },
+
+  otlp_small: {
+    notFor: (target) => (isPushkeep(target) ? undefined : 'only Pushkeep takes OTLP'),
+    async run(target, cfg) {
+      // The same 100 series into one group each way, one after the other: OTLP protobuf, then a text POST.
+      return withTarget(await startTarget(target, cfg.env), async (t) => {
+        const otlp = { method: 'POST' as const, connections: 32, paths: [OTLP_PATH], headers: { 'content-type': OTLP_CONTENT_TYPE }, body: otlpBody() };
+        const [measuredOtlp] = await measure(cfg, t, [otlp]);
+        const [measuredText] = await measure(cfg, t, [{ ...otlp, paths: [TEXT_GROUP_PATH], headers: pushHeaders, body: largeBody }]);
+        return [loadResult('otlp_small/otlp', t, measuredOtlp), loadResult('otlp_small/text', t, measuredText)];
+      });
     },
   },
 
