@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import { planOtlpPushes, type OtlpGroupPush } from '../domain/otlp-groups.js';
 import { seriesCount } from '../domain/push-attempt.js';
+import { parseTtlHeader } from '../domain/retention-policy.js';
 import {
   decodeExportRequest,
   encodeExportResponse,
@@ -106,7 +107,10 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
       return sendPlainError(res, status, reason);
     }
     let plan;
+    let ttlSeconds: number | undefined;
     try {
+      // OTEL_EXPORTER_OTLP_HEADERS can send it with every export.
+      ttlSeconds = parseTtlHeader(req.headers['pushkeep-ttl']);
       const raw = await readRawBody(req, options.bodyLimit);
       bodyBytes = raw.length;
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
@@ -126,7 +130,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     let failure: ErrorStatus | undefined;
     for (const group of plan.groups) {
       try {
-        await service.push({ key: group.key, families: group.families, replace: false, timeSeconds, addFamilies: group.addFamilies });
+        await service.push({ key: group.key, families: group.families, replace: false, timeSeconds, ttlSeconds, addFamilies: group.addFamilies });
         written++;
         attempts.push({ group, outcome: { status: 200 } });
       } catch (err) {

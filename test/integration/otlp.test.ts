@@ -5,13 +5,19 @@
  * protobuf.
  */
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import bcrypt from 'bcryptjs';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDelimited } from '../../src/exposition/protobuf/decode.js';
 import { decodeExportResponse, decodeStatus } from '../../src/exposition/otlp/wire.js';
 import type { MetricFamily } from '../../src/exposition/types.js';
+import { parseRetentionRule } from '../../src/config/retention-rules.js';
+import { openReadOnly } from '../../src/store/dialect/open-database.js';
 import { describeDialects, dropDatabases, type Dialect } from '../helpers/dialects.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -95,7 +101,8 @@ beforeAll(async () => {
 
 describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: Dialect) => {
   let server: TestServer;
-  const start = async () => (server = await startTestServer({ database: await dialect.freshDatabase() }));
+  const start = async (overrides: Parameters<typeof startTestServer>[0] = {}) =>
+    (server = await startTestServer({ database: await dialect.freshDatabase(), ...overrides }));
   afterEach(async () => server?.close());
   afterAll(dropDatabases, 60_000);
 
@@ -225,6 +232,32 @@ describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: 
     expect(decodeStatus(new Uint8Array(await res.arrayBuffer()), 'json').message).toContain('jobs_done_total');
     expect(await samples(server)).toEqual(['jobs_done_total{instance="",job="other"} 1']);
   });
+
+  it('applies retention rules and the Pushkeep-TTL header to OTel jobs, and records each export in push_history', async () => {
+    await start({ retention: { rules: [parseRetentionRule('job="nightly-etl"=2h')], defaultTtlSeconds: 0, schedule: '0 0 1 1 *' } });
+    const now = Date.now() / 1000;
+    expect((await post(server, jsonSum('nightly-etl', 1, 2), JSON_HEADERS)).status).toBe(200);
+    expect((await post(server, jsonSum('adhoc', 1, 2), { ...JSON_HEADERS, 'Pushkeep-TTL': '10m' })).status).toBe(200);
+    expect((await post(server, '{', JSON_HEADERS)).status).toBe(400);
+    const expiry = new Map((await server.service.groupHeaders()).map((h) => [h.key.job, h.expiresAtSeconds]));
+    expect(expiry.get('nightly-etl')! - now).toBeGreaterThan(7200 - 60);
+    expect(expiry.get('nightly-etl')! - now).toBeLessThanOrEqual(7200 + 1);
+    expect(expiry.get('adhoc')! - now).toBeGreaterThan(600 - 60);
+    expect(expiry.get('adhoc')! - now).toBeLessThanOrEqual(600 + 1);
+
+    await server.history.flush();
+    const db = await openReadOnly(server.database);
+    try {
+      const result = await db.query('SELECT method, path, job, outcome, status_code, series_count FROM push_history ORDER BY time_seconds');
+      expect(result.rows).toEqual([
+        ['POST', '/v1/metrics', 'nightly-etl', 'accepted', 200, 1],
+        ['POST', '/v1/metrics', 'adhoc', 'accepted', 200, 1],
+        ['POST', '/v1/metrics', null, 'rejected', 400, null],
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
 });
 
 describe('OTLP/HTTP limits', () => {
@@ -238,5 +271,26 @@ describe('OTLP/HTTP limits', () => {
     expect(decodeStatus(new Uint8Array(await res.arrayBuffer()), 'json').message).toContain('exceeds the limit of 64 bytes');
     expect((await post(server, 'x', { 'Content-Type': 'text/plain' })).status).toBe(415);
     expect((await server.push('PUT', '/v1/metrics', 'x')).status).toBe(405);
+  });
+});
+
+describe('OTLP/HTTP and the web config', () => {
+  let server: TestServer;
+  afterAll(async () => server?.close());
+
+  it('needs the push role', async () => {
+    const token = 'otel-push-token-0123456789';
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pushkeep-otlp-')), 'web.yml');
+    const hash = bcrypt.hashSync('s3cret', 4);
+    const sha = crypto.createHash('sha256').update(token).digest('hex');
+    fs.writeFileSync(
+      file,
+      `basic_auth_users:\n  reader: ${hash}\npushkeep_authorization:\n  users:\n    reader: [read, scrape]\n  bearer_tokens:\n    - name: otel\n      sha256: ${sha}\n      roles: [push]\n`,
+    );
+    server = await startTestServer({ webConfigFile: file } as never);
+    const reader = `Basic ${Buffer.from('reader:s3cret').toString('base64')}`;
+    expect((await post(server, jsonSum('authed', 1, 2), { ...JSON_HEADERS, Authorization: reader })).status).toBe(403);
+    expect((await post(server, jsonSum('authed', 1, 2), JSON_HEADERS, '/api/v1/otlp/v1/metrics')).status).toBe(401);
+    expect((await post(server, jsonSum('authed', 1, 2), { ...JSON_HEADERS, Authorization: `Bearer ${token}` })).status).toBe(200);
   });
 });
