@@ -70,3 +70,19 @@ export function planOtlpPushes(request: PbExportRequest, options: { readonly utf
   }
   return { groups, rejected, reasons };
 }
+
+/**
+ * The group without its delta histograms, for a second attempt after the store refused the group:
+ * a delta histogram whose bounds differ from the stored ones cannot be added, and refusing only
+ * its points (partial success) keeps the rest of the export. Undefined when the group has no delta
+ * histogram or nothing but target_info would remain.
+ */
+export function withoutDeltaHistograms(group: OtlpGroupPush): { group: OtlpGroupPush; refusedPoints: number; names: string[] } | undefined {
+  const removed = group.families.filter((f) => group.addFamilies.has(f.name) && f.type === 'histogram');
+  if (removed.length === 0) return undefined;
+  const families = group.families.filter((f) => !removed.includes(f));
+  if (families.every((f) => f.name === TARGET_INFO)) return undefined;
+  const refusedPoints = removed.reduce((n, f) => n + f.metrics.length, 0);
+  const addFamilies = new Set([...group.addFamilies].filter((name) => !removed.some((f) => f.name === name)));
+  return { group: { ...group, families, addFamilies, points: group.points - refusedPoints }, refusedPoints, names: removed.map((f) => f.name) };
+}

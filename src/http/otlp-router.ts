@@ -15,7 +15,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import { planOtlpPushes, type OtlpGroupPush } from '../domain/otlp-groups.js';
+import { planOtlpPushes, withoutDeltaHistograms, type OtlpGroupPush } from '../domain/otlp-groups.js';
+import { PushError } from '../domain/push-error.js';
 import { seriesCount } from '../domain/push-attempt.js';
 import { parseTtlHeader } from '../domain/retention-policy.js';
 import {
@@ -128,11 +129,29 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     const reasons = [...plan.reasons];
     let written = 0;
     let failure: ErrorStatus | undefined;
+    const push = (group: OtlpGroupPush) =>
+      service.push({ key: group.key, families: group.families, replace: false, timeSeconds, ttlSeconds, addFamilies: group.addFamilies });
     for (const group of plan.groups) {
       try {
-        await service.push({ key: group.key, families: group.families, replace: false, timeSeconds, ttlSeconds, addFamilies: group.addFamilies });
+        try {
+          await push(group);
+          attempts.push({ group, outcome: { status: 200 } });
+        } catch (err) {
+          // A refused delta histogram (bounds that differ from the stored ones) should not cost the
+          // export its other points: try once more without the delta histograms.
+          const fallback = err instanceof PushError && (err.kind === 'inconsistent' || err.kind === 'invalid') ? withoutDeltaHistograms(group) : undefined;
+          if (!fallback) throw err;
+          try {
+            await push(fallback.group);
+          } catch {
+            throw err;
+          }
+          const reason = `${group.key.id}: ${fallback.names.join(', ')} refused: ${errorStatus(err).message}`;
+          rejected += fallback.refusedPoints;
+          reasons.push(reason);
+          attempts.push({ group: fallback.group, outcome: { status: 200 } });
+        }
         written++;
-        attempts.push({ group, outcome: { status: 200 } });
       } catch (err) {
         const mapped = errorStatus(err);
         reject(options, mapped, req, url);

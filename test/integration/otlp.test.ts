@@ -233,6 +233,23 @@ describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: 
     expect(await samples(server)).toEqual(['jobs_done_total{instance="",job="other"} 1']);
   });
 
+  it('refuses only the delta histogram the store will not take, in partial_success, and stores the rest', async () => {
+    await start();
+    // Another group has the name as a gauge: the histogram cannot be stored, the sum can.
+    expect((await server.push('POST', '/metrics/job/other', '# TYPE step_seconds gauge\nstep_seconds 1\n')).status).toBe(200);
+    const histogram = {
+      name: 'step',
+      unit: 's',
+      histogram: { aggregationTemporality: 1, dataPoints: [{ count: '2', sum: 3, bucketCounts: ['1', '1'], explicitBounds: [1] }] },
+    };
+    const res = await post(server, jsonSum('mixed', 6, 2, [histogram]), JSON_HEADERS);
+    expect(res.status).toBe(200);
+    const partial = decodeExportResponse(new Uint8Array(await res.arrayBuffer()), 'json');
+    expect(partial?.rejectedDataPoints).toBe(1);
+    expect(partial?.errorMessage).toContain('step_seconds refused');
+    expect(await samples(server)).toEqual(['jobs_done_total{instance="",job="mixed"} 6', 'step_seconds{instance="",job="other"} 1']);
+  });
+
   it('applies retention rules and the Pushkeep-TTL header to OTel jobs, and records each export in push_history', async () => {
     await start({ retention: { rules: [parseRetentionRule('job="nightly-etl"=2h')], defaultTtlSeconds: 0, schedule: '0 0 1 1 *' } });
     const now = Date.now() / 1000;
