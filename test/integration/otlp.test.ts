@@ -250,6 +250,28 @@ describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: 
     expect(await samples(server)).toEqual(['jobs_done_total{instance="",job="mixed"} 6', 'step_seconds{instance="",job="other"} 1']);
   });
 
+  it('keeps exemplars on counters, with trace and span ids in hex', async () => {
+    await start();
+    const exemplar = { asDouble: 2, timeUnixNano: '1700000000000000000', traceId: '0102030405060708090a0b0c0d0e0f10', spanId: '1112131415161718' };
+    const body = JSON.parse(jsonSum('traced', 5, 2)) as { resourceMetrics: { scopeMetrics: { metrics: { sum: { dataPoints: object[] } }[] }[] }[] };
+    body.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.sum.dataPoints[0] = { asInt: '5', exemplars: [exemplar] };
+    expect((await post(server, JSON.stringify(body), JSON_HEADERS)).status).toBe(200);
+    const om = await (await fetch(`${server.url}/metrics`, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } })).text();
+    expect(om).toContain('jobs_done_total{instance="",job="traced"} 5 # {span_id="1112131415161718",trace_id="0102030405060708090a0b0c0d0e0f10"} 2 1700000000');
+  });
+
+  it('keeps the original names with --push.enable-utf8-names', async () => {
+    await start({ utf8Names: true });
+    const metric = {
+      name: 'etl.rows',
+      sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ asInt: '3', attributes: [{ key: 'stage.name', value: { stringValue: 'load' } }] }] },
+    };
+    expect((await post(server, jsonSum('utf8', 1, 2, [metric]), JSON_HEADERS)).status).toBe(200);
+    const [group] = await server.service.groups();
+    const family = group!.families.find((f) => f.name === 'etl.rows_total');
+    expect(family?.metrics[0]?.labels).toContainEqual({ name: 'stage.name', value: 'load' });
+  });
+
   it('applies retention rules and the Pushkeep-TTL header to OTel jobs, and records each export in push_history', async () => {
     await start({ retention: { rules: [parseRetentionRule('job="nightly-etl"=2h')], defaultTtlSeconds: 0, schedule: '0 0 1 1 *' } });
     const now = Date.now() / 1000;
