@@ -6,7 +6,7 @@ import { call, fillStore, rawGet, runLoad, sleep } from './load.js';
 import type { FillResult, Generator, LoadFigures, LoadSpec } from './load.js';
 import { isBare, isPushkeep, startTarget, StartError, tempFile } from './targets.js';
 import type { Environment, Running, StartOptions, TargetName } from './targets.js';
-import { OTLP_CONTENT_TYPE, OTLP_PATH, otlpBody, TEXT_GROUP_PATH } from './otlp-workload.js';
+import { OTLP_CONTENT_TYPES, OTLP_PATH, otlpBody, TEXT_GROUP_PATH } from './otlp-workload.js';
 import { groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
 
 export const SCENARIO_NAMES = [
@@ -97,12 +97,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   otlp_small: {
     notFor: (target) => (isPushkeep(target) ? undefined : 'only Pushkeep takes OTLP'),
     async run(target, cfg) {
-      // The same 100 series into one group each way, one after the other: OTLP protobuf, then a text POST.
+      // The same 100 series into one group each way, one phase after the other: OTLP protobuf, OTLP/JSON, a text POST.
       return withTarget(await startTarget(target, cfg.env), async (t) => {
-        const otlp = { method: 'POST' as const, connections: 32, paths: [OTLP_PATH], headers: { 'content-type': OTLP_CONTENT_TYPE }, body: otlpBody() };
-        const [measuredOtlp] = await measure(cfg, t, [otlp]);
-        const [measuredText] = await measure(cfg, t, [{ ...otlp, paths: [TEXT_GROUP_PATH], headers: pushHeaders, body: largeBody }]);
-        return [loadResult('otlp_small/otlp', t, measuredOtlp), loadResult('otlp_small/text', t, measuredText)];
+        const otlp = (encoding: 'protobuf' | 'json'): Phase => ({
+          method: 'POST',
+          connections: 32,
+          paths: [OTLP_PATH],
+          headers: { 'content-type': OTLP_CONTENT_TYPES[encoding] },
+          body: otlpBody(encoding),
+        });
+        const [protobuf] = await measure(cfg, t, [otlp('protobuf')]);
+        const [json] = await measure(cfg, t, [otlp('json')]);
+        const [text] = await measure(cfg, t, [{ ...otlp('json'), paths: [TEXT_GROUP_PATH], headers: pushHeaders, body: largeBody }]);
+        return [loadResult('otlp_small/otlp', t, protobuf), loadResult('otlp_small/otlp_json', t, json), loadResult('otlp_small/text', t, text)];
       });
     },
   },
