@@ -90,23 +90,52 @@ export function attributeMap(attributes: readonly PbKeyValue[] | undefined): Map
   return out;
 }
 
+// Attribute keys repeat on every point and every export: their label names are kept, up to a bound.
+const LABEL_NAMES = new Map<string, string>();
+const MAX_CACHED_NAMES = 4096;
+
+function labelName(key: string, utf8Names: boolean): string {
+  const cacheKey = utf8Names ? `\u0001${key}` : key;
+  let name = LABEL_NAMES.get(cacheKey);
+  if (name === undefined) {
+    name = otlpLabelName(key, utf8Names);
+    if (LABEL_NAMES.size >= MAX_CACHED_NAMES) LABEL_NAMES.clear();
+    LABEL_NAMES.set(cacheKey, name);
+  }
+  return name;
+}
+
+interface NamedAttribute {
+  readonly name: string;
+  readonly key: string;
+  readonly value: string;
+}
+
+const byNameThenKey = (a: NamedAttribute, b: NamedAttribute): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+
 /**
  * Attributes as sorted labels. Two attributes that sanitise to the same name have their values
  * joined with `;` in the order of their original keys, as Prometheus does. Reserved (`__`) and
  * empty names are dropped.
  */
 export function attributeLabels(attributes: ReadonlyMap<string, string> | readonly PbKeyValue[] | undefined, utf8Names: boolean): LabelPair[] {
-  const entries = attributes === undefined ? [] : attributes instanceof Map ? [...attributes] : [...attributeMap(attributes as readonly PbKeyValue[])];
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const byName = new Map<string, string>();
-  for (const [key, value] of entries) {
-    const name = otlpLabelName(key, utf8Names);
-    if (name === '' || name.startsWith('__')) continue;
-    const prior = byName.get(name);
-    byName.set(name, prior === undefined ? value : `${prior};${value}`);
+  if (attributes === undefined) return [];
+  const named: NamedAttribute[] = [];
+  const add = (key: string, value: string): void => {
+    const name = labelName(key, utf8Names);
+    if (name !== '' && !name.startsWith('__')) named.push({ name, key, value });
+  };
+  if (attributes instanceof Map) for (const [key, value] of attributes) add(key, value);
+  else for (const kv of attributes as readonly PbKeyValue[]) add(kv.key ?? '', anyValueString(kv.value));
+  if (named.length > 1) named.sort(byNameThenKey);
+  const labels: LabelPair[] = [];
+  for (const n of named) {
+    const last = labels[labels.length - 1];
+    if (last !== undefined && last.name === n.name) labels[labels.length - 1] = { name: n.name, value: `${last.value};${n.value}` };
+    else labels.push({ name: n.name, value: n.value });
   }
-  const labels = [...byName].map(([name, value]) => ({ name, value }));
-  return labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return labels;
 }
 
 const hex = (bytes: Uint8Array | undefined): string => (bytes && bytes.length > 0 ? Buffer.from(bytes).toString('hex') : '');
@@ -177,7 +206,7 @@ export function mapResourceMetrics(resource: PbResourceMetrics, options: OtlpMap
       for (const point of shape.points) {
         if (((point.flags ?? 0) & FLAG_NO_RECORDED_VALUE) !== 0) continue;
         const labels = attributeLabels(point.attributes, options.utf8Names);
-        const identity = labels.map((l) => `${l.name}\u0000${l.value}`).join('\u0001');
+        const identity = seriesKey(labels);
         if (builder.series.has(identity)) {
           reject(1, `metric ${name}: two points with the same attributes`);
           continue;
@@ -202,6 +231,12 @@ export function mapResourceMetrics(resource: PbResourceMetrics, options: OtlpMap
     if (b.add) addFamilies.add(name);
   }
   return { attributes: attributeMap(resource.resource?.attributes), families, addFamilies, points, rejected, reasons };
+}
+
+function seriesKey(labels: readonly LabelPair[]): string {
+  let key = '';
+  for (const l of labels) key += `${l.name}\u0000${l.value}\u0001`;
+  return key;
 }
 
 interface AnyPoint {
@@ -278,7 +313,7 @@ const numberMetric =
   (p: PbNumberDataPoint, labels: LabelPair[]): Metric => {
     const value = has(p, 'asInt') ? toNumber(p.asInt) : (p.asDouble ?? 0);
     const last = counter && p.exemplars && p.exemplars.length > 0 ? p.exemplars[p.exemplars.length - 1] : undefined;
-    return { labels, value, ...(last ? { exemplar: exemplarOf(last, options) } : {}) };
+    return last ? { labels, value, exemplar: exemplarOf(last, options) } : { labels, value };
   };
 
 const classicHistogram =
