@@ -54,12 +54,20 @@ export interface OtlpRouterOptions {
 // frees up only when groups expire or are deleted.
 const RETRY_AFTER_SECONDS: Readonly<Record<number, number>> = { 429: 30, 503: 5 };
 
+/** Handles an OTLP export; `url` is the request's whole URL (for logs and history). */
+export type OtlpHandler = (req: IncomingMessage, res: ServerResponse, url: string) => Promise<void>;
+
+/** The OTLP handler on plain node requests: the router calls it, and fast-path.ts before Express routes anything. */
+export function otlpHandler(options: OtlpRouterOptions): OtlpHandler {
+  return (req, res, url) => handle(options, req, res, url);
+}
+
 /** The OTLP routes; mount at the route prefix before the API router (which owns /api/v1). */
-export function otlpRouter(options: OtlpRouterOptions): express.Router {
+export function otlpRouter(options: OtlpRouterOptions, handler = otlpHandler(options)): express.Router {
   const router = express.Router({ caseSensitive: true, strict: true });
   for (const path of OTLP_PATHS) {
     router.post(path, (req, res, next) => {
-      handle(options, req, res, req.originalUrl).catch(next);
+      handler(req, res, req.originalUrl).catch(next);
     });
     router.all(path, (_req, res) => {
       res.set('Allow', 'POST');

@@ -313,6 +313,18 @@ describe('OTLP/HTTP limits', () => {
   });
 });
 
+describe('OTLP/HTTP under a route prefix', () => {
+  let server: TestServer;
+  afterAll(async () => server?.close());
+
+  it('serves both paths below the prefix only', async () => {
+    server = await startTestServer({ routePrefix: '/pk' });
+    expect((await post(server, jsonSum('prefixed', 1, 2), JSON_HEADERS)).status).toBe(200);
+    expect((await post(server, jsonSum('prefixed', 1, 2), JSON_HEADERS, '/api/v1/otlp/v1/metrics')).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/metrics`, { method: 'POST', body: jsonSum('bare', 1, 2), headers: JSON_HEADERS })).status).toBe(404);
+  });
+});
+
 describe('OTLP/HTTP and the web config', () => {
   let server: TestServer;
   afterAll(async () => server?.close());
