@@ -99,6 +99,48 @@ describe('OTLP resources into groups', () => {
     expect([...planOtlpPushes(request, { utf8Names: false }).groups[0]!.addFamilies].sort()).toEqual(['d_total', 'h']);
   });
 
+  it('maps summaries, skips points without a recorded value, and merges native buckets when the scale is above 8', () => {
+    const request = decodeExportRequest(
+      encodeExportRequest({
+        resourceMetrics: [
+          {
+            scopeMetrics: [
+              {
+                metrics: [
+                  {
+                    name: 'rpc.latency',
+                    unit: 'ms',
+                    summary: {
+                      dataPoints: [
+                        { count: 4, sum: 10, quantileValues: [{ quantile: 0.5, value: 2 }] },
+                        { count: 1, flags: 1, attributes: [attr('a', 'b')] },
+                      ],
+                    },
+                  },
+                  {
+                    name: 'size',
+                    exponentialHistogram: {
+                      aggregationTemporality: 2,
+                      // Scale 10: OTLP buckets 0..3 are (2^(i/1024), 2^((i+1)/1024)]; at schema 8 they all fall in bucket 1.
+                      dataPoints: [{ count: 7, sum: 7.1, scale: 10, zeroCount: 1, positive: { offset: 0, bucketCounts: [1, 2, 0, 3] } }],
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+      'protobuf',
+    );
+    const [group] = planOtlpPushes(request, { utf8Names: false }).groups;
+    const summary = group!.families.find((f) => f.name === 'rpc_latency_milliseconds')!;
+    expect(summary.type).toBe('summary');
+    expect(summary.metrics).toEqual([{ labels: [], summary: { sampleCount: 4, sampleSum: 10, quantiles: [{ quantile: 0.5, value: 2 }] } }]);
+    const native = group!.families.find((f) => f.name === 'size')!.metrics[0]!.histogram!.native!;
+    expect(native).toMatchObject({ schema: 8, zeroCount: 1, positiveSpans: [{ offset: 1, length: 1 }], positiveDeltas: [6] });
+  });
+
   it('needs the push role on both OTLP paths', () => {
     expect(requiredRole('POST', '/v1/metrics', '', '/metrics')).toBe('push');
     expect(requiredRole('POST', '/prefix/api/v1/otlp/v1/metrics', '/prefix', '/metrics')).toBe('push');
