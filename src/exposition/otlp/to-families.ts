@@ -69,15 +69,21 @@ export function anyValueString(value: PbAnyValue | undefined): string {
   if (has(value, 'intValue') && value.intValue != null) return typeof value.intValue === 'object' ? value.intValue.toString() : String(value.intValue);
   if (has(value, 'doubleValue') && value.doubleValue != null) return String(value.doubleValue);
   if (has(value, 'bytesValue') && value.bytesValue != null) return Buffer.from(value.bytesValue).toString('base64');
-  if (has(value, 'arrayValue') && value.arrayValue != null) return JSON.stringify((value.arrayValue.values ?? []).map(anyValueJson));
-  if (has(value, 'kvlistValue') && value.kvlistValue != null)
-    return JSON.stringify(Object.fromEntries((value.kvlistValue.values ?? []).map((kv) => [kv.key ?? '', anyValueJson(kv.value)])));
+  if ((has(value, 'arrayValue') && value.arrayValue != null) || (has(value, 'kvlistValue') && value.kvlistValue != null)) {
+    return JSON.stringify(anyValueJson(value, 0));
+  }
   return '';
 }
 
-function anyValueJson(value: PbAnyValue | undefined): unknown {
-  if (!value) return null;
-  if (has(value, 'stringValue') && value.stringValue != null) return value.stringValue;
+// Deeper values are cut: a hostile body must not exhaust the stack.
+const MAX_VALUE_DEPTH = 16;
+
+function anyValueJson(value: PbAnyValue | undefined, depth: number): unknown {
+  if (!value || depth > MAX_VALUE_DEPTH) return null;
+  if (has(value, 'arrayValue') && value.arrayValue != null) return (value.arrayValue.values ?? []).map((v) => anyValueJson(v, depth + 1));
+  if (has(value, 'kvlistValue') && value.kvlistValue != null) {
+    return Object.fromEntries((value.kvlistValue.values ?? []).map((kv) => [kv.key ?? '', anyValueJson(kv.value, depth + 1)]));
+  }
   if (has(value, 'boolValue') && value.boolValue != null) return value.boolValue;
   if (has(value, 'doubleValue') && value.doubleValue != null) return value.doubleValue;
   if (has(value, 'intValue') && value.intValue != null) return toNumber(value.intValue);

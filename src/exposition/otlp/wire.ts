@@ -175,8 +175,9 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
     }
   }
   let parsed: unknown;
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }
@@ -184,7 +185,8 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
     throw new OtlpDecodeError('invalid OTLP JSON body: an ExportMetricsServiceRequest object expected');
   }
   try {
-    hexIdsToBytes(parsed, 0);
+    // Only exemplars carry ids: most bodies need no walk.
+    if (/"(trace|span)(Id|_id)"/.test(text)) hexIdsToBytes(parsed, 0);
     return request.fromObject(parsed as Record<string, unknown>) as PbExportRequest;
   } catch (err) {
     if (err instanceof OtlpDecodeError) throw err;
