@@ -25,7 +25,6 @@ import {
   encodeStatus,
   GRPC_CODES,
   OTLP_CONTENT_TYPES,
-  OtlpDecodeError,
   otlpEncodingOf,
   type OtlpEncoding,
 } from '../exposition/otlp/wire.js';
@@ -125,7 +124,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
       plan = planOtlpPushes(decodeExportRequest(body, encoding), { utf8Names: options.utf8Names });
     } catch (err) {
-      const mapped = err instanceof OtlpDecodeError ? { status: 400, message: err.message, expected: true } : errorStatus(err);
+      const mapped = errorStatus(err);
       status = mapped.status;
       reject(options, mapped, req, url);
       attempts.push({ outcome: { status, reason: mapped.message } });
