@@ -136,6 +136,21 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     }
   }
 
+  {
+    const goal = 'otlp_small: an OTLP request costs no more than a text push of the same 100 series';
+    const otlp = pk('otlp_small/otlp');
+    const text = pk('otlp_small/text');
+    if (!otlp || !text) checks.push({ goal, measured: 'not measured', verdict: 'N/A' });
+    else {
+      const ratio = otlp.figures.rps / text.figures.rps;
+      checks.push({
+        goal,
+        measured: `${fmtRatio(ratio)} (${fmtNumber(otlp.figures.rps)} vs ${fmtNumber(text.figures.rps)} req/s)`,
+        verdict: ratio >= 1 ? 'MET' : 'NOT MET',
+      });
+    }
+  }
+
   for (const variant of ['plain', 'gzip']) {
     rateRatio(`scrape_large/${variant}`, 'official', 50, `scrape_large ${variant} >= 50x the official`);
     rateRatio(`scrape_large/${variant}`, 'node', 0.5, `scrape_large ${variant} >= 50% of bare node:http`);

@@ -6,6 +6,7 @@ import { call, fillStore, rawGet, runLoad, sleep } from './load.js';
 import type { FillResult, Generator, LoadFigures, LoadSpec } from './load.js';
 import { isBare, isPushkeep, startTarget, StartError, tempFile } from './targets.js';
 import type { Environment, Running, StartOptions, TargetName } from './targets.js';
+import { OTLP_CONTENT_TYPES, OTLP_PATH, otlpBody, TEXT_GROUP_PATH } from './otlp-workload.js';
 import { counterBody, groupPath, PUSH_CONTENT_TYPE, pushBody, renderedPage, SERIES_PER_LARGE_PUSH, SERIES_PER_SMALL_PUSH } from './workload.js';
 
 export const SCENARIO_NAMES = [
@@ -18,6 +19,7 @@ export const SCENARIO_NAMES = [
   'restart',
   'memory',
   'retention_wipe',
+  'otlp_small',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -104,6 +106,26 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
         };
         const [measured] = await measure(cfg, t, [phase]);
         return [loadResult('aggregate_small', t, measured)];
+      });
+    },
+  },
+
+  otlp_small: {
+    notFor: (target) => (isPushkeep(target) ? undefined : 'only Pushkeep takes OTLP'),
+    async run(target, cfg) {
+      // The same 100 series into one group each way, one phase after the other: OTLP protobuf, OTLP/JSON, a text POST.
+      return withTarget(await startTarget(target, cfg.env), async (t) => {
+        const otlp = (encoding: 'protobuf' | 'json'): Phase => ({
+          method: 'POST',
+          connections: 32,
+          paths: [OTLP_PATH],
+          headers: { 'content-type': OTLP_CONTENT_TYPES[encoding] },
+          body: otlpBody(encoding),
+        });
+        const [protobuf] = await measure(cfg, t, [otlp('protobuf')]);
+        const [json] = await measure(cfg, t, [otlp('json')]);
+        const [text] = await measure(cfg, t, [{ ...otlp('json'), paths: [TEXT_GROUP_PATH], headers: pushHeaders, body: largeBody }]);
+        return [loadResult('otlp_small/otlp', t, protobuf), loadResult('otlp_small/otlp_json', t, json), loadResult('otlp_small/text', t, text)];
       });
     },
   },

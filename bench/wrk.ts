@@ -63,11 +63,20 @@ export async function runWrk(spec: LoadSpec, scriptDir: string): Promise<LoadFig
  * The script formats every request once, in init(), and hands them out in turn; past the request cap the
  * thread stops (wrk still waits out the duration, so a capped phase under-reports its rate: the caller flags it).
  */
+/** A body as a Lua string: long brackets for text, decimal escapes for binary bodies (OTLP protobuf), which UTF-8 would mangle. */
+function luaBody(body: Buffer): string {
+  const text = body.toString();
+  if (Buffer.from(text).equals(body)) return luaLongString(text);
+  let out = '"';
+  for (const byte of body) out += `\\${byte}`;
+  return `${out}"`;
+}
+
 function luaScript(spec: LoadSpec): string {
   const headers = Object.entries(spec.headers ?? {})
     .map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`)
     .join(', ');
-  const body = spec.body === undefined ? 'nil' : luaLongString(spec.body.toString());
+  const body = spec.body === undefined ? 'nil' : luaBody(spec.body);
   return `local paths = { ${spec.paths.map(luaString).join(', ')} }
 local method = ${luaString(spec.method)}
 local headers = { ${headers} }

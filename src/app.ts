@@ -7,6 +7,7 @@ import { apiRouter } from './http/api-router.js';
 import { errorStatus } from './http/error-status.js';
 import { healthRouter } from './http/health-router.js';
 import { sendPlainError } from './http/plain-error.js';
+import { otlpRouter, type OtlpHandler } from './http/otlp-router.js';
 import { pushHandler, pushRouter, type PushHandler } from './http/push-router.js';
 import type { PushHistory } from './service/push-history.js';
 import type { HistoryService } from './service/history-service.js';
@@ -47,6 +48,8 @@ export interface AppOptions {
   readonly scrape?: ScrapeHandler;
   /** The push handler, when the fast path also calls it directly (http/fast-path.ts); else one is made. */
   readonly push?: PushHandler;
+  /** The OTLP handler, when the fast path also calls it directly; else one is made. */
+  readonly otlp?: OtlpHandler;
 }
 
 /** Build information as /api/v1/status shows it, in the official's field names. */
@@ -80,6 +83,7 @@ export function createApp(options: AppOptions): express.Express {
     flags: options.flags ?? {},
     startTimeSeconds: options.startTimeSeconds ?? Date.now() / 1000,
   };
+  app.use(prefix || '/', otlpRouter(options, options.otlp));
   app.use(`${prefix}/api/v1`, apiRouter({ ...options, ...shown }));
   app.use(prefix || '/', uiRouter({ ...options, ...shown }));
   // The official answers GET /-/quit at the root even under a prefix.

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, defaultBuildInformation } from './app.js';
 import { scrapeHandler } from './http/scrape-router.js';
 import { pushHandler } from './http/push-router.js';
+import { OTLP_PATHS, otlpHandler } from './http/otlp-router.js';
 import { fastPath } from './http/fast-path.js';
 import type { PushLimits } from './domain/push-limits.js';
 import { authMiddleware } from './http/auth.js';
@@ -165,9 +166,11 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     bodyLimit: options.bodyLimit,
     history,
   });
+  const otlp = otlpHandler({ service, telemetry, logger, utf8Names: options.utf8Names, bodyLimit: options.bodyLimit, history });
   const app = createApp({
     scrape,
     push,
+    otlp,
     service,
     telemetry,
     logger,
@@ -198,7 +201,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   });
   const listener: http.RequestListener = webConfig
     ? app
-    : fastPath({ app, scrape, push, logger, scrapePath: `${options.routePrefix}${options.telemetryPath}`, metricsPath: `${options.routePrefix}/metrics` });
+    : fastPath({
+        app,
+        scrape,
+        push,
+        logger,
+        scrapePath: `${options.routePrefix}${options.telemetryPath}`,
+        metricsPath: `${options.routePrefix}/metrics`,
+        otlp: { handler: otlp, paths: OTLP_PATHS.map((p) => `${options.routePrefix}${p}`) },
+      });
   const servers: http.Server[] = [];
   try {
     for (const on of [options.listen, ...(options.alsoListen ?? [])]) {

@@ -38,6 +38,8 @@ export function requiredRole(method: string, rawPath: string, routePrefix: strin
   const prefix = routePrefix.toLowerCase();
   const rest = prefix && (lower === prefix || lower.startsWith(`${prefix}/`)) ? lower.slice(prefix.length) : lower;
   if (rest === '/metrics/job' || rest.startsWith('/metrics/job/') || rest.startsWith('/metrics/job@base64')) return 'push';
+  // OTLP ingestion writes groups like a push.
+  if (/^\/(api\/v1\/otlp\/)?v1\/metrics\/?$/.test(rest)) return 'push';
   // Lifecycle endpoints answer at the root even under a prefix (GET /-/quit), so match anywhere.
   if (/\/api\/v1\/admin(\/|$)/.test(lower) || isLifecyclePath(lower)) return 'admin';
   const trimmed = rest.length > 1 ? rest.replace(/\/$/, '') : rest;

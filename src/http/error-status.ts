@@ -1,6 +1,7 @@
 import { EncodingError } from '../exposition/parse-body.js';
 import { ParseError } from '../exposition/parse-error.js';
 import { ProtobufError } from '../exposition/protobuf/schema.js';
+import { OtlpDecodeError } from '../exposition/otlp/wire.js';
 import { PushError } from '../domain/push-error.js';
 import { LimitError, type LimitName } from '../domain/push-limits.js';
 import { StoreUnavailableError } from '../domain/stored-group.js';
@@ -33,7 +34,7 @@ export function errorStatus(err: unknown): ErrorStatus {
     const status = PUSH_ERROR_STATUS[err.kind];
     return { status, message: err.message, expected: true, ...(err instanceof LimitError ? { limit: err.limit } : {}) };
   }
-  if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError) {
+  if (err instanceof ParseError || err instanceof ProtobufError || err instanceof EncodingError || err instanceof OtlpDecodeError) {
     return { status: 400, message: err.message, expected: true };
   }
   if (err instanceof BodyError) {

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Logger } from '../util/logger.js';
 import { sendPlainError } from './plain-error.js';
+import type { OtlpHandler } from './otlp-router.js';
 import { isPushPath, type PushHandler } from './push-router.js';
 import type { ScrapeHandler } from './scrape-router.js';
 
@@ -14,6 +15,8 @@ export interface FastPathOptions {
   readonly scrapePath: string;
   /** `<prefix>/metrics`, below which the push paths lie. */
   readonly metricsPath: string;
+  /** OTLP exports, on these exact paths (route prefix included). */
+  readonly otlp?: { readonly handler: OtlpHandler; readonly paths: readonly string[] };
 }
 
 /**
@@ -23,7 +26,7 @@ export interface FastPathOptions {
  * then no middleware runs before those routes.
  */
 export function fastPath(options: FastPathOptions): http.RequestListener {
-  const { app, scrape, push, logger, scrapePath, metricsPath } = options;
+  const { app, scrape, push, logger, scrapePath, metricsPath, otlp } = options;
   return (req, res) => {
     const url = req.url ?? '';
     const end = url.indexOf('?');
@@ -38,6 +41,11 @@ export function fastPath(options: FastPathOptions): http.RequestListener {
     } else if ((method === 'PUT' || method === 'POST' || method === 'DELETE') && belowMetrics !== undefined && isPushPath(belowMetrics)) {
       // The handler answers every failure itself; what reaches here broke after the reply.
       push(req, res, belowMetrics, url).catch((err: unknown) => {
+        logger.error({ err, method, path: url }, 'request failed');
+        if (!res.headersSent) sendPlainError(res, 500, 'internal error');
+      });
+    } else if (method === 'POST' && otlp && otlp.paths.includes(path)) {
+      otlp.handler(req, res, url).catch((err: unknown) => {
         logger.error({ err, method, path: url }, 'request failed');
         if (!res.headersSent) sendPlainError(res, 500, 'internal error');
       });

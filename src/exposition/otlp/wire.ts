@@ -1,0 +1,264 @@
+/**
+ * OTLP/HTTP metrics on the wire: decoding an ExportMetricsServiceRequest from protobuf or from the
+ * proto3 JSON mapping, and encoding the answers (ExportMetricsServiceResponse, google.rpc.Status)
+ * in the request's encoding.
+ *
+ * The message definitions are proto/opentelemetry/..., written from the OTLP specification and
+ * loaded once with protobufjs. JSON goes through the same message types (Type.fromObject), so both
+ * encodings yield the same objects; the one JSON rule protobufjs does not know is that OTLP writes
+ * trace and span ids as hex instead of base64, which is handled before.
+ */
+import path from 'node:path';
+import protobuf from 'protobufjs';
+import { findAbove } from '../../util/project-files.js';
+import { parseMediaType } from '../negotiate.js';
+
+export type OtlpEncoding = 'protobuf' | 'json';
+
+/** A body that does not decode as an ExportMetricsServiceRequest. The message is one line. */
+export class OtlpDecodeError extends Error {
+  override readonly name = 'OtlpDecodeError';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wire shapes, as protobufjs yields them (camelCase; absent fields are undefined or the default).
+
+export interface Int64Like {
+  toNumber(): number;
+}
+export type Int64 = number | Int64Like | string;
+
+export interface PbAnyValue {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: Int64;
+  doubleValue?: number;
+  arrayValue?: { values?: PbAnyValue[] };
+  kvlistValue?: { values?: PbKeyValue[] };
+  bytesValue?: Uint8Array;
+}
+export interface PbKeyValue {
+  key?: string;
+  value?: PbAnyValue;
+}
+export interface PbExemplar {
+  filteredAttributes?: PbKeyValue[];
+  timeUnixNano?: Int64;
+  asDouble?: number;
+  asInt?: Int64;
+  spanId?: Uint8Array;
+  traceId?: Uint8Array;
+}
+export interface PbNumberDataPoint {
+  attributes?: PbKeyValue[];
+  asDouble?: number;
+  asInt?: Int64;
+  exemplars?: PbExemplar[];
+  flags?: number;
+}
+export interface PbHistogramDataPoint {
+  attributes?: PbKeyValue[];
+  count?: Int64;
+  sum?: number;
+  bucketCounts?: Int64[];
+  explicitBounds?: number[];
+  exemplars?: PbExemplar[];
+  flags?: number;
+}
+export interface PbBuckets {
+  offset?: number;
+  bucketCounts?: Int64[];
+}
+export interface PbExponentialHistogramDataPoint {
+  attributes?: PbKeyValue[];
+  count?: Int64;
+  sum?: number;
+  scale?: number;
+  zeroCount?: Int64;
+  positive?: PbBuckets;
+  negative?: PbBuckets;
+  flags?: number;
+  exemplars?: PbExemplar[];
+  zeroThreshold?: number;
+}
+export interface PbSummaryDataPoint {
+  attributes?: PbKeyValue[];
+  count?: Int64;
+  sum?: number;
+  quantileValues?: { quantile?: number; value?: number }[];
+  flags?: number;
+}
+export interface PbMetric {
+  name?: string;
+  description?: string;
+  unit?: string;
+  gauge?: { dataPoints?: PbNumberDataPoint[] };
+  sum?: { dataPoints?: PbNumberDataPoint[]; aggregationTemporality?: number; isMonotonic?: boolean };
+  histogram?: { dataPoints?: PbHistogramDataPoint[]; aggregationTemporality?: number };
+  exponentialHistogram?: { dataPoints?: PbExponentialHistogramDataPoint[]; aggregationTemporality?: number };
+  summary?: { dataPoints?: PbSummaryDataPoint[] };
+}
+export interface PbScopeMetrics {
+  metrics?: PbMetric[];
+}
+export interface PbResourceMetrics {
+  resource?: { attributes?: PbKeyValue[] };
+  scopeMetrics?: PbScopeMetrics[];
+}
+export interface PbExportRequest {
+  resourceMetrics?: PbResourceMetrics[];
+}
+
+export const TEMPORALITY_DELTA = 1;
+export const TEMPORALITY_CUMULATIVE = 2;
+/** DataPointFlags.NO_RECORDED_VALUE_MASK: the point says the series has no value (a staleness marker). */
+export const FLAG_NO_RECORDED_VALUE = 1;
+
+export const toNumber = (v: Int64 | undefined): number => (v === undefined ? 0 : typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : v.toNumber());
+
+// ---------------------------------------------------------------------------------------------------------
+// Schema loading.
+
+interface MessageTypes {
+  readonly request: protobuf.Type;
+  readonly response: protobuf.Type;
+  readonly status: protobuf.Type;
+}
+// Parsed on first use: a gateway that never sees OTLP never pays for the schema.
+let messageTypes: MessageTypes | undefined;
+function types(): MessageTypes {
+  if (!messageTypes) {
+    const service = path.join('opentelemetry', 'proto', 'collector', 'metrics', 'v1', 'metrics_service.proto');
+    const status = path.join('opentelemetry', 'google', 'rpc', 'status.proto');
+    const serviceFile = findAbove(path.join('proto', service));
+    const protoDir = serviceFile.slice(0, serviceFile.length - service.length);
+    const root = new protobuf.Root();
+    // Imports name files from proto/ (as protoc's include path would).
+    root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
+    root.loadSync([serviceFile, path.join(protoDir, status)]);
+    messageTypes = {
+      request: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest'),
+      response: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
+      status: root.lookupType('google.rpc.Status'),
+    };
+  }
+  return messageTypes;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Content types.
+
+/** The encoding a request's Content-Type selects, or undefined for one OTLP/HTTP does not define. */
+export function otlpEncodingOf(contentType: string | undefined): OtlpEncoding | undefined {
+  if (contentType === undefined) return undefined;
+  const media = parseMediaType(contentType);
+  if (media?.type === 'application/x-protobuf') return 'protobuf';
+  if (media?.type === 'application/json') return 'json';
+  return undefined;
+}
+
+export const OTLP_CONTENT_TYPES: Readonly<Record<OtlpEncoding, string>> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+
+// ---------------------------------------------------------------------------------------------------------
+// Decoding.
+
+const oneLine = (message: string): string => message.replace(/\s*\n\s*/g, ' ');
+
+/** Decodes a request body; throws OtlpDecodeError. */
+export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): PbExportRequest {
+  const { request } = types();
+  if (encoding === 'protobuf') {
+    try {
+      return request.decode(body) as PbExportRequest;
+    } catch (err) {
+      throw new OtlpDecodeError(`invalid OTLP protobuf body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    }
+  }
+  let parsed: unknown;
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new OtlpDecodeError('invalid OTLP JSON body: an ExportMetricsServiceRequest object expected');
+  }
+  try {
+    // Only exemplars carry ids: most bodies need no walk.
+    if (/"(trace|span)(Id|_id)"/.test(text)) hexIdsToBytes(parsed, 0);
+    return request.fromObject(parsed as Record<string, unknown>) as PbExportRequest;
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) throw err;
+    throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+  }
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+// Deeper than any valid request nests: keeps a hostile body from exhausting the stack.
+const MAX_DEPTH = 64;
+
+/** OTLP/JSON writes traceId and spanId as hex: turn them into bytes before protobufjs reads base64. */
+function hexIdsToBytes(value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) throw new OtlpDecodeError('invalid OTLP JSON body: nested too deeply');
+  if (Array.isArray(value)) {
+    for (const item of value) hexIdsToBytes(item, depth + 1);
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const field = record[key];
+    if ((key === 'traceId' || key === 'spanId' || key === 'trace_id' || key === 'span_id') && typeof field === 'string') {
+      if (!HEX.test(field)) throw new OtlpDecodeError(`invalid OTLP JSON body: ${key} is not hex`);
+      record[key] = Buffer.from(field, 'hex');
+    } else if (typeof field === 'object') {
+      hexIdsToBytes(field, depth + 1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Answers.
+
+/** The 200 answer; `rejected` > 0 adds partial_success with the points refused and why. */
+export function encodeExportResponse(encoding: OtlpEncoding, rejected: number, message: string): Buffer {
+  if (encoding === 'json') {
+    const body = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: message } } : {};
+    return Buffer.from(JSON.stringify(body));
+  }
+  const { response } = types();
+  const value = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } } : {};
+  return Buffer.from(response.encode(response.fromObject(value)).finish());
+}
+
+/** gRPC status codes the answers use. */
+export const GRPC_CODES = { invalidArgument: 3, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
+
+/** A google.rpc.Status for an error answer. */
+export function encodeStatus(encoding: OtlpEncoding, code: number, message: string): Buffer {
+  if (encoding === 'json') return Buffer.from(JSON.stringify({ code, message }));
+  const { status } = types();
+  return Buffer.from(status.encode(status.fromObject({ code, message })).finish());
+}
+
+/** Decodes an answer body (for tests and clients): the partial success, when there is one. */
+export function decodeExportResponse(body: Uint8Array, encoding: OtlpEncoding): { rejectedDataPoints: number; errorMessage: string } | undefined {
+  const { response } = types();
+  const message = encoding === 'json' ? response.fromObject(JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>) : response.decode(body);
+  const partial = (message as { partialSuccess?: { rejectedDataPoints?: Int64; errorMessage?: string } }).partialSuccess;
+  return partial ? { rejectedDataPoints: toNumber(partial.rejectedDataPoints), errorMessage: partial.errorMessage ?? '' } : undefined;
+}
+
+/** Decodes a google.rpc.Status body (for tests and clients). */
+export function decodeStatus(body: Uint8Array, encoding: OtlpEncoding): { code: number; message: string } {
+  const { status } = types();
+  const message = (encoding === 'json' ? JSON.parse(Buffer.from(body).toString('utf8')) : status.decode(body)) as { code?: number; message?: string };
+  return { code: message.code ?? 0, message: message.message ?? '' };
+}
+
+/** Encodes a request (for tests and the bench: the SDK is the real client). */
+export function encodeExportRequest(request: Record<string, unknown>): Buffer {
+  const { request: type } = types();
+  return Buffer.from(type.encode(type.fromObject(request)).finish());
+}

@@ -1,0 +1,210 @@
+/**
+ * OTLP/HTTP metrics ingestion: `POST /v1/metrics` (what SDKs append to OTEL_EXPORTER_OTLP_ENDPOINT)
+ * and `POST /api/v1/otlp/v1/metrics` (Prometheus' path), both under the route prefix.
+ *
+ * Answers follow the OTLP/HTTP specification, in the request's encoding: 200 with an
+ * ExportMetricsServiceResponse (partial_success when points were refused), 400 with a
+ * google.rpc.Status for a body that does not decode, 413/429/503 from the gateway's limits and
+ * store, with Retry-After on the retryable ones.
+ *
+ * Each resource is one group and each group's write is one transaction (POST semantics, deltas
+ * added). A request naming several groups is written group after group: a failure before anything
+ * was written answers the failure's status, so a retry repeats nothing; a failure after some group
+ * was written answers 200 with the refused points in partial_success, so that a retry cannot add a
+ * delta twice.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import { planOtlpPushes, withoutDeltaHistograms, type OtlpGroupPush } from '../domain/otlp-groups.js';
+import { PushError } from '../domain/push-error.js';
+import { seriesCount } from '../domain/push-attempt.js';
+import { parseTtlHeader } from '../domain/retention-policy.js';
+import {
+  decodeExportRequest,
+  encodeExportResponse,
+  encodeStatus,
+  GRPC_CODES,
+  OTLP_CONTENT_TYPES,
+  otlpEncodingOf,
+  type OtlpEncoding,
+} from '../exposition/otlp/wire.js';
+import type { PushHistory } from '../service/push-history.js';
+import type { PushService } from '../service/push-service.js';
+import { checkPushScope } from './request-credential.js';
+import type { Telemetry } from '../service/telemetry.js';
+import type { Logger } from '../util/logger.js';
+import { decodeBody } from './body-decoding.js';
+import { errorStatus, type ErrorStatus } from './error-status.js';
+import { sendPlainError } from './plain-error.js';
+import { readRawBody } from './raw-body.js';
+
+export const OTLP_PATHS = ['/v1/metrics', '/api/v1/otlp/v1/metrics'] as const;
+
+export interface OtlpRouterOptions {
+  readonly service: PushService;
+  readonly telemetry: Telemetry;
+  readonly logger: Logger;
+  readonly utf8Names: boolean;
+  /** Largest accepted body, before and after decompression. */
+  readonly bodyLimit: number;
+  readonly history?: PushHistory | undefined;
+}
+
+// How long a client should wait before retrying: a store outage is usually short; capacity
+// frees up only when groups expire or are deleted.
+const RETRY_AFTER_SECONDS: Readonly<Record<number, number>> = { 429: 30, 503: 5 };
+
+/** Handles an OTLP export; `url` is the request's whole URL (for logs and history). */
+export type OtlpHandler = (req: IncomingMessage, res: ServerResponse, url: string) => Promise<void>;
+
+/** The OTLP handler on plain node requests: the router calls it, and fast-path.ts before Express routes anything. */
+export function otlpHandler(options: OtlpRouterOptions): OtlpHandler {
+  return (req, res, url) => handle(options, req, res, url);
+}
+
+/** The OTLP routes; mount at the route prefix before the API router (which owns /api/v1). */
+export function otlpRouter(options: OtlpRouterOptions, handler = otlpHandler(options)): express.Router {
+  const router = express.Router({ caseSensitive: true, strict: true });
+  for (const path of OTLP_PATHS) {
+    router.post(path, (req, res, next) => {
+      handler(req, res, req.originalUrl).catch(next);
+    });
+    router.all(path, (_req, res) => {
+      res.set('Allow', 'POST');
+      sendPlainError(res, 405, 'Method Not Allowed');
+    });
+  }
+  return router;
+}
+
+interface Outcome {
+  readonly status: number;
+  readonly reason?: string;
+}
+
+function grpcCode(status: number): number {
+  if (status === 413 || status === 429) return GRPC_CODES.resourceExhausted;
+  if (status === 503) return GRPC_CODES.unavailable;
+  if (status >= 500) return GRPC_CODES.internal;
+  return GRPC_CODES.invalidArgument;
+}
+
+function sendStatus(res: ServerResponse, encoding: OtlpEncoding, status: number, message: string): void {
+  const body = encodeStatus(encoding, grpcCode(status), message);
+  res.statusCode = status;
+  const retryAfter = RETRY_AFTER_SECONDS[status];
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
+  res.setHeader('Content-Type', OTLP_CONTENT_TYPES[encoding]);
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+}
+
+async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+  const { service, telemetry } = options;
+  const started = performance.now();
+  const timeSeconds = (performance.timeOrigin + started) / 1000;
+  let status = 500;
+  let bodyBytes = 0;
+  const attempts: { group?: OtlpGroupPush; outcome: Outcome }[] = [];
+  const encoding = otlpEncodingOf(req.headers['content-type']);
+  try {
+    if (!encoding) {
+      status = 415;
+      const reason = `unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}: OTLP/HTTP takes application/x-protobuf or application/json`;
+      attempts.push({ outcome: { status, reason } });
+      req.resume();
+      return sendPlainError(res, status, reason);
+    }
+    let plan;
+    let ttlSeconds: number | undefined;
+    try {
+      // OTEL_EXPORTER_OTLP_HEADERS can send it with every export.
+      ttlSeconds = parseTtlHeader(req.headers['pushkeep-ttl']);
+      const raw = await readRawBody(req, options.bodyLimit);
+      bodyBytes = raw.length;
+      const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
+      plan = planOtlpPushes(decodeExportRequest(body, encoding), { utf8Names: options.utf8Names });
+      // A scoped credential may write only its own groups: every resource's group is checked before
+      // anything is stored, so a request partly out of scope stores nothing.
+      for (const group of plan.groups) checkPushScope(req, group.key);
+    } catch (err) {
+      const mapped = errorStatus(err);
+      status = mapped.status;
+      reject(options, mapped, req, url);
+      attempts.push({ outcome: { status, reason: mapped.message } });
+      if (!req.complete) res.setHeader('Connection', 'close');
+      return sendStatus(res, encoding, status, mapped.message);
+    }
+
+    let rejected = plan.rejected;
+    const reasons = [...plan.reasons];
+    let written = 0;
+    let failure: ErrorStatus | undefined;
+    const push = (group: OtlpGroupPush) =>
+      service.push({ key: group.key, families: group.families, replace: false, timeSeconds, ttlSeconds, addFamilies: group.addFamilies });
+    for (const group of plan.groups) {
+      try {
+        try {
+          await push(group);
+          attempts.push({ group, outcome: { status: 200 } });
+        } catch (err) {
+          // A refused delta histogram (bounds that differ from the stored ones) should not cost the
+          // export its other points: try once more without the delta histograms.
+          const fallback = err instanceof PushError && (err.kind === 'inconsistent' || err.kind === 'invalid') ? withoutDeltaHistograms(group) : undefined;
+          if (!fallback) throw err;
+          try {
+            await push(fallback.group);
+          } catch {
+            throw err;
+          }
+          const reason = `${group.key.id}: ${fallback.names.join(', ')} refused: ${errorStatus(err).message}`;
+          rejected += fallback.refusedPoints;
+          reasons.push(reason);
+          attempts.push({ group: fallback.group, outcome: { status: 200 } });
+        }
+        written++;
+      } catch (err) {
+        const mapped = errorStatus(err);
+        reject(options, mapped, req, url);
+        attempts.push({ group, outcome: { status: mapped.status, reason: mapped.message } });
+        rejected += group.points;
+        reasons.push(`${group.key.id}: ${mapped.message}`);
+        failure ??= mapped;
+      }
+    }
+    // Nothing written and one cause: the cause's own status, so that a retryable failure is retried.
+    const sameCause = failure && attempts.every((a) => a.outcome.status === failure.status);
+    if (failure && written === 0 && sameCause) {
+      status = failure.status;
+      return sendStatus(res, encoding, status, failure.message);
+    }
+    status = 200;
+    const body = encodeExportResponse(encoding, rejected, rejected > 0 ? reasons.join('; ') : '');
+    res.statusCode = 200;
+    res.setHeader('Content-Type', OTLP_CONTENT_TYPES[encoding]);
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
+  } finally {
+    for (const { group, outcome } of attempts.length > 0 ? attempts : [{ outcome: { status } }]) {
+      options.history?.record({
+        timeSeconds,
+        method: 'POST',
+        path: url,
+        ...(group ? { key: group.key, seriesCount: seriesCount(group.families) } : {}),
+        outcome: outcome.reason === undefined && outcome.status < 300 ? 'accepted' : 'rejected',
+        statusCode: outcome.status,
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        bodyBytes,
+        ...(req.socket.remoteAddress ? { clientAddress: req.socket.remoteAddress } : {}),
+      });
+    }
+    telemetry.requests.inc({ code: String(status), handler: 'otlp', method: 'post' });
+    telemetry.pushDuration.observe({ method: 'post' }, (performance.now() - started) / 1000);
+  }
+}
+
+function reject(options: OtlpRouterOptions, mapped: ErrorStatus, req: IncomingMessage, url: string): void {
+  if (mapped.limit) options.telemetry.limitRejections.inc({ limit: mapped.limit });
+  if (mapped.expected) options.logger.warn({ method: req.method, path: url, status: mapped.status, reason: mapped.message }, 'OTLP push rejected');
+  else options.logger.error({ method: req.method, path: url, err: mapped.message }, 'OTLP push failed');
+}
