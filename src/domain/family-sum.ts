@@ -2,7 +2,8 @@
  * What a POST to a `sum` group (or a family pushed as a delta) does to a stored family, per type:
  * counters and untyped add; classic histograms add bucket by bucket when their bounds are the
  * stored ones; summaries add count and sum and keep no quantiles; native histograms add after
- * reducing both to the coarser schema and wider zero bucket; gauges take the pushed value. Series
+ * reducing both to the coarser schema and wider zero bucket; gauges take the pushed value, unless
+ * pushed as deltas (OTLP's non-monotonic delta sums), which add. Series
  * new to the family start from the pushed value; stored series the push does not name stay.
  */
 
@@ -77,7 +78,7 @@ function addHistograms(family: string, stored: Histogram, pushed: Histogram, wha
   };
 }
 
-function addSeries(family: MetricFamily, stored: Metric, pushed: Metric): Metric {
+function addSeries(family: MetricFamily, stored: Metric, pushed: Metric, gaugeDeltas: boolean): Metric {
   const what = seriesName(family.name, pushed.labels);
   switch (family.type) {
     case 'counter':
@@ -106,6 +107,7 @@ function addSeries(family: MetricFamily, stored: Metric, pushed: Metric): Metric
     case 'histogram':
       return { labels: pushed.labels, histogram: addHistograms(family.name, stored.histogram!, pushed.histogram!, what) };
     case 'gauge':
+      return gaugeDeltas ? { labels: pushed.labels, value: (stored.value ?? 0) + (pushed.value ?? 0) } : pushed;
     case 'gaugehistogram':
       return pushed;
   }
@@ -116,7 +118,7 @@ function addSeries(family: MetricFamily, stored: Metric, pushed: Metric): Metric
  * AggregationError, naming the family, when the push cannot be added; the caller then writes
  * nothing of the push.
  */
-export function addFamily(stored: FamilyValues | undefined, pushed: MetricFamily): MetricFamily {
+export function addFamily(stored: FamilyValues | undefined, pushed: MetricFamily, gaugeDeltas = false): MetricFamily {
   for (const m of pushed.metrics) checkIncrement(pushed, m);
   if (stored && stored.type !== pushed.type) {
     throw new AggregationError(`cannot add ${pushed.name}: it is stored as a ${stored.type} and pushed as a ${pushed.type}`);
@@ -132,7 +134,7 @@ export function addFamily(stored: FamilyValues | undefined, pushed: MetricFamily
       continue;
     }
     byKey.delete(key);
-    metrics.push(addSeries(pushed, s, p));
+    metrics.push(addSeries(pushed, s, p, gaugeDeltas));
   }
   for (const p of byKey.values()) metrics.push(fresh(pushed.type, p));
   return { ...pushed, metrics };

@@ -36,7 +36,8 @@ export interface PushRequest {
   readonly ttlSeconds?: number | undefined;
   /**
    * Families whose values are added to the stored ones whatever the group's mode (OTLP delta
-   * sums and histograms), with a sum group's per-type rules and errors.
+   * sums, histograms and non-monotonic sums), with a sum group's per-type rules and errors, except
+   * that gauges add too.
    */
   readonly addFamilies?: ReadonlySet<string> | undefined;
   /** The Pushkeep-Aggregation header: the mode of a group this push creates; another group's mode refuses it (409). */

@@ -54,7 +54,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
 
   const adding = new Set<string>();
   for (const f of write.families) if ((mode === 'sum' && !write.replace) || write.addFamilies?.has(f.name)) adding.add(f.name);
-  const pushed = adding.size > 0 ? await sumWithStored(ctx.statements, trx, write.families, adding, existingRows) : write.families;
+  const pushed = adding.size > 0 ? await sumWithStored(ctx.statements, trx, write.families, adding, existingRows, write.addFamilies) : write.families;
   const rendered = (family: MetricFamily) =>
     adding.has(family.name) || !write.renderedSeries?.has(family.name) ? write.render?.(family) : write.renderedSeries.get(family.name);
 

@@ -9,8 +9,9 @@ import type { Database } from './schema.js';
 /**
  * The pushed families with those named in `adding` replaced by their sum with the stored family
  * of the same name, read in the caller's transaction (which holds the group's lock, so no other
- * writer adds in between). Throws AggregationError when one cannot be added: the caller's
- * transaction then writes nothing of the push.
+ * writer adds in between). Gauges named in `deltas` add too (OTLP's non-monotonic delta sums);
+ * elsewhere a gauge takes the pushed value. Throws AggregationError when one cannot be added: the
+ * caller's transaction then writes nothing of the push.
  */
 export async function sumWithStored(
   statements: CompiledStatements,
@@ -18,6 +19,7 @@ export async function sumWithStored(
   pushed: readonly MetricFamily[],
   adding: ReadonlySet<string>,
   existingRows: readonly FamilyHead[],
+  deltas: ReadonlySet<string> = new Set(),
 ): Promise<MetricFamily[]> {
   const rows = existingRows.filter((r) => adding.has(r.name));
   const stored = new Map<string, { type: MetricType; metrics: ReturnType<typeof decodeMetrics> }>();
@@ -32,5 +34,5 @@ export async function sumWithStored(
     );
     for (const r of found) stored.set(r.name, { type: r.type as MetricType, metrics: decodeMetrics(r.metrics_json) });
   }
-  return pushed.map((f) => (adding.has(f.name) ? addFamily(stored.get(f.name), f) : f));
+  return pushed.map((f) => (adding.has(f.name) ? addFamily(stored.get(f.name), f, deltas.has(f.name)) : f));
 }
