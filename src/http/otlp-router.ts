@@ -83,6 +83,8 @@ interface Outcome {
 }
 
 function grpcCode(status: number): number {
+  if (status === 401) return GRPC_CODES.unauthenticated;
+  if (status === 403) return GRPC_CODES.permissionDenied;
   if (status === 413 || status === 429) return GRPC_CODES.resourceExhausted;
   if (status === 503) return GRPC_CODES.unavailable;
   if (status >= 500) return GRPC_CODES.internal;

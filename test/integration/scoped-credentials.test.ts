@@ -199,6 +199,32 @@ describeDialects('scoped credentials: a gateway shared by two teams', (dialect) 
     }
   });
 
+  it('checks an OTLP request against the group of every resource it carries, before storing any', async () => {
+    await pushAll(server);
+    const before = await pushedAsOps(server);
+    const resource = (service: string) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeMetrics: [{ metrics: [{ name: 'otel.runs', gauge: { dataPoints: [{ asInt: '1', timeUnixNano: '1' }] } }] }],
+    });
+    const json = { 'Content-Type': 'application/json' };
+    // One resource in the scope and one outside: refused whole.
+    const mixed = await call(
+      server,
+      'team-a',
+      'POST',
+      '/v1/metrics',
+      JSON.stringify({ resourceMetrics: [resource('team_a_otel'), resource('team_b_otel')] }),
+      json,
+    );
+    expect(mixed.status).toBe(403);
+    // A google.rpc.Status in the request's encoding, as OTLP/HTTP answers errors.
+    expect(JSON.parse(mixed.text)).toEqual({ code: 7, message: 'Forbidden: user "team-a" may only push to groups matching {job=~"team_a_.*"}' });
+    expect(await pushedAsOps(server)).toBe(before);
+    const own = await call(server, 'team-a', 'POST', '/v1/metrics', JSON.stringify({ resourceMetrics: [resource('team_a_otel')] }), json);
+    expect(own.status).toBe(200);
+    expect(await pushedAsOps(server)).toContain('otel_runs{instance="",job="team_a_otel"} 1');
+  });
+
   it("a scoped scrape shows only its own groups, merged and ordered per family, without the gateway's own metrics", async () => {
     await pushAll(server);
     const all = await pushedAsOps(server);

@@ -233,7 +233,7 @@ export function encodeExportResponse(encoding: OtlpEncoding, rejected: number, m
 }
 
 /** gRPC status codes the answers use. */
-export const GRPC_CODES = { invalidArgument: 3, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
+export const GRPC_CODES = { invalidArgument: 3, permissionDenied: 7, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
 
 /** A google.rpc.Status for an error answer. */
 export function encodeStatus(encoding: OtlpEncoding, code: number, message: string): Buffer {
