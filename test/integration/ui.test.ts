@@ -96,7 +96,8 @@ describe.skipIf(missingTools('chromium'))(titleWithTools('web UI in headless Chr
     await page.goto(`${gw.url}/`);
     expect(await page.locator('section.group').count()).toBe(100);
     await expect(page.locator('.pager').innerText()).resolves.toContain('Page 1 of 3');
-    await page.getByRole('link', { name: 'Last »' }).click();
+    // Counted once the last page has loaded whole: a click returns before the navigation ends.
+    await Promise.all([page.waitForURL(/page=3/, { waitUntil: 'load' }), page.getByRole('link', { name: 'Last »' }).click()]);
     expect(await page.locator('section.group').count()).toBe(50);
     await page.goto(`${gw.url}/?job=j3`);
     expect(await page.locator('section.group').count()).toBe(50);
