@@ -223,6 +223,8 @@ describeDialects('scoped credentials: a gateway shared by two teams', (dialect) 
     const own = await call(server, 'team-a', 'POST', '/v1/metrics', JSON.stringify({ resourceMetrics: [resource('team_a_otel')] }), json);
     expect(own.status).toBe(200);
     expect(await pushedAsOps(server)).toContain('otel_runs{instance="",job="team_a_otel"} 1');
+    // The suite's later tests expect the groups pushAll makes, and only those.
+    expect((await call(server, 'team-a', 'DELETE', '/metrics/job/team_a_otel')).status).toBe(202);
   });
 
   it("a scoped scrape shows only its own groups, merged and ordered per family, without the gateway's own metrics", async () => {
