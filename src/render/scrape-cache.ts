@@ -1,31 +1,25 @@
-import { escapeMetric, escapeMetricName, hasLegacyLabelNames, type EscapingScheme } from '../exposition/name-escaping.js';
-import { isLegacyMetricName } from '../exposition/names.js';
+import { escapeMetric, hasLegacyLabelNames, type EscapingScheme } from '../exposition/name-escaping.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
-import { hasExemplars, renderOpenMetricsFamilyHeader, renderOpenMetricsMetricLines } from '../exposition/openmetrics-renderer.js';
-import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf/encode.js';
-import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
-import { parseText } from '../exposition/text-parser.js';
+import { renderMetricLines } from '../exposition/text-renderer.js';
 import { formatFloat } from '../exposition/float-format.js';
-import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
+import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
-
-/** One group's series of one family. */
-interface GroupPart extends RenderedSeries {
-  readonly help: string | undefined;
-  /** Protobuf `metric` fields, encoded by the first protobuf scrape that needed them. */
-  pbs?: (Buffer | undefined)[];
-}
-
-/** A series' place in a block being rendered. */
-interface Entry {
-  readonly part: GroupPart;
-  readonly i: number;
-}
+import {
+  type GroupPart,
+  type Piece,
+  hasUtf8Names,
+  standalonePart,
+  sortedEntries,
+  compareKeys,
+  renderStandalone,
+  renderFamily,
+  toBuffer,
+} from './family-render.js';
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
@@ -54,8 +48,6 @@ class FamilyBlock {
 
 /** The closing line of every OpenMetrics scrape; one object, so gzipBlocks compresses it once. */
 const OPENMETRICS_EOF: Block = { text: Buffer.from('# EOF\n') };
-
-type Piece = string | Buffer;
 
 /**
  * The text 0.0.4 scrape, kept rendered. Each series is rendered once, when it is written; each
@@ -302,13 +294,6 @@ export class ScrapeCache {
   }
 }
 
-/** True when the family's name or a label name of one of its parts is not a legacy name. */
-function hasUtf8Names(name: string, parts: Iterable<GroupPart>): boolean {
-  if (!isLegacyMetricName(name)) return true;
-  for (const part of parts) if (part.original) return true;
-  return false;
-}
-
 function isTimestampGauge(name: string): boolean {
   return name === PUSH_TIME_METRIC || name === PUSH_FAILURE_TIME_METRIC;
 }
@@ -316,54 +301,6 @@ function isTimestampGauge(name: string): boolean {
 /** A copy of `s` that shares no memory with the string it was sliced from. */
 function copyString(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
-}
-
-/** A series as a part of its own, for the gateway's own families, which are rendered per scrape. */
-function standalonePart(name: string, type: MetricType, help: string | undefined, metrics: readonly Metric[]): GroupPart {
-  return { help, ...renderSeries({ name, type, metrics }, true) };
-}
-
-/** The structured series: kept, or parsed back from its own exactly-written text lines. */
-function metricOf(e: Entry, name: string, type: MetricType): Metric {
-  const kept = e.part.metrics?.[e.i];
-  if (kept) return kept;
-  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${e.part.texts[e.i]!}`, { utf8Names: true })[0];
-  return family!.metrics[0]!;
-}
-
-/**
- * The parts' series in key order. Groups differ in their grouping labels, so their series seldom
- * interleave: parts sorted by their first key usually follow one another whole, which a check of
- * neighbours confirms, and sorting 10,000 parts is much cheaper than sorting their 100,000
- * series. Otherwise every series is sorted.
- */
-function sortedEntries(parts: GroupPart[]): Entry[] {
-  const entries: Entry[] = [];
-  const nonEmpty = parts.filter((p) => p.keys.length > 0);
-  nonEmpty.sort((a, b) => compareKeys(a.keys[0]!, b.keys[0]!));
-  let ordered = true;
-  let last: string | undefined;
-  for (const part of nonEmpty) {
-    for (let i = 0; i < part.keys.length; i++) {
-      const key = part.keys[i]!;
-      if (last !== undefined && !(last < key)) ordered = false;
-      last = key;
-      entries.push({ part, i });
-    }
-  }
-  if (ordered) return entries;
-  // Ties keep the parts' own order, as they always have.
-  entries.length = 0;
-  for (const part of parts) for (let i = 0; i < part.keys.length; i++) entries.push({ part, i });
-  return entries.sort(compareEntries);
-}
-
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function compareEntries(a: Entry, b: Entry): number {
-  return compareKeys(a.part.keys[a.i]!, b.part.keys[b.i]!);
 }
 
 function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
@@ -375,121 +312,6 @@ function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string,
   const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
   return renderFamily(format, scheme, name, block.type, help, entries);
 }
-
-// The gateway's own families have legacy names only: every scheme renders them alike.
-function renderStandalone(family: MetricFamily, format: ScrapeFormat, scheme: EscapingScheme): Piece {
-  const part = standalonePart(family.name, family.type, family.help, family.metrics);
-  const entries = part.keys.map((_, i) => ({ part, i })).sort(compareEntries);
-  return renderFamily(format, hasUtf8Names(family.name, [part]) ? scheme : 'underscores', family.name, family.type, family.help, entries);
-}
-
-/**
- * One family in one scrape format from its sorted series. Text reuses each series' cached lines;
- * OpenMetrics too, as its sample lines are the text lines (openmetrics-renderer.ts) unless the
- * series has exemplars; protobuf encodes each series once and keeps the bytes.
- */
-function renderFamily(format: ScrapeFormat, scheme: EscapingScheme, name: string, type: MetricType, help: string | undefined, series: readonly Entry[]): Piece {
-  const shown = escapeMetricName(name);
-  if (scheme !== 'underscores') return renderFamilyEscaped(format, scheme, name, shown, type, help, series);
-  switch (format) {
-    case 'text': {
-      const out = new TextChunks(renderFamilyHeader(shown, help, type));
-      for (const e of series) out.add(e.part.texts[e.i]!);
-      return out.done();
-    }
-    case 'openmetrics': {
-      const out = new TextChunks(renderOpenMetricsFamilyHeader(shown, type, help));
-      for (const e of series) {
-        const metric = e.part.metrics?.[e.i];
-        out.add(metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.part.texts[e.i]!);
-      }
-      return out.done();
-    }
-    case 'protobuf':
-      return encodeFamilyFrame(
-        shown,
-        help,
-        type,
-        series.map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
-      );
-  }
-}
-
-/**
- * renderFamily for a family with UTF-8 names under a scheme other than underscores: each series
- * is rendered from its names as pushed, escaped by the scheme (allow-utf-8 keeps them, and the
- * text formats quote them). Only families with such names come here; the block is cached per
- * scheme like any other.
- */
-function renderFamilyEscaped(
-  format: ScrapeFormat,
-  scheme: Exclude<EscapingScheme, 'underscores'>,
-  name: string,
-  underscored: string,
-  type: MetricType,
-  help: string | undefined,
-  series: readonly Entry[],
-): Piece {
-  const shown = escapeMetricName(name, scheme);
-  const quote = scheme === 'allow-utf-8';
-  const metrics = series.map((e) => escapeMetric(e.part.original?.[e.i] ?? metricOf(e, underscored, type), scheme));
-  switch (format) {
-    case 'text': {
-      const out = new TextChunks(renderFamilyHeader(shown, help, type, quote));
-      for (const m of metrics) out.add(renderMetricLines(shown, type, m, quote));
-      return out.done();
-    }
-    case 'openmetrics': {
-      const out = new TextChunks(renderOpenMetricsFamilyHeader(shown, type, help, undefined, quote));
-      for (const m of metrics) out.add(renderOpenMetricsMetricLines(shown, type, m, quote));
-      return out.done();
-    }
-    case 'protobuf':
-      return encodeFamilyFrame(
-        shown,
-        help,
-        type,
-        metrics.map((m) => encodeMetricField(type, m)),
-      );
-  }
-}
-
-/**
- * A family's text, appended series by series. Appending makes a tree of pieces that V8 flattens
- * before encoding, slowly for a large family; chunks of 512 series, flattened as they fill and
- * encoded once into a buffer of their summed byte lengths, cost a fraction of that. Small
- * families stay one string.
- */
-class TextChunks {
-  private readonly chunks: string[] = [];
-  private bytes = 0;
-  private pending = 0;
-
-  constructor(private text: string) {}
-
-  add(lines: string): void {
-    this.text += lines;
-    if (++this.pending === 512) this.seal();
-  }
-
-  done(): Piece {
-    if (this.chunks.length === 0) return this.text;
-    this.seal();
-    const out = Buffer.allocUnsafe(this.bytes);
-    let at = 0;
-    for (const chunk of this.chunks) at += out.write(chunk, at);
-    return out;
-  }
-
-  private seal(): void {
-    this.bytes += Buffer.byteLength(this.text);
-    this.chunks.push(this.text);
-    this.text = '';
-    this.pending = 0;
-  }
-}
-
-const toBuffer = (piece: Piece): Buffer => (typeof piece === 'string' ? Buffer.from(piece) : piece);
 
 function freshBlock(pieces: readonly Piece[]): Block {
   return { text: pieces.length === 1 ? toBuffer(pieces[0]!) : Buffer.concat(pieces.map(toBuffer)) };
