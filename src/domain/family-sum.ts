@@ -66,7 +66,7 @@ function addHistograms(family: string, stored: Histogram, pushed: Histogram, wha
     const exemplar = p.exemplar ?? b.exemplar;
     return { upperBound: b.upperBound, cumulativeCount: b.cumulativeCount + p.cumulativeCount, ...(exemplar ? { exemplar } : {}) };
   });
-  const native = stored.native && pushed.native ? addNativeHistograms(stored, pushed, what) : undefined;
+  const native = stored.native && pushed.native ? addNativeHistograms(family, stored, pushed, what) : undefined;
   const exemplars = pushed.exemplars ?? stored.exemplars;
   return {
     sampleCount: native ? native.sampleCount : stored.sampleCount + pushed.sampleCount,

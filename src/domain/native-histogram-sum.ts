@@ -8,7 +8,7 @@
 import type { BucketSpan, Histogram, NativeHistogram } from '../exposition/types.js';
 import { AggregationError } from './aggregation.js';
 
-/** Schema of histograms with custom bucket bounds, which the model does not keep. */
+/** Schema of histograms with custom bucket bounds (customValues); they have no zero bucket and no schema to reduce. */
 const CUSTOM_BUCKETS_SCHEMA = -53;
 
 /** A native histogram as absolute bucket counts by index, in the coarse schema. */
@@ -134,16 +134,37 @@ function toDeltas(counts: readonly number[]): number[] {
   });
 }
 
+function boundsText(bounds: readonly number[]): string {
+  return `[${bounds.map(String).join(', ')}]`;
+}
+
 /**
- * stored + pushed for two histograms that both carry a native part (`what` names the series in
- * errors). The classic parts are the caller's; the sample count and sum are added here.
+ * Custom buckets are added index by index, which only means something when both histograms cut the
+ * same bounds; a histogram that arrived without its bounds cannot be compared at all.
  */
-export function addNativeHistograms(stored: Histogram, pushed: Histogram, what: string): { native: NativeHistogram; sampleCount: number } {
+function checkCustomBounds(family: string, stored: NativeHistogram, pushed: NativeHistogram, what: string): void {
+  const a = stored.customValues;
+  const b = pushed.customValues;
+  if (a === undefined || b === undefined) {
+    throw new AggregationError(`cannot add ${what}: a custom-bucket native histogram came without its bucket bounds, so they cannot be compared`);
+  }
+  if (a.length !== b.length || a.some((bound, i) => bound !== b[i])) {
+    throw new AggregationError(
+      `cannot add histogram ${family}: pushed custom bucket bounds ${boundsText(b)} differ from the stored ${boundsText(a)} (custom buckets are added only when the bounds are equal)`,
+    );
+  }
+}
+
+/**
+ * stored + pushed for two histograms that both carry a native part (`family` and `what` name the
+ * family and the series in errors). The classic parts are the caller's; the sample count and sum are added here.
+ */
+export function addNativeHistograms(family: string, stored: Histogram, pushed: Histogram, what: string): { native: NativeHistogram; sampleCount: number } {
   const a = stored.native!;
   const b = pushed.native!;
   if (a.schema === CUSTOM_BUCKETS_SCHEMA || b.schema === CUSTOM_BUCKETS_SCHEMA) {
     if (a.schema !== b.schema) throw new AggregationError(`cannot add ${what}: a custom-bucket native histogram and an exponential one`);
-    throw new AggregationError(`cannot add ${what}: custom-bucket native histograms are not added, since their bucket bounds are not kept to compare`);
+    checkCustomBounds(family, a, b, what);
   }
   const x = expand(a);
   const y = expand(b);
@@ -151,14 +172,17 @@ export function addNativeHistograms(stored: Histogram, pushed: Histogram, what: 
   reduceSchema(x, schema);
   reduceSchema(y, schema);
   // Each histogram may push the threshold up to one of its bucket boundaries; settle when both agree.
+  // Custom buckets have no zero bucket, and their indexes are not exponential bounds.
   let threshold = Math.max(x.zeroThreshold, y.zeroThreshold);
-  for (let round = 0; round < 64; round++) {
+  for (let round = 0; round < 64 && schema !== CUSTOM_BUCKETS_SCHEMA; round++) {
     const next = fitThreshold(y, fitThreshold(x, threshold));
     if (next === threshold) break;
     threshold = next;
   }
-  widenZeroBucket(x, threshold);
-  widenZeroBucket(y, threshold);
+  if (schema !== CUSTOM_BUCKETS_SCHEMA) {
+    widenZeroBucket(x, threshold);
+    widenZeroBucket(y, threshold);
+  }
   for (const side of ['positive', 'negative'] as const) for (const [i, c] of y[side]) x[side].set(i, (x[side].get(i) ?? 0) + c);
   const float = isFloat(a) || isFloat(b);
   const positive = compact(x.positive);
@@ -167,6 +191,7 @@ export function addNativeHistograms(stored: Histogram, pushed: Histogram, what: 
   const zeroCount = x.zeroCount + y.zeroCount;
   const native: NativeHistogram = {
     schema,
+    ...(a.customValues !== undefined ? { customValues: a.customValues } : {}),
     zeroThreshold: Math.max(threshold, x.zeroThreshold),
     zeroCount: float ? 0 : zeroCount,
     zeroCountFloat: float ? zeroCount : 0,

@@ -71,6 +71,8 @@ export interface NativeHistogram {
   readonly positiveSpans: readonly BucketSpan[];
   readonly positiveDeltas: readonly number[];
   readonly positiveCounts: readonly number[];
+  /** The custom bucket upper bounds, in increasing order; present only for schema -53 (custom buckets). */
+  readonly customValues?: readonly number[];
 }
 
 /**

@@ -94,9 +94,27 @@ describe('native histograms in a sum', () => {
     expect(sum.native!.sampleCountFloat).toBe(4.25);
   });
 
-  it('refuses custom-bucket histograms, whose bounds are not kept to compare', () => {
-    const custom = histogramFamily({ sampleCount: 1, sampleSum: 1, buckets: [], native: native(-53, 0, 0, { 0: 1 }) });
-    expect(() => addFamily(custom, custom)).toThrow(/custom-bucket native histograms are not added/);
+  it('adds custom-bucket histograms bucket by bucket when their bounds are equal, and keeps the bounds', () => {
+    const custom = (counts: Record<number, number>, total: number, bounds: number[]) =>
+      histogramFamily({ sampleCount: total, sampleSum: total, buckets: [], native: native(-53, 0, 0, counts, { customValues: bounds }) });
+    const sum = addFamily(custom({ 0: 1, 2: 3 }, 4, [0.5, 1, 2]), custom({ 1: 2, 2: 1 }, 3, [0.5, 1, 2])).metrics[0]!.histogram!;
+    expect(buckets(sum.native!)).toEqual({ 0: 1, 1: 2, 2: 4 });
+    expect(sum.native!.schema).toBe(-53);
+    expect(sum.native!.customValues).toEqual([0.5, 1, 2]);
+    expect(sum.sampleCount).toBe(7);
+  });
+
+  it('refuses custom-bucket histograms whose bounds differ, naming the family and both bound lists', () => {
+    const stored = histogramFamily({ sampleCount: 1, sampleSum: 1, buckets: [], native: native(-53, 0, 0, { 0: 1 }, { customValues: [0.5, 1] }) });
+    const pushed = histogramFamily({ sampleCount: 1, sampleSum: 1, buckets: [], native: native(-53, 0, 0, { 0: 1 }, { customValues: [0.5, 2] }) });
+    expect(() => addFamily(stored, pushed)).toThrow(/cannot add histogram h: pushed custom bucket bounds \[0\.5, 2\] differ from the stored \[0\.5, 1\]/);
+  });
+
+  it('refuses custom-bucket histograms that came without their bounds, and custom with exponential', () => {
+    const bare = histogramFamily({ sampleCount: 1, sampleSum: 1, buckets: [], native: native(-53, 0, 0, { 0: 1 }) });
+    expect(() => addFamily(bare, bare)).toThrow(/without its bucket bounds/);
+    const exponential = histogramFamily({ sampleCount: 1, sampleSum: 1, buckets: [], native: native(0, 0, 0, { 0: 1 }) });
+    expect(() => addFamily(bare, exponential)).toThrow(/a custom-bucket native histogram and an exponential one/);
   });
 });
 

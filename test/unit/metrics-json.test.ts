@@ -15,6 +15,33 @@ describe('metrics_json encoding', () => {
     ],
     ['negative zero', [{ labels: [], value: -0 }]],
     ['summary with special values', [{ labels: [], summary: { sampleCount: 0, sampleSum: -0, quantiles: [{ quantile: 0.5, value: NaN }] } }]],
+    [
+      'custom-bucket native histogram with its bounds',
+      [
+        {
+          labels: [],
+          histogram: {
+            sampleCount: 3,
+            sampleSum: 4,
+            buckets: [],
+            native: {
+              schema: -53,
+              zeroThreshold: 0,
+              zeroCount: 0,
+              zeroCountFloat: 0,
+              sampleCountFloat: 0,
+              negativeSpans: [],
+              negativeDeltas: [],
+              negativeCounts: [],
+              positiveSpans: [{ offset: 0, length: 3 }],
+              positiveDeltas: [1, 0, 0],
+              positiveCounts: [],
+              customValues: [0.5, 1, 2.5],
+            },
+          },
+        },
+      ],
+    ],
     ['histogram with +Inf bucket', [{ labels: [], histogram: { sampleCount: 2, sampleSum: 3, buckets: [{ upperBound: Infinity, cumulativeCount: 2 }] } }]],
   ])('round-trips %s exactly', (_name, metrics) => {
     const back = decodeMetrics(encodeMetrics(metrics));
