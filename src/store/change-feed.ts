@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ChangeCursor, StoreChanges, StoredGroup } from './metric-store.js';
 import type { Database } from './schema.js';
 import type { StoreContext } from './store-context.js';
@@ -40,11 +40,17 @@ export async function recordRemoved(dialect: StoreDialect, trx: Transaction<Data
  * stamped at or after the caller's previous horizon.
  */
 export async function changesSince(ctx: StoreContext, cursor: ChangeCursor | undefined): Promise<StoreChanges> {
+  // Both reads on one connection: each acquisition from a pool that pushes keep busy waits its
+  // turn behind them, and every scrape of a replica waits for this.
+  return ctx.db.connection().execute((db) => changesOn(ctx, db, cursor));
+}
+
+async function changesOn(ctx: StoreContext, db: Kysely<Database>, cursor: ChangeCursor | undefined): Promise<StoreChanges> {
   const { rows } = await sql<{ kind: number; id: number; seq: number }>`
     ${ctx.dialect.horizonRow()}
     UNION ALL SELECT 1, reset_seq, pruned_seq FROM store_version WHERE id = 1
     UNION ALL SELECT 2, id, changed_seq FROM metric_group WHERE changed_seq >= ${cursor?.horizon ?? 0}
-    UNION ALL SELECT 3, group_id, seq FROM deleted_group WHERE seq >= ${cursor?.horizon ?? 0}`.execute(ctx.db);
+    UNION ALL SELECT 3, group_id, seq FROM deleted_group WHERE seq >= ${cursor?.horizon ?? 0}`.execute(db);
   let horizon = 0;
   let resetSeq = 0;
   let prunedSeq = 0;
@@ -69,7 +75,7 @@ export async function changesSince(ctx: StoreContext, cursor: ChangeCursor | und
   }
   const ids = [...stamped].filter(([id, seq]) => cursor.seen.get(id) !== seq).map(([id]) => id);
   const removed = new Set([...tombstones.keys()].filter((id) => !cursor.seenRemoved.has(id)));
-  const groups = await loadGroupsById(ctx.db, ids);
+  const groups = await loadGroupsById(db, ids);
   const present = new Set(groups.map((g) => g.id));
   // Changed, then removed before we loaded it.
   for (const id of ids) if (!present.has(id)) removed.add(id);
