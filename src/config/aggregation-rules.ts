@@ -6,9 +6,8 @@
  * mode; a Pushkeep-Aggregation header on the creating push beats every rule.
  */
 
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
+import { loadRules, parseRulesFile, type RuleKind } from './rules-file.js';
 import { AggregationPolicy, isAggregationMode, type AggregationRule } from '../domain/aggregation.js';
 import { GroupSelector } from '../domain/group-matcher.js';
 import { PushError } from '../domain/push-error.js';
@@ -31,23 +30,16 @@ export function parseAggregationRule(text: string, source = '--aggregation.rule'
   }
 }
 
+const AGGREGATION_RULES: RuleKind<AggregationRule> = {
+  flag: 'aggregation',
+  exampleValue: 'sum',
+  exampleSelector: 'job=~"lambda_.*"',
+  parse: (text, source) => parseAggregationRule(text, source),
+};
+
 /** A rules file: a YAML list of rule strings, or an object with that list under `rules`. */
 export function parseAggregationRulesFile(text: string, path: string): AggregationRule[] {
-  const source = `--aggregation.rules-file ${path}`;
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`invalid YAML in ${source}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (doc === null || doc === undefined) return [];
-  const list = Array.isArray(doc) ? doc : typeof doc === 'object' && 'rules' in doc ? (doc as { rules: unknown }).rules : undefined;
-  if (!Array.isArray(list)) throw new ConfigError(`invalid ${source}: expected a YAML list of rules such as - job=~"lambda_.*"=sum`);
-  return list.map((item, i) => {
-    if (typeof item !== 'string')
-      throw new ConfigError(`invalid ${source}: entry ${i + 1} is not a string; quote rules that start with { ("{job=\\"x\\"}=sum")`);
-    return parseAggregationRule(item, `${source} (entry ${i + 1})`);
-  });
+  return parseRulesFile(AGGREGATION_RULES, text, path);
 }
 
 export interface AggregationFlags {
@@ -57,16 +49,7 @@ export interface AggregationFlags {
 }
 
 /** The policy from the flags, the rules file read now; throws ConfigError on anything wrong. */
-export function loadAggregationPolicy(flags: AggregationFlags, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): AggregationPolicy {
-  const rules = flags.rules.map((text) => parseAggregationRule(text));
-  if (flags.rulesFile !== '') {
-    let text: string;
-    try {
-      text = readFile(flags.rulesFile);
-    } catch (err) {
-      throw new ConfigError(`cannot read --aggregation.rules-file ${flags.rulesFile}: ${(err as Error).message}`);
-    }
-    rules.push(...parseAggregationRulesFile(text, flags.rulesFile));
-  }
+export function loadAggregationPolicy(flags: AggregationFlags, readFile?: (path: string) => string): AggregationPolicy {
+  const rules = loadRules(AGGREGATION_RULES, flags, readFile);
   return new AggregationPolicy(Object.freeze(rules));
 }

@@ -6,10 +6,9 @@
  * and `0` keeps matching groups forever.
  */
 
-import { readFileSync } from 'node:fs';
 import { validateDetailed } from 'node-cron';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
+import { loadRules, parseRulesFile as parseRulesFileOf, type RuleKind } from './rules-file.js';
 import { parseDuration } from '../exposition/duration.js';
 import type { RetentionRule, RetentionSettings } from '../domain/retention-policy.js';
 import { GroupSelector } from '../domain/group-matcher.js';
@@ -44,31 +43,16 @@ export function parseRetentionRule(text: string, source = '--retention.rule'): R
   return { text, selector, ttlSeconds: ttlMs / 1000 };
 }
 
-/**
- * Parses a rules file: a YAML list of rule strings in the same syntax, e.g.
- * ```yaml
- * - job=~"flink_.*"=1h
- * - '{job="backup"}=0'
- * ```
- * or an object with that list under `rules`.
- */
+const RETENTION_RULES: RuleKind<RetentionRule> = {
+  flag: 'retention',
+  exampleValue: '1h',
+  exampleSelector: 'job=~"flink_.*"',
+  parse: (text, source) => parseRetentionRule(text, source),
+};
+
+/** A rules file: a YAML list of rule strings, or an object with that list under `rules`. */
 export function parseRulesFile(text: string, path: string): RetentionRule[] {
-  const source = `--retention.rules-file ${path}`;
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`invalid YAML in ${source}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (doc === null || doc === undefined) return [];
-  const list = Array.isArray(doc) ? doc : typeof doc === 'object' && 'rules' in doc ? (doc as { rules: unknown }).rules : undefined;
-  if (!Array.isArray(list)) throw new ConfigError(`invalid ${source}: expected a YAML list of rules such as - job=~"flink_.*"=1h`);
-  return list.map((item, i) => {
-    if (typeof item !== 'string') {
-      throw new ConfigError(`invalid ${source}: entry ${i + 1} is not a string; quote rules that start with { ("{job=\\"x\\"}=1h")`);
-    }
-    return parseRetentionRule(item, `${source} (entry ${i + 1})`);
-  });
+  return parseRulesFileOf(RETENTION_RULES, text, path);
 }
 
 /** Throws ConfigError unless `schedule` is a cron expression node-cron accepts. */
@@ -90,16 +74,7 @@ export interface RetentionFlags {
 }
 
 /** The settings from the flags, the rules file read now; throws ConfigError on anything wrong. */
-export function loadRetentionSettings(flags: RetentionFlags, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): RetentionSettings {
-  const rules = flags.rules.map((text) => parseRetentionRule(text));
-  if (flags.rulesFile !== '') {
-    let text: string;
-    try {
-      text = readFile(flags.rulesFile);
-    } catch (err) {
-      throw new ConfigError(`cannot read --retention.rules-file ${flags.rulesFile}: ${(err as Error).message}`);
-    }
-    rules.push(...parseRulesFile(text, flags.rulesFile));
-  }
+export function loadRetentionSettings(flags: RetentionFlags, readFile?: (path: string) => string): RetentionSettings {
+  const rules = loadRules(RETENTION_RULES, flags, readFile);
   return Object.freeze({ rules: Object.freeze(rules), defaultTtlSeconds: flags.ttlMs / 1000, schedule: checkSchedule(flags.schedule) });
 }
