@@ -1,4 +1,4 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { GroupSelector, LabelMatcher } from '../domain/group-matcher.js';
 import { compareUtf8 } from '../domain/grouping-key.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../domain/history-query.js';
 import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair } from '../exposition/types.js';
-import type { Database } from './schema.js';
+import type { Database, PushAttemptTable } from './schema.js';
 
 // Rows one request may examine when the filters reject most of them: the page then ends early,
 // with a cursor where the reading stopped.
@@ -41,21 +41,8 @@ const COLUMNS = [
 
 type Where = ExpressionBuilder<Database, 'push_attempt'>;
 
-interface AttemptRow {
-  id: number | string;
-  time_seconds: number;
-  method: string;
-  path: string;
-  grouping_key: string | null;
-  job: string | null;
-  labels_json: string | null;
-  outcome: 'accepted' | 'rejected';
-  status_code: number;
-  reason: string | null;
-  body_bytes: number | string;
-  series_count: number | null;
-  client_address: string | null;
-}
+/** A push_attempt row as read: PostgreSQL returns its bigint columns as strings. */
+type AttemptRow = Omit<Selectable<PushAttemptTable>, 'id' | 'body_bytes'> & { id: number | string; body_bytes: number | string };
 
 /**
  * The push_attempt table read newest first through its (…, time_seconds, id) indexes (migration
