@@ -13,7 +13,6 @@ type ValueResult = Extract<Result, { kind: 'value' }>;
 export interface RunInfo {
   startedAt: Date;
   quick: boolean;
-  storage: 'sqlite' | 'postgres';
   scenarios: readonly string[];
   targets: readonly TargetName[];
   durationS: number;
@@ -24,6 +23,8 @@ export interface RunInfo {
 export type Verdict = 'MET' | 'NOT MET' | 'N/A' | 'INFO';
 
 export interface TargetCheck {
+  /** The issue that set the target. */
+  issue: number;
   goal: string;
   measured: string;
   verdict: Verdict;
@@ -31,8 +32,9 @@ export interface TargetCheck {
 
 const REFERENCES: readonly TargetName[] = ['official', 'express', 'node'];
 
-/** The subject of the verdicts: plain Pushkeep, whatever else ran beside it. */
+/** The subject of the verdicts: plain Pushkeep on SQLite, whatever else ran beside it, and on PostgreSQL. */
 const SUBJECT: TargetName = 'pushkeep';
+const PG_SUBJECT: TargetName = 'pushkeep-pg';
 
 export function loadTable(results: readonly Result[]): string {
   const loads = results.filter((r): r is LoadResult => r.kind === 'load');
@@ -81,72 +83,73 @@ export function skippedTable(results: readonly Result[]): string {
   );
 }
 
-/** The verdict on every target of issue 10, from this run's figures only. */
+/** The verdict on every target of issues 10, 19, 20 and 23, from this run's figures only. */
 export function checkTargets(results: readonly Result[]): TargetCheck[] {
   const loads = results.filter((r): r is LoadResult => r.kind === 'load');
   const values = results.filter((r): r is ValueResult => r.kind === 'value');
   const checks: TargetCheck[] = [];
+  let issue = 10;
+  const push = (check: Omit<TargetCheck, 'issue'>): void => {
+    checks.push({ issue, ...check });
+  };
   const pk = (metric: string): LoadResult | undefined => find(loads, metric, SUBJECT);
 
-  const rateRatio = (metric: string, ref: TargetName, min: number, goal: string): void => {
-    const a = pk(metric);
+  const rateRatio = (metric: string, ref: TargetName, min: number, goal: string, subject: TargetName = SUBJECT): void => {
+    const a = find(loads, metric, subject);
     const b = find(loads, metric, ref);
     if (!a || !b) {
-      checks.push({ goal, measured: missing(a, b, ref), verdict: 'N/A' });
+      push({ goal, measured: missing(a, b, ref, subject), verdict: 'N/A' });
       return;
     }
     const ratio = a.figures.rps / b.figures.rps;
-    checks.push({
+    push({
       goal,
       measured: `${fmtRatio(ratio)} (${fmtNumber(a.figures.rps)} vs ${fmtNumber(b.figures.rps)} req/s)`,
       verdict: ratio >= min ? 'MET' : 'NOT MET',
+    });
+  };
+  const p99AtMost = (metric: string, ref: TargetName, goal: string, subject: TargetName = SUBJECT): void => {
+    const a = find(loads, metric, subject);
+    const b = find(loads, metric, ref);
+    if (!a || !b) {
+      push({ goal, measured: missing(a, b, ref, subject), verdict: 'N/A' });
+      return;
+    }
+    push({
+      goal,
+      measured: `${fmtMs(a.figures.p99Ms)} vs ${fmtMs(b.figures.p99Ms)} ms`,
+      verdict: a.figures.p99Ms <= b.figures.p99Ms ? 'MET' : 'NOT MET',
     });
   };
 
   rateRatio('push_small', 'official', 50, 'push_small >= 50x the official');
   rateRatio('push_small', 'express', 0.6, 'push_small >= 60% of bare Express');
 
-  {
-    const goal = 'aggregate_small >= 2/3 of push_small';
-    const sums = pk('aggregate_small');
-    const small = pk('push_small');
-    if (!sums || !small) checks.push({ goal, measured: 'not measured', verdict: 'N/A' });
-    else {
-      const ratio = sums.figures.rps / small.figures.rps;
-      checks.push({
-        goal,
-        measured: `${fmtRatio(ratio)} (${fmtNumber(sums.figures.rps)} vs ${fmtNumber(small.figures.rps)} req/s)`,
-        verdict: ratio >= 2 / 3 ? 'MET' : 'NOT MET',
-      });
+  /** One figure of the subject against another of the same run, both req/s. */
+  const relative = (goal: string, mine: LoadResult | undefined, other: LoadResult | undefined, min: number): void => {
+    if (!mine || !other) {
+      push({ goal, measured: 'not measured', verdict: 'N/A' });
+      return;
     }
-  }
+    const ratio = mine.figures.rps / other.figures.rps;
+    push({
+      goal,
+      measured: `${fmtRatio(ratio)} (${fmtNumber(mine.figures.rps)} vs ${fmtNumber(other.figures.rps)} req/s)`,
+      verdict: ratio >= min ? 'MET' : 'NOT MET',
+    });
+  };
 
   {
     const goal = 'push_into_large p99 <= 2x push_small p99';
     const large = pk('push_into_large');
     const small = pk('push_small');
-    if (!large || !small) checks.push({ goal, measured: 'not measured', verdict: 'N/A' });
+    if (!large || !small) push({ goal, measured: 'not measured', verdict: 'N/A' });
     else {
       const ratio = large.figures.p99Ms / small.figures.p99Ms;
-      checks.push({
+      push({
         goal,
         measured: `${fmtRatio(ratio)} (${fmtMs(large.figures.p99Ms)} vs ${fmtMs(small.figures.p99Ms)} ms)`,
         verdict: ratio <= 2 ? 'MET' : 'NOT MET',
-      });
-    }
-  }
-
-  {
-    const goal = 'otlp_small: an OTLP request costs no more than a text push of the same 100 series';
-    const otlp = pk('otlp_small/otlp');
-    const text = pk('otlp_small/text');
-    if (!otlp || !text) checks.push({ goal, measured: 'not measured', verdict: 'N/A' });
-    else {
-      const ratio = otlp.figures.rps / text.figures.rps;
-      checks.push({
-        goal,
-        measured: `${fmtRatio(ratio)} (${fmtNumber(otlp.figures.rps)} vs ${fmtNumber(text.figures.rps)} req/s)`,
-        verdict: ratio >= 1 ? 'MET' : 'NOT MET',
       });
     }
   }
@@ -165,32 +168,26 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     const mine = find(values, metric, SUBJECT);
     const official = find(values, metric, 'official');
     if (!mine || (needsOfficial && !official)) {
-      checks.push({ goal, measured: missing(mine, official, 'official'), verdict: 'N/A' });
+      push({ goal, measured: missing(mine, official, 'official'), verdict: 'N/A' });
       return;
     }
-    checks.push({ goal, ...judge(mine, official) });
+    push({ goal, ...judge(mine, official) });
   };
+  const atMostOfficial = (metric: string, goal: string, share = 1): void =>
+    valueCheck(
+      metric,
+      goal,
+      (mine, official) => {
+        const partial = [mine, official].find((r) => r?.partial);
+        const measured = `${fmtValue(mine)} vs ${official ? fmtValue(official) : '?'}`;
+        if (partial) return { measured: `${measured} (${partial.target}: ${partial.note ?? ''})`, verdict: 'N/A' };
+        return { measured, verdict: mine.value <= (official?.value ?? Number.NaN) * share ? 'MET' : 'NOT MET' };
+      },
+      true,
+    );
 
-  valueCheck(
-    'restart/complete_scrape',
-    'restart to a complete scrape (100k series) <= the official',
-    (mine, official) => ({
-      measured: `${fmtMsValue(mine.value)} vs ${fmtMsValue(official?.value ?? Number.NaN)}`,
-      verdict: mine.value <= (official?.value ?? Number.NaN) ? 'MET' : 'NOT MET',
-    }),
-    true,
-  );
-  valueCheck(
-    'memory/1M',
-    'memory at 1,000,000 series <= half the official',
-    (mine, official) => {
-      const partial = [mine, official].find((r) => r?.partial);
-      const measured = `${mine.value.toFixed(0)} MB vs ${official?.value.toFixed(0) ?? '?'} MB`;
-      if (partial) return { measured: `${measured} (${partial.target}: ${partial.note ?? ''})`, verdict: 'N/A' };
-      return { measured, verdict: mine.value <= (official?.value ?? Number.NaN) / 2 ? 'MET' : 'NOT MET' };
-    },
-    true,
-  );
+  atMostOfficial('restart/complete_scrape', 'restart to a complete scrape (100k series) <= the official');
+  atMostOfficial('memory/1M', 'memory at 1,000,000 series <= half the official', 0.5);
   for (const [metric, goal] of [
     ['wipe_5000', 'wiping 5,000 groups < 1 s'],
     ['expire_5000', 'expiring 5,000 groups < 1 s after their TTL'],
@@ -198,11 +195,12 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     valueCheck(metric, goal, (mine) => ({ measured: fmtMsValue(mine.value), verdict: mine.value < 1000 ? 'MET' : 'NOT MET' }), false);
   }
 
-  {
-    const mine = loads.filter((r) => r.target === SUBJECT);
+  for (const subject of [SUBJECT, PG_SUBJECT]) {
+    const mine = loads.filter((r) => r.target === subject);
+    if (subject === PG_SUBJECT && mine.length === 0) continue;
     const bad = mine.filter((r) => r.figures.non2xx > 0 || r.figures.errors > 0);
-    checks.push({
-      goal: 'no non-2xx replies or errors under load',
+    push({
+      goal: `no non-2xx replies or errors under load (${subject})`,
       measured:
         mine.length === 0
           ? 'not measured'
@@ -213,12 +211,30 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     });
   }
 
+  issue = 19;
+  relative('aggregate_small >= 2/3 of push_small', pk('aggregate_small'), pk('push_small'), 2 / 3);
+
+  issue = 20;
+  relative('otlp_small: an OTLP protobuf request costs no more than a text push of the same 100 series', pk('otlp_small/otlp'), pk('otlp_small/text'), 1);
+  relative('otlp_small: an OTLP/JSON request costs no more than a text push of the same 100 series', pk('otlp_small/otlp_json'), pk('otlp_small/text'), 1);
+
+  issue = 23;
+  rateRatio('push_small', 'official', 20, 'PostgreSQL: push_small >= 20x the official', PG_SUBJECT);
+  rateRatio('put_replace', 'official', 5, 'PostgreSQL: put_replace >= 5x the official', PG_SUBJECT);
+  rateRatio('mixed/scrape', 'official', 3, 'PostgreSQL: mixed, scrapes/s >= 3x the official', PG_SUBJECT);
+  p99AtMost('mixed/scrape', 'official', "PostgreSQL: mixed, scrape p99 <= the official's", PG_SUBJECT);
+  rateRatio('put_replace', 'official', 15, 'SQLite: put_replace >= 15x the official');
+  p99AtMost('put_replace', 'official', "SQLite: put_replace p99 <= the official's");
+  atMostOfficial('memory/100k', "SQLite: RSS at 100k series <= the official's");
+  atMostOfficial('restart/ready', "SQLite: start to ready with 100k series <= the official's");
+  atMostOfficial('memory/1M', "SQLite: RSS at 1M series <= half the official's", 0.5);
+
   // What fsync per commit costs is asked for, not bounded: report it beside the verdicts.
   for (const metric of ['push_small', 'put_replace']) {
     const plain = pk(metric);
     const synced = find(loads, metric, 'pushkeep-fsync');
     if (plain && synced) {
-      checks.push({
+      push({
         goal: `cost of --storage.sync=full on ${metric}`,
         measured: `${fmtRatio(synced.figures.rps / plain.figures.rps)} of the rate, p99 ${fmtMs(synced.figures.p99Ms)} vs ${fmtMs(plain.figures.p99Ms)} ms`,
         verdict: 'INFO',
@@ -230,9 +246,9 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
 
 export function checksTable(checks: readonly TargetCheck[]): string {
   return markdownTable(
-    ['target (issue 10)', 'measured', 'verdict'],
-    checks.map((c) => [c.goal, c.measured, c.verdict]),
-    3,
+    ['issue', 'target', 'measured', 'verdict'],
+    checks.map((c) => [String(c.issue), c.goal, c.measured, c.verdict]),
+    4,
   );
 }
 
@@ -263,14 +279,15 @@ export function renderReport(info: RunInfo, results: readonly Result[]): string 
     `- Machine: \`${machine.uname}\``,
     `- CPU: ${machine.cpu} (${machine.cores} cores available)`,
     `- Node: ${machine.node}`,
-    `- Run: ${info.quick ? 'quick smoke run (figures not representative)' : 'full run'}; storage ${info.storage}; ` +
+    `- Run: ${info.quick ? 'quick smoke run (figures not representative)' : 'full run'}; ` +
       `load phases of ${info.durationS} s or ${info.maxRequests.toLocaleString('en-US')} requests, generated by ${info.generator}`,
     `- Scenarios: ${info.scenarios.join(', ')}`,
     `- Targets: ${info.targets.join(', ')}`,
     '',
     'Ratios compare figures of this run only. `·` is the target itself, `–` a figure not measured.',
     'The official gateway is filled by an unchecked instance and restarted checked from its persistence file;',
-    'in the memory scenario it runs unchecked throughout (see bench/scenarios.ts).',
+    'in the memory scenario it runs unchecked throughout (see bench/scenarios.ts). `pushkeep` stores in a fresh',
+    'SQLite file per start; `pushkeep-pg` in a fresh PostgreSQL database per scenario.',
     '',
     '## Throughput and latency',
     '',
@@ -294,8 +311,8 @@ function find<R extends Result>(results: readonly R[], metric: string, target: T
   return results.find((r) => r.metric === metric && r.target === target);
 }
 
-function missing(mine: unknown, other: unknown, ref: TargetName): string {
-  if (!mine) return `${SUBJECT} not measured`;
+function missing(mine: unknown, other: unknown, ref: TargetName, subject: TargetName = SUBJECT): string {
+  if (!mine) return `${subject} not measured`;
   if (!other) return `${ref} not measured`;
   return 'not measured';
 }
@@ -331,6 +348,10 @@ function fmtMs(ms: number): string {
 function fmtMsValue(ms: number): string {
   if (!Number.isFinite(ms)) return '–';
   return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms).toLocaleString('en-US')} ms`;
+}
+
+function fmtValue(r: ValueResult): string {
+  return r.unit === 'MB' ? `${r.value.toFixed(0)} MB` : fmtMsValue(r.value);
 }
 
 function fmtRatio(r: number): string {

@@ -2,9 +2,12 @@
 // servers, one target at a time, prints the tables and verdicts and writes them to bench/RESULTS.md.
 //
 //   --only=push_small,scrape_large   scenarios to run (default: all)
-//   --targets=pushkeep,official      targets to run (default: pushkeep,official,express,node; also pushkeep-fsync)
+//   --targets=pushkeep,official      targets to run (default: pushkeep,pushkeep-pg,official,express,node;
+//                                    also pushkeep-fsync)
 //   --quick                          a smoke run: 2 s load phases, short fill and memory budgets
-//   --storage=postgres               Pushkeep on $TEST_POSTGRES_URL instead of a fresh SQLite file
+//
+// pushkeep-pg is Pushkeep on PostgreSQL: each scenario gets a database of its own, created through
+// $PUSHKEEP_BENCH_POSTGRES_URL, else $TEST_POSTGRES_URL, else the local server's `postgres` database.
 //   --generator=autocannon           load generator (default: wrk when installed, else autocannon)
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +17,7 @@ import { renderReport, writeReport } from './report.js';
 import { SCENARIO_NAMES, SCENARIOS } from './scenarios.js';
 import type { BenchConfig, Result, ScenarioName } from './scenarios.js';
 import { killAllChildren } from './children.js';
+import { BenchDatabases, DEFAULT_POSTGRES_URL } from './postgres-databases.js';
 import type { Generator } from './load.js';
 import { DEFAULT_TARGETS, findOnPath, isTargetName, TARGET_NAMES, unavailableReason } from './targets.js';
 import type { Environment, TargetName } from './targets.js';
@@ -24,7 +28,6 @@ interface Args {
   scenarios: ScenarioName[];
   targets: TargetName[];
   quick: boolean;
-  storage: 'sqlite' | 'postgres';
   generator: Generator;
 }
 
@@ -33,7 +36,6 @@ function parseArgs(argv: readonly string[]): Args {
     scenarios: [...SCENARIO_NAMES],
     targets: [...DEFAULT_TARGETS],
     quick: false,
-    storage: 'sqlite',
     generator: findOnPath('wrk') ? 'wrk' : 'autocannon',
   };
   for (const arg of argv) {
@@ -62,9 +64,7 @@ function parseArgs(argv: readonly string[]): Args {
         });
         break;
       case '--storage':
-        if (value !== 'sqlite' && value !== 'postgres') throw new UsageError('--storage is sqlite or postgres');
-        args.storage = value;
-        break;
+        throw new UsageError('--storage is gone: PostgreSQL is the pushkeep-pg target (--targets=pushkeep-pg)');
       case '--generator':
         if (value !== 'wrk' && value !== 'autocannon') throw new UsageError('--generator is wrk or autocannon');
         if (value === 'wrk' && !findOnPath('wrk')) throw new UsageError('wrk is not installed');
@@ -95,16 +95,18 @@ async function main(): Promise<number> {
     killAllChildren();
     rmSync(tmpDir, { recursive: true, force: true });
   });
+  const postgresUrl = [process.env['PUSHKEEP_BENCH_POSTGRES_URL'], process.env['TEST_POSTGRES_URL']].find((u) => u !== undefined && u !== '');
+  const postgres = args.targets.includes('pushkeep-pg') ? await BenchDatabases.open(postgresUrl ?? DEFAULT_POSTGRES_URL) : 'not asked for';
+  const env: Environment = { repoRoot, tmpDir, postgres };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       console.error(`\nbench: ${signal}, stopping every target`);
-      process.exit(130);
+      killAllChildren();
+      // DROP DATABASE ... WITH (FORCE) does not wait for the killed targets' connections to close.
+      const dropped = typeof postgres === 'string' ? Promise.resolve() : postgres.dropAll();
+      void dropped.catch(() => undefined).finally(() => process.exit(130));
     });
   }
-
-  const env: Environment = { repoRoot, tmpDir, storage: args.storage };
-  const postgresUrl = process.env['TEST_POSTGRES_URL'];
-  if (postgresUrl !== undefined && postgresUrl !== '') env.postgresUrl = postgresUrl;
   const common = { env, generator: args.generator, log };
   const cfg: BenchConfig = args.quick
     ? { ...common, quick: true, durationS: 2, warmupS: 1, maxRequests: 200_000, longestPhaseS: 20, fillBudgetS: 60, memoryStepBudgetS: 20 }
@@ -133,16 +135,17 @@ async function main(): Promise<number> {
           log(`    failed: ${message}`);
         }
       }
+      if (typeof postgres !== 'string') await postgres.dropAll();
     }
   } finally {
     killAllChildren();
+    if (typeof postgres !== 'string') await postgres.dropAll().catch((err: unknown) => log(`could not drop the benchmark databases: ${String(err)}`));
   }
 
   const report = renderReport(
     {
       startedAt,
       quick: args.quick,
-      storage: args.storage,
       scenarios: args.scenarios,
       targets: args.targets,
       durationS: cfg.durationS,

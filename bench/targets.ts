@@ -6,11 +6,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawnTracked } from './children.js';
-import { call, sleep } from './load.js';
+import { sleep } from './load.js';
+import type { BenchDatabases } from './postgres-databases.js';
 
-export const TARGET_NAMES = ['pushkeep', 'pushkeep-fsync', 'official', 'express', 'node'] as const;
+export const TARGET_NAMES = ['pushkeep', 'pushkeep-pg', 'pushkeep-fsync', 'official', 'express', 'node'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
-export const DEFAULT_TARGETS: readonly TargetName[] = ['pushkeep', 'official', 'express', 'node'];
+export const DEFAULT_TARGETS: readonly TargetName[] = ['pushkeep', 'pushkeep-pg', 'official', 'express', 'node'];
 
 export function isTargetName(s: string): s is TargetName {
   return (TARGET_NAMES as readonly string[]).includes(s);
@@ -22,21 +23,21 @@ export function isBare(name: TargetName): boolean {
 }
 
 export function isPushkeep(name: TargetName): boolean {
-  return name === 'pushkeep' || name === 'pushkeep-fsync';
+  return name === 'pushkeep' || name === 'pushkeep-pg' || name === 'pushkeep-fsync';
 }
 
 export interface Environment {
   repoRoot: string;
   /** Holds every SQLite file, persistence file and pre-rendered page of the run; removed at exit. */
   tmpDir: string;
-  storage: 'sqlite' | 'postgres';
-  postgresUrl?: string;
+  /** Where pushkeep-pg gets a fresh database per scenario, or why it cannot run. */
+  postgres: BenchDatabases | string;
 }
 
 export interface StartOptions {
   /** A SQLite file (Pushkeep) or persistence file (official) to start from; without it the store starts empty. */
   stateFile?: string;
-  /** Start on the store a previous process left, even where that is not a file (PostgreSQL). */
+  /** Start on the store a previous process left, even where that is not a file (pushkeep-pg's last database). */
   keepStore?: boolean;
   adminApi?: boolean;
   /** Pushkeep only: `--retention.ttl`. */
@@ -76,7 +77,7 @@ let fileCounter = 0;
 export function unavailableReason(name: TargetName, env: Environment): string | undefined {
   if (isPushkeep(name)) {
     if (!existsSync(path.join(env.repoRoot, 'dist/src/main.js'))) return 'dist/src/main.js not built';
-    if (env.storage === 'postgres' && !env.postgresUrl) return 'TEST_POSTGRES_URL not set';
+    if (name === 'pushkeep-pg' && typeof env.postgres === 'string') return env.postgres;
     return undefined;
   }
   if (name === 'official') return findOnPath(OFFICIAL_BINARY) ? undefined : `${OFFICIAL_BINARY} not installed`;
@@ -108,17 +109,15 @@ export async function startTarget(name: TargetName, env: Environment, opts: Star
   if (isPushkeep(name)) {
     command = process.execPath;
     args = [path.join(env.repoRoot, 'dist/src/main.js'), `--web.listen-address=${listen}`];
-    if (env.storage === 'postgres') {
-      args.push(`--storage.url=${env.postgresUrl ?? ''}`);
+    if (name === 'pushkeep-pg') {
+      if (typeof env.postgres === 'string') throw new StartError(env.postgres);
+      args.push(`--storage.url=${opts.keepStore ? env.postgres.current() : await env.postgres.create()}`);
     } else {
       stateFile = opts.stateFile ?? tempFile(env, 'pushkeep') + '.sqlite';
       args.push(`--storage.path=${stateFile}`);
     }
     if (name === 'pushkeep-fsync') args.push('--storage.sync=full');
-    // A PostgreSQL store outlives the process, so a fresh start has to empty it through the admin API.
-    if (opts.adminApi || (env.storage === 'postgres' && !opts.keepStore)) {
-      args.push('--web.enable-admin-api');
-    }
+    if (opts.adminApi) args.push('--web.enable-admin-api');
     if (opts.retentionTtl !== undefined) args.push(`--retention.ttl=${opts.retentionTtl}`);
   } else if (name === 'official') {
     command = OFFICIAL_BINARY;
@@ -192,26 +191,7 @@ export async function startTarget(name: TargetName, env: Environment, opts: Star
     stop,
     logTail: () => tail,
   };
-  if (isPushkeep(name) && env.storage === 'postgres' && !opts.keepStore) {
-    try {
-      await emptyStore(running);
-    } catch (err) {
-      await stop();
-      throw err;
-    }
-  }
   return running;
-}
-
-async function emptyStore(target: Running): Promise<void> {
-  const wipe = await call(`${target.baseUrl}/api/v1/admin/wipe`, 'PUT');
-  if (wipe.status >= 300) throw new StartError(`cannot empty the PostgreSQL store: wipe answered ${wipe.status}`);
-  for (let i = 0; i < 600; i++) {
-    const res = await call(`${target.baseUrl}/api/v1/metrics`, 'GET', 60_000);
-    if (res.text.length < 200 && (JSON.parse(res.text) as { data?: unknown[] }).data?.length === 0) return;
-    await sleep(100);
-  }
-  throw new StartError('the PostgreSQL store did not empty within a minute');
 }
 
 function lastLines(text: string): string {
