@@ -44,7 +44,16 @@ export interface BenchConfig {
 
 /** A figure of one target in one scenario. `metric` names the figure, e.g. `scrape_large/gzip`. */
 export type Result =
-  | { kind: 'load'; metric: string; target: TargetName; figures: LoadFigures; bytesPerRequest?: number; note?: string }
+  | {
+      kind: 'load';
+      metric: string;
+      target: TargetName;
+      figures: LoadFigures;
+      bytesPerRequest?: number;
+      /** The target's own CPU time (user + system) per reply of a phase run alone. */
+      cpuUsPerRequest?: number;
+      note?: string;
+    }
   | {
       kind: 'value';
       metric: string;
@@ -312,8 +321,12 @@ type Phase = Omit<LoadSpec, 'baseUrl' | 'durationS' | 'maxRequests'>;
 
 interface Measured {
   figures: LoadFigures;
+  cpuUsPerRequest?: number;
   note?: string;
 }
+
+/** Linux's USER_HZ, the unit of /proc/PID/stat's CPU times. */
+const CLOCK_TICKS_PER_S = 100;
 
 /** Fewer replies than this in a phase make its rate and percentiles noise. */
 const MIN_REPLIES = 20;
@@ -333,20 +346,28 @@ async function measure(cfg: BenchConfig, t: Running, phases: readonly Phase[]): 
     await settle(t);
   }
   let durationS = cfg.durationS;
-  let figures = await run(durationS);
-  await settle(t);
+  // The target's CPU time over a phase and the queue it leaves: per reply, a cost that other processes on
+  // the machine lengthen far less than they lower a rate.
+  const measuredRun = async (): Promise<{ figures: LoadFigures[]; ticks: number | undefined }> => {
+    const before = t.cpuTicks();
+    const figures = await run(durationS);
+    await settle(t);
+    const after = t.cpuTicks();
+    return { figures, ticks: before === undefined || after === undefined ? undefined : after - before };
+  };
+  let { figures, ticks } = await measuredRun();
   while (figures.some((f) => f.requests < MIN_REPLIES) && durationS < cfg.longestPhaseS) {
     durationS = Math.min(cfg.longestPhaseS, durationS * 4);
     cfg.log(`    ${t.name}: fewer than ${MIN_REPLIES} replies, measuring again over ${durationS} s`);
-    figures = await run(durationS);
-    await settle(t);
+    ({ figures, ticks } = await measuredRun());
   }
   return figures.map((f) => {
     const notes: string[] = [];
     if (durationS !== cfg.durationS) notes.push(`measured over ${durationS} s`);
     if (f.capped) notes.push('stopped at the request cap: rate under-reported');
     const note = joinNotes(notes);
-    return note === undefined ? { figures: f } : { figures: f, note };
+    const cpu = phases.length === 1 && ticks !== undefined && f.requests > 0 ? { cpuUsPerRequest: ((ticks / CLOCK_TICKS_PER_S) * 1e6) / f.requests } : {};
+    return note === undefined ? { figures: f, ...cpu } : { figures: f, ...cpu, note };
   });
 }
 
@@ -528,7 +549,8 @@ function loadResult(metric: string, t: Running, measured: Measured | undefined, 
       .map(([code, n]) => `${n}x${code}`);
     notes.push(`non-2xx: ${codes.join(' ')}`);
   }
-  return { kind: 'load', metric, target: t.name, figures, ...noteField(joinNotes(notes)) };
+  const cpu = measured.cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest: measured.cpuUsPerRequest };
+  return { kind: 'load', metric, target: t.name, figures, ...cpu, ...noteField(joinNotes(notes)) };
 }
 
 function median(values: readonly number[]): number {
