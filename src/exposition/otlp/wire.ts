@@ -4,14 +4,14 @@
  * in the request's encoding.
  *
  * The message definitions are proto/opentelemetry/..., written from the OTLP specification and
- * loaded once with protobufjs. JSON goes through the same message types (Type.fromObject), so both
- * encodings yield the same objects; the one JSON rule protobufjs does not know is that OTLP writes
- * trace and span ids as hex instead of base64, which is handled before.
+ * loaded once with protobufjs, which decodes protobuf bodies. JSON bodies are read by
+ * json-request.ts into the same wire shapes, so both encodings map the same way.
  */
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { findAbove } from '../../util/project-files.js';
 import { parseMediaType } from '../negotiate.js';
+import { OtlpJsonError, requestFromJson } from './json-request.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
 
@@ -175,46 +175,16 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
     }
   }
   let parsed: unknown;
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch (err) {
     throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new OtlpDecodeError('invalid OTLP JSON body: an ExportMetricsServiceRequest object expected');
-  }
   try {
-    // Only exemplars carry ids: most bodies need no walk.
-    if (/"(trace|span)(Id|_id)"/.test(text)) hexIdsToBytes(parsed, 0);
-    return request.fromObject(parsed as Record<string, unknown>) as PbExportRequest;
+    return requestFromJson(parsed);
   } catch (err) {
-    if (err instanceof OtlpDecodeError) throw err;
-    throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
-  }
-}
-
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-// Deeper than any valid request nests: keeps a hostile body from exhausting the stack.
-const MAX_DEPTH = 64;
-
-/** OTLP/JSON writes traceId and spanId as hex: turn them into bytes before protobufjs reads base64. */
-function hexIdsToBytes(value: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new OtlpDecodeError('invalid OTLP JSON body: nested too deeply');
-  if (Array.isArray(value)) {
-    for (const item of value) hexIdsToBytes(item, depth + 1);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const field = record[key];
-    if ((key === 'traceId' || key === 'spanId' || key === 'trace_id' || key === 'span_id') && typeof field === 'string') {
-      if (!HEX.test(field)) throw new OtlpDecodeError(`invalid OTLP JSON body: ${key} is not hex`);
-      record[key] = Buffer.from(field, 'hex');
-    } else if (typeof field === 'object') {
-      hexIdsToBytes(field, depth + 1);
-    }
+    if (err instanceof OtlpJsonError) throw new OtlpDecodeError(`invalid OTLP JSON body: ${err.message}`);
+    throw err;
   }
 }
 
