@@ -120,30 +120,59 @@ export const toNumber = (v: Int64 | undefined): number => (v === undefined ? 0 :
 // Schema loading.
 
 interface MessageTypes {
+  /** Reads requests: without the fields of data points the mapping never reads (see readingRoot). */
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
   readonly status: protobuf.Type;
 }
+
+const REQUEST_TYPE = 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest';
+const POINT_TYPES = ['NumberDataPoint', 'HistogramDataPoint', 'ExponentialHistogramDataPoint', 'SummaryDataPoint'];
+// Point timestamps are not exposed: decoding them would build two Longs per point for nothing.
+const UNREAD_POINT_FIELDS = ['timeUnixNano', 'startTimeUnixNano'];
+
+function loadRoot(): protobuf.Root {
+  const service = path.join('opentelemetry', 'proto', 'collector', 'metrics', 'v1', 'metrics_service.proto');
+  const status = path.join('opentelemetry', 'google', 'rpc', 'status.proto');
+  const serviceFile = findAbove(path.join('proto', service));
+  const protoDir = serviceFile.slice(0, serviceFile.length - service.length);
+  const root = new protobuf.Root();
+  // Imports name files from proto/ (as protoc's include path would).
+  root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
+  root.loadSync([serviceFile, path.join(protoDir, status)]);
+  return root;
+}
+
+/**
+ * The schema as the decoder uses it: the data points' timestamps are removed from their message
+ * types, so that protobufjs skips them as it skips any unknown field (still checking that the
+ * message is well formed) instead of decoding them.
+ */
+function readingRoot(): protobuf.Root {
+  const root = loadRoot();
+  for (const name of POINT_TYPES) {
+    const type = root.lookupType(`opentelemetry.proto.metrics.v1.${name}`);
+    for (const field of UNREAD_POINT_FIELDS) type.remove(type.fields[field]!);
+  }
+  return root;
+}
+
 // Parsed on first use: a gateway that never sees OTLP never pays for the schema.
 let messageTypes: MessageTypes | undefined;
 function types(): MessageTypes {
   if (!messageTypes) {
-    const service = path.join('opentelemetry', 'proto', 'collector', 'metrics', 'v1', 'metrics_service.proto');
-    const status = path.join('opentelemetry', 'google', 'rpc', 'status.proto');
-    const serviceFile = findAbove(path.join('proto', service));
-    const protoDir = serviceFile.slice(0, serviceFile.length - service.length);
-    const root = new protobuf.Root();
-    // Imports name files from proto/ (as protoc's include path would).
-    root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
-    root.loadSync([serviceFile, path.join(protoDir, status)]);
+    const root = readingRoot();
     messageTypes = {
-      request: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest'),
+      request: root.lookupType(REQUEST_TYPE),
       response: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
       status: root.lookupType('google.rpc.Status'),
     };
   }
   return messageTypes;
 }
+
+// The whole request type, for encoding (tests and the bench send what SDKs send).
+let fullRequest: protobuf.Type | undefined;
 
 // ---------------------------------------------------------------------------------------------------------
 // Content types.
@@ -229,6 +258,6 @@ export function decodeStatus(body: Uint8Array, encoding: OtlpEncoding): { code: 
 
 /** Encodes a request (for tests and the bench: the SDK is the real client). */
 export function encodeExportRequest(request: Record<string, unknown>): Buffer {
-  const { request: type } = types();
-  return Buffer.from(type.encode(type.fromObject(request)).finish());
+  fullRequest ??= loadRoot().lookupType(REQUEST_TYPE);
+  return Buffer.from(fullRequest.encode(fullRequest.fromObject(request)).finish());
 }
