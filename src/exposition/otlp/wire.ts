@@ -222,6 +222,8 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
 
 /** The 200 answer; `rejected` > 0 adds partial_success with the points refused and why. */
 export function encodeExportResponse(encoding: OtlpEncoding, rejected: number, message: string): Buffer {
+  // The common answer: an empty message (no bytes in protobuf).
+  if (rejected === 0 && message === '') return encoding === 'json' ? Buffer.from('{}') : Buffer.alloc(0);
   if (encoding === 'json') {
     const body = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: message } } : {};
     return Buffer.from(JSON.stringify(body));
