@@ -7,11 +7,10 @@
  * google.rpc.Status for a body that does not decode, 413/429/503 from the gateway's limits and
  * store, with Retry-After on the retryable ones.
  *
- * Each resource is one group and each group's write is one transaction (POST semantics, deltas
- * added). A request naming several groups is written group after group: a failure before anything
- * was written answers the failure's status, so a retry repeats nothing; a failure after some group
- * was written answers 200 with the refused points in partial_success, so that a retry cannot add a
- * delta twice.
+ * Each resource is one group (POST semantics, deltas added), and a request is one transaction:
+ * all its groups are written or none. A refused group answers the refusal's status and stores
+ * nothing, so a retry repeats nothing; only points refused inside an accepted request (while
+ * mapping, or a delta histogram the store will not add) are answered in partial_success.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
@@ -29,7 +28,7 @@ import {
   type OtlpEncoding,
 } from '../exposition/otlp/wire.js';
 import type { PushHistory } from '../service/push-history.js';
-import type { PushService } from '../service/push-service.js';
+import { PushRefusedError, type PushService } from '../service/push-service.js';
 import { checkPushScope } from './request-credential.js';
 import type { Telemetry } from '../service/telemetry.js';
 import type { Logger } from '../util/logger.js';
@@ -140,45 +139,45 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
 
     let rejected = plan.rejected;
     const reasons = [...plan.reasons];
-    let written = 0;
-    let failure: ErrorStatus | undefined;
-    const push = (group: OtlpGroupPush) =>
-      service.push({ key: group.key, families: group.families, replace: false, timeSeconds, ttlSeconds, addFamilies: group.addFamilies });
-    for (const group of plan.groups) {
+    let groups = plan.groups;
+    const request = (group: OtlpGroupPush) => ({
+      key: group.key,
+      families: group.families,
+      replace: false,
+      timeSeconds,
+      ttlSeconds,
+      addFamilies: group.addFamilies,
+    });
+    for (;;) {
       try {
-        try {
-          await push(group);
-          attempts.push({ group, outcome: { status: 200 } });
-        } catch (err) {
-          // A refused delta histogram (bounds that differ from the stored ones) should not cost the
-          // export its other points: try once more without the delta histograms.
-          const fallback = err instanceof PushError && (err.kind === 'inconsistent' || err.kind === 'invalid') ? withoutDeltaHistograms(group) : undefined;
-          if (!fallback) throw err;
-          try {
-            await push(fallback.group);
-          } catch {
-            throw err;
-          }
-          const reason = `${group.key.id}: ${fallback.names.join(', ')} refused: ${errorStatus(err).message}`;
-          rejected += fallback.refusedPoints;
-          reasons.push(reason);
-          attempts.push({ group: fallback.group, outcome: { status: 200 } });
-        }
-        written++;
+        if (groups.length > 0) await service.pushAll(groups.map(request));
+        for (const group of groups) attempts.push({ group, outcome: { status: 200 } });
+        break;
       } catch (err) {
-        const mapped = errorStatus(err);
+        const refused = err instanceof PushRefusedError ? groups[err.index] : undefined;
+        const cause = err instanceof PushRefusedError ? err.error : err;
+        // A refused delta histogram (bounds that differ from the stored ones) should not cost the
+        // export its other points: the request runs again without that group's delta histograms.
+        const fallback =
+          refused && cause instanceof PushError && (cause.kind === 'inconsistent' || cause.kind === 'invalid') ? withoutDeltaHistograms(refused) : undefined;
+        if (refused && fallback) {
+          rejected += fallback.refusedPoints;
+          reasons.push(`${refused.key.id}: ${fallback.names.join(', ')} refused: ${errorStatus(cause).message}`);
+          groups = groups.map((g) => (g === refused ? fallback.group : g));
+          continue;
+        }
+        // One transaction for the request: a refused group leaves every group unwritten, and the
+        // answer is the refusal's own status, so that a retryable failure is retried whole.
+        const mapped = errorStatus(cause);
         reject(options, mapped, req, url);
-        attempts.push({ group, outcome: { status: mapped.status, reason: mapped.message } });
-        rejected += group.points;
-        reasons.push(`${group.key.id}: ${mapped.message}`);
-        failure ??= mapped;
+        status = mapped.status;
+        const message = refused && groups.length > 1 ? `group ${refused.key.id}: ${mapped.message}` : mapped.message;
+        for (const group of groups) {
+          const reason = group === refused || !refused ? mapped.message : `not written: group ${refused.key.id} of the same request was refused`;
+          attempts.push({ group, outcome: { status, reason } });
+        }
+        return sendStatus(res, encoding, status, message);
       }
-    }
-    // Nothing written and one cause: the cause's own status, so that a retryable failure is retried.
-    const sameCause = failure && attempts.every((a) => a.outcome.status === failure.status);
-    if (failure && written === 0 && sameCause) {
-      status = failure.status;
-      return sendStatus(res, encoding, status, failure.message);
     }
     status = 200;
     const body = encodeExportResponse(encoding, rejected, rejected > 0 ? reasons.join('; ') : '');

@@ -14,7 +14,10 @@ import {
   type ExpiryOf,
   type GroupHeader,
   type MetricStore,
+  type PushWrite,
   type StoredGroup,
+  type WriteResult,
+  WriteRefusedError,
 } from '../store/metric-store.js';
 import { NO_RETENTION, RetentionPolicy, systemClock } from '../domain/retention-policy.js';
 import { checkConsistency, namesToLookUp } from '../domain/consistency.js';
@@ -80,6 +83,25 @@ export interface PushServiceOptions {
 }
 
 const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 86_400;
+
+/** PushService.pushAll refused the request because of one push: `error` is what push() would have thrown for it. */
+export class PushRefusedError extends Error {
+  constructor(
+    /** The refused push's index in the requests given. */
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
+
+interface PreparedPush {
+  readonly write: PushWrite;
+  /** The renderings made before the write; `late` gets those the store's transaction made. */
+  readonly rendered: Map<string, RenderedSeries>;
+  readonly late: Map<string, RenderedSeries>;
+  readonly release: () => void;
+}
 
 /**
  * The Pushgateway's semantics over a MetricStore: sanitising, the consistency check, failure
@@ -183,6 +205,50 @@ export class PushService {
    * Store outages propagate as StoreUnavailableError.
    */
   async push(request: PushRequest): Promise<PushOutcome> {
+    const prepared = await this.prepare(request);
+    try {
+      this.applied(prepared, await this.store.writePush(prepared.write));
+      return {};
+    } catch (err) {
+      if (err instanceof IdempotentReplay) return { replayedStatus: err.status };
+      throw await this.refused(request, err);
+    } finally {
+      prepared.release();
+    }
+  }
+
+  /**
+   * Applies pushes to different groups in one transaction: all of them or none (an OTLP export
+   * naming several resources). A refused push is recorded on its group as push() does, and
+   * thrown as PushRefusedError naming it; nothing of the others is stored.
+   */
+  async pushAll(requests: readonly PushRequest[]): Promise<void> {
+    const prepared: PreparedPush[] = [];
+    try {
+      for (let i = 0; i < requests.length; i++) {
+        try {
+          prepared.push(await this.prepare(requests[i]!));
+        } catch (err) {
+          throw new PushRefusedError(i, err);
+        }
+      }
+      let results: WriteResult[];
+      try {
+        // One push takes writePush, which commits concurrent pushes together where the store can.
+        results = prepared.length === 1 ? [await this.store.writePush(prepared[0]!.write)] : await this.store.writePushes(prepared.map((p) => p.write));
+      } catch (err) {
+        if (err instanceof WriteRefusedError) throw new PushRefusedError(err.index, await this.refused(requests[err.index]!, err.error));
+        if (prepared.length === 1) throw new PushRefusedError(0, await this.refused(requests[0]!, err));
+        throw err;
+      }
+      for (let i = 0; i < results.length; i++) this.applied(prepared[i]!, results[i]!);
+    } finally {
+      for (const p of prepared) p.release();
+    }
+  }
+
+  /** A push sanitised, checked against the limits (holding a capacity reservation) and rendered, ready for the store. */
+  private async prepare(request: PushRequest): Promise<PreparedPush> {
     const { key, replace, timeSeconds } = request;
     let families: MetricFamily[];
     try {
@@ -212,37 +278,40 @@ export class PushService {
       return toStored(series);
     };
     const idempotency = this.idempotencyRecord(request.idempotency, timeSeconds);
-    try {
-      const result = await this.store.writePush({
-        key,
-        families,
-        replace,
-        timeSeconds,
-        lookUpNames: (existing) => namesToLookUp(families, existing),
-        check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
-        ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
-        expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
-        renderedSeries: stored,
-        aggregation: { requested: request.aggregation, initial },
-        ...(request.addFamilies && request.addFamilies.size > 0 ? { addFamilies: request.addFamilies } : {}),
-        render,
-        ...(idempotency ? { idempotency } : {}),
-      });
-      for (const [name, series] of late) rendered.set(name, series);
-      if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, rendered);
-      return {};
-    } catch (err) {
-      if (err instanceof IdempotentReplay) return { replayedStatus: err.status };
-      if (err instanceof ConflictError) {
-        await this.recordFailure(key, timeSeconds, request.ttlSeconds);
-        throw new PushError('inconsistent', err.message);
-      }
-      // A sum refused (bounds, increments) or a mode contradicted: a failed push of the group, as an inconsistent one.
-      if (err instanceof AggregationError || err instanceof AggregationConflictError) await this.recordFailure(key, timeSeconds, request.ttlSeconds);
-      throw err;
-    } finally {
-      release();
+    const write: PushWrite = {
+      key,
+      families,
+      replace,
+      timeSeconds,
+      lookUpNames: (existing) => namesToLookUp(families, existing),
+      check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
+      ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
+      expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
+      renderedSeries: stored,
+      aggregation: { requested: request.aggregation, initial },
+      ...(request.addFamilies && request.addFamilies.size > 0 ? { addFamilies: request.addFamilies } : {}),
+      render,
+      ...(idempotency ? { idempotency } : {}),
+    };
+    return { write, rendered, late, release };
+  }
+
+  /** Brings the cache in step with a committed push. */
+  private applied(prepared: PreparedPush, result: WriteResult): void {
+    for (const [name, series] of prepared.late) prepared.rendered.set(name, series);
+    if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, prepared.rendered);
+  }
+
+  /** What a push the store refused throws, after recording the failure where a failed push records one. */
+  private async refused(request: PushRequest, err: unknown): Promise<unknown> {
+    if (err instanceof ConflictError) {
+      await this.recordFailure(request.key, request.timeSeconds, request.ttlSeconds);
+      return new PushError('inconsistent', err.message);
     }
+    // A sum refused (bounds, increments) or a mode contradicted: a failed push of the group, as an inconsistent one.
+    if (err instanceof AggregationError || err instanceof AggregationConflictError)
+      await this.recordFailure(request.key, request.timeSeconds, request.ttlSeconds);
+    return err;
   }
 
   /**

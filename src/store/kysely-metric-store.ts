@@ -9,6 +9,7 @@ import { deleteAll, deleteExpired, deleteGroup, deleteGroupsById } from './group
 import { loadGroup, loadGroups, loadGroupsById, loadHeaders } from './group-reads.js';
 import {
   ConflictError,
+  StoreUnavailableError,
   type ChangeCursor,
   type ExpiredGroup,
   type ExpiryOf,
@@ -19,6 +20,7 @@ import {
   type StoreChanges,
   type StoredGroup,
   type WriteResult,
+  WriteRefusedError,
 } from './metric-store.js';
 import { applyPush, describeDuplicate, recordFailure } from './push-writer.js';
 import { checkIdempotency, IdempotentReplay, rememberIdempotency, type IdempotencyRecord } from './idempotency-keys.js';
@@ -62,6 +64,29 @@ export class KyselyMetricStore implements MetricStore {
       return await this.ctx.dialect.transaction(this.ctx.db, (trx) => applyPush(this.ctx, trx, write));
     } catch (err) {
       throw await this.pushError(err, write);
+    }
+  }
+
+  async writePushes(writes: readonly PushWrite[]): Promise<WriteResult[]> {
+    const order = writes.map((_, i) => i).sort((a, b) => (writes[a]!.key.id < writes[b]!.key.id ? -1 : writes[a]!.key.id > writes[b]!.key.id ? 1 : 0));
+    let refused: number | undefined;
+    try {
+      return await this.ctx.dialect.transaction(this.ctx.db, async (trx) => {
+        refused = undefined;
+        // One change number for all: they commit together, and a reader sees all of them or none.
+        const stamp = await this.ctx.dialect.changeStamp(trx);
+        const results: WriteResult[] = new Array<WriteResult>(writes.length);
+        for (const i of order) {
+          refused = i;
+          results[i] = await applyPush(this.ctx, trx, writes[i]!, stamp);
+        }
+        refused = undefined;
+        return results;
+      });
+    } catch (err) {
+      const translated = await this.pushError(err, writes[refused ?? 0]!);
+      if (refused === undefined || translated instanceof StoreUnavailableError) throw translated;
+      throw new WriteRefusedError(refused, translated);
     }
   }
 

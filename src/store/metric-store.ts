@@ -20,6 +20,20 @@ export interface WriteResult {
   readonly summed?: readonly string[];
 }
 
+/**
+ * MetricStore.writePushes refused one of its writes, so none was applied: `error` is what
+ * writePush would have thrown for it.
+ */
+export class WriteRefusedError extends Error {
+  constructor(
+    /** The refused write's index in the writes given. */
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** A sanitised push, ready to be applied atomically. */
 export interface PushWrite {
   readonly key: GroupingKey;
@@ -93,6 +107,14 @@ export interface MetricStore {
    * IdempotentReplay (nothing written) for a repeat of an Idempotency-Key.
    */
   writePush(write: PushWrite): Promise<WriteResult>;
+  /**
+   * Applies pushes to different groups in one transaction: all of them or none. Groups are
+   * locked in the order of their grouping keys, so two such calls cannot deadlock. A refused
+   * write (what writePush throws for it) rolls back every write and throws WriteRefusedError;
+   * errors that are no single write's (an outage) are thrown as they are. Results come in the
+   * order of `writes`.
+   */
+  writePushes(writes: readonly PushWrite[]): Promise<WriteResult[]>;
   /**
    * Sets push_failure_time_seconds, creating the group (timestamps only) if it does not exist. A
    * failure never extends a group's life: `expiry` is applied only to a group that has had no

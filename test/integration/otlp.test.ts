@@ -249,6 +249,43 @@ describeDialects('OTLP/HTTP ingestion with the OpenTelemetry JS SDK', (dialect: 
     expect(await samples(server)).toEqual(['jobs_done_total{instance="",job="mixed"} 6', 'step_seconds{instance="",job="other"} 1']);
   });
 
+  // A collector may send several services' resources in one request: it is one transaction.
+  const resources = (...bodies: string[]) =>
+    JSON.stringify({ resourceMetrics: bodies.flatMap((b) => (JSON.parse(b) as { resourceMetrics: unknown[] }).resourceMetrics) });
+
+  it('stores nothing of a request naming several resources when one of their groups is refused', async () => {
+    await start();
+    expect((await post(server, jsonSum('a', 5, 1), JSON_HEADERS)).status).toBe(200);
+    // Group b's counter contradicts another group's gauge of the same name: the consistency check refuses it.
+    expect((await server.push('POST', '/metrics/job/other', '# TYPE items_total gauge\nitems_total 1\n')).status).toBe(200);
+    const before = await samples(server);
+    const gauge = { name: 'rows', gauge: { dataPoints: [{ asInt: '7' }] } };
+    const items = { name: 'items', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ asInt: '2' }] } };
+    const res = await post(server, resources(jsonSum('a', 3, 1, [gauge]), jsonSum('b', 4, 2, [items])), JSON_HEADERS);
+    expect(res.status).toBe(400);
+    const status = decodeStatus(new Uint8Array(await res.arrayBuffer()), 'json');
+    expect(status.message).toContain('group {job="b"}');
+    expect(status.message).toContain('items_total');
+    // a's delta was not added and its gauge not stored: a retry of the whole request adds it once.
+    expect(await samples(server)).toEqual(before);
+    expect(before).toContain('jobs_done_total{instance="",job="a"} 5');
+  });
+
+  it('stores every group of a request naming several resources when all pass', async () => {
+    await start();
+    expect((await post(server, jsonSum('a', 5, 1), JSON_HEADERS)).status).toBe(200);
+    const gauge = { name: 'rows', gauge: { dataPoints: [{ asInt: '7' }] } };
+    const res = await post(server, resources(jsonSum('a', 3, 1, [gauge]), jsonSum('b', 4, 2), jsonSum('c', 1, 1)), JSON_HEADERS);
+    expect(res.status).toBe(200);
+    expect(decodeExportResponse(new Uint8Array(await res.arrayBuffer()), 'json')).toBeUndefined();
+    expect((await samples(server)).sort()).toEqual([
+      'jobs_done_total{instance="",job="a"} 8',
+      'jobs_done_total{instance="",job="b"} 4',
+      'jobs_done_total{instance="",job="c"} 1',
+      'rows{instance="",job="a"} 7',
+    ]);
+  });
+
   it('keeps exemplars on counters, with trace and span ids in hex', async () => {
     await start();
     const exemplar = { asDouble: 2, timeUnixNano: '1700000000000000000', traceId: '0102030405060708090a0b0c0d0e0f10', spanId: '1112131415161718' };

@@ -232,3 +232,137 @@ describe('OTLP decoder fuzzing', () => {
     );
   });
 });
+
+describe('OTLP/JSON', () => {
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const onePoint = (metric: object) => ({ resourceMetrics: [{ scopeMetrics: [{ metrics: [metric] }] }] });
+  const refusal = (value: unknown): string => {
+    try {
+      decodeExportRequest(json(value), 'json');
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) return err.message;
+      throw err;
+    }
+    throw new Error('decoded');
+  };
+
+  it('takes the proto3 JSON forms: 64-bit integers as strings or numbers, enum names, "NaN" and "Infinity", null as absent', () => {
+    const plan = planOtlpPushes(
+      decodeExportRequest(
+        json({
+          resourceMetrics: [
+            {
+              resource: null,
+              scopeMetrics: [
+                {
+                  metrics: [
+                    {
+                      name: 'a',
+                      sum: { aggregationTemporality: 'AGGREGATION_TEMPORALITY_DELTA', isMonotonic: true, dataPoints: [{ asInt: 3, timeUnixNano: '17' }] },
+                    },
+                    { name: 'b', gauge: { dataPoints: [{ asDouble: 'NaN', flags: null }] } },
+                    { name: 'c', gauge: { dataPoints: [{ asDouble: '-Infinity', attributes: [{ key: 'n', value: { intValue: '12' } }] }] } },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+        'json',
+      ),
+      { utf8Names: false },
+    );
+    const families = plan.groups[0]!.families;
+    expect(families.map((f) => [f.name, f.type, f.metrics[0]!.value])).toEqual([
+      ['a_total', 'counter', 3],
+      ['b', 'gauge', NaN],
+      ['c', 'gauge', -Infinity],
+    ]);
+    expect([...plan.groups[0]!.addFamilies]).toEqual(['a_total']);
+    expect(families[2]!.metrics[0]!.labels).toEqual([{ name: 'n', value: '12' }]);
+  });
+
+  it('refuses a field of the wrong type with 400 naming the field', () => {
+    const where = 'resourceMetrics[0].scopeMetrics[0].metrics[0]';
+    expect(refusal(onePoint({ name: 'x', gauge: { dataPoints: [{ asDouble: true }] } }))).toBe(
+      `invalid OTLP JSON body: ${where}.gauge.dataPoints[0].asDouble: a number expected`,
+    );
+    expect(refusal(onePoint({ name: 'x', gauge: { dataPoints: [{ asInt: '1.5' }] } }))).toContain(`${where}.gauge.dataPoints[0].asInt: an integer`);
+    expect(refusal(onePoint({ name: 'x', sum: { aggregationTemporality: 'DELTA', dataPoints: [] } }))).toContain(`${where}.sum.aggregationTemporality`);
+    expect(refusal(onePoint({ name: 7 }))).toContain(`${where}.name: a string expected`);
+    expect(refusal(onePoint({ name: 'x', gauge: { dataPoints: [{ timeUnixNano: 'soon' }] } }))).toContain('timeUnixNano');
+    expect(refusal(onePoint({ name: 'x', gauge: { dataPoints: [{ asDouble: 1, exemplars: [{ traceId: 'xyz' }] }] } }))).toContain('traceId: hex expected');
+    expect(refusal({ resourceMetrics: {} })).toContain('resourceMetrics: an array expected');
+    expect(refusal([])).toBe('invalid OTLP JSON body: ExportMetricsServiceRequest: an object expected');
+  });
+
+  // Proto3 JSON as the OTel JS exporter writes it (64-bit integers as strings): every request
+  // maps exactly as its protobuf twin does.
+  const attribute = fc.record({
+    key: fc.constantFrom('a', 'b.c', 'b_c', 'service.name', '__x', '1st'),
+    value: fc.record({ stringValue: fc.string({ maxLength: 4 }) }),
+  });
+  const finite = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (x === 0 ? 0 : x));
+  const numberPoint = fc.oneof(
+    fc.record({ asDouble: finite, attributes: fc.array(attribute, { maxLength: 3 }) }),
+    fc.record({ asInt: fc.integer({ min: -1e9, max: 1e9 }).map(String), attributes: fc.array(attribute, { maxLength: 3 }), flags: fc.constantFrom(0, 1) }),
+  );
+  const metric = fc.oneof(
+    fc.record({
+      name: fc.constantFrom('x', 'y.z', 'y_z'),
+      unit: fc.constantFrom('', 's', '1'),
+      gauge: fc.record({ dataPoints: fc.array(numberPoint, { maxLength: 4 }) }),
+    }),
+    fc.record({
+      name: fc.constantFrom('x', 'n'),
+      sum: fc.record({
+        aggregationTemporality: fc.integer({ min: 0, max: 2 }),
+        isMonotonic: fc.boolean(),
+        dataPoints: fc.array(numberPoint, { maxLength: 4 }),
+      }),
+    }),
+    fc.record({
+      name: fc.constant('h'),
+      histogram: fc.record({
+        aggregationTemporality: fc.integer({ min: 1, max: 2 }),
+        dataPoints: fc.array(
+          fc.record({
+            count: fc.nat().map(String),
+            sum: finite,
+            bucketCounts: fc.array(fc.nat(9).map(String), { maxLength: 3 }),
+            explicitBounds: fc.constant([1, 2]),
+          }),
+          { maxLength: 2 },
+        ),
+      }),
+    }),
+    fc.record({
+      name: fc.constant('q'),
+      summary: fc.record({
+        dataPoints: fc.array(fc.record({ count: fc.nat().map(String), sum: finite, quantileValues: fc.constant([{ quantile: 0.5, value: 2 }]) }), {
+          maxLength: 2,
+        }),
+      }),
+    }),
+  );
+  const request = fc.record({
+    resourceMetrics: fc.array(
+      fc.record({
+        resource: fc.record({ attributes: fc.array(attribute, { maxLength: 3 }) }),
+        scopeMetrics: fc.array(fc.record({ metrics: fc.array(metric, { maxLength: 4 }) }), { maxLength: 2 }),
+      }),
+      { maxLength: 3 },
+    ),
+  });
+
+  it('maps every request as its protobuf twin', () => {
+    fc.assert(
+      fc.property(request, (value) => {
+        const fromJson = planOtlpPushes(decodeExportRequest(json(value), 'json'), { utf8Names: false });
+        const fromProtobuf = planOtlpPushes(decodeExportRequest(encodeExportRequest(value), 'protobuf'), { utf8Names: false });
+        expect(fromJson).toEqual(fromProtobuf);
+      }),
+      { numRuns: RUNS / 4 },
+    );
+  });
+});

@@ -114,11 +114,77 @@ function labelName(key: string, utf8Names: boolean): string {
 interface NamedAttribute {
   readonly name: string;
   readonly key: string;
-  readonly value: string;
+  readonly index: number;
 }
 
 const byNameThenKey = (a: NamedAttribute, b: NamedAttribute): number =>
-  a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index;
+
+/**
+ * How a list of attribute keys becomes sorted labels. The points of a metric nearly always share
+ * their keys: the names, the order and the joins are worked out once and reused.
+ */
+interface LabelLayout {
+  readonly keys: readonly string[];
+  /** Per label, in label order: its name and the attributes whose values it joins, in the order of their keys. */
+  readonly names: readonly string[];
+  readonly sources: readonly (readonly number[])[];
+}
+
+function layoutOf(keys: readonly string[], utf8Names: boolean): LabelLayout {
+  const named: NamedAttribute[] = [];
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const name = labelName(key, utf8Names);
+    if (name !== '' && !name.startsWith('__')) named.push({ name, key, index });
+  }
+  if (named.length > 1) named.sort(byNameThenKey);
+  const names: string[] = [];
+  const sources: number[][] = [];
+  for (const n of named) {
+    if (names.length > 0 && names[names.length - 1] === n.name) sources[sources.length - 1]!.push(n.index);
+    else {
+      names.push(n.name);
+      sources.push([n.index]);
+    }
+  }
+  return { keys, names, sources };
+}
+
+function sameKeys(layout: LabelLayout, attributes: readonly PbKeyValue[]): boolean {
+  const keys = layout.keys;
+  if (keys.length !== attributes.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== (attributes[i]!.key ?? '')) return false;
+  return true;
+}
+
+function labelsOf(layout: LabelLayout, attributes: readonly PbKeyValue[]): LabelPair[] {
+  const labels: LabelPair[] = [];
+  for (let i = 0; i < layout.names.length; i++) {
+    const from = layout.sources[i]!;
+    let value = anyValueString(attributes[from[0]!]!.value);
+    for (let j = 1; j < from.length; j++) value += `;${anyValueString(attributes[from[j]!]!.value)}`;
+    labels.push({ name: layout.names[i]!, value });
+  }
+  return labels;
+}
+
+/** Turns point attributes into labels, reusing the layout of the previous point when the keys are the same. */
+class PointLabels {
+  private layout: LabelLayout | undefined;
+  constructor(private readonly utf8Names: boolean) {}
+
+  of(attributes: readonly PbKeyValue[] | undefined): LabelPair[] {
+    if (attributes === undefined || attributes.length === 0) return [];
+    if (this.layout === undefined || !sameKeys(this.layout, attributes)) {
+      this.layout = layoutOf(
+        attributes.map((kv) => kv.key ?? ''),
+        this.utf8Names,
+      );
+    }
+    return labelsOf(this.layout, attributes);
+  }
+}
 
 /**
  * Attributes as sorted labels. Two attributes that sanitise to the same name have their values
@@ -127,21 +193,9 @@ const byNameThenKey = (a: NamedAttribute, b: NamedAttribute): number =>
  */
 export function attributeLabels(attributes: ReadonlyMap<string, string> | readonly PbKeyValue[] | undefined, utf8Names: boolean): LabelPair[] {
   if (attributes === undefined) return [];
-  const named: NamedAttribute[] = [];
-  const add = (key: string, value: string): void => {
-    const name = labelName(key, utf8Names);
-    if (name !== '' && !name.startsWith('__')) named.push({ name, key, value });
-  };
-  if (attributes instanceof Map) for (const [key, value] of attributes) add(key, value);
-  else for (const kv of attributes as readonly PbKeyValue[]) add(kv.key ?? '', anyValueString(kv.value));
-  if (named.length > 1) named.sort(byNameThenKey);
-  const labels: LabelPair[] = [];
-  for (const n of named) {
-    const last = labels[labels.length - 1];
-    if (last !== undefined && last.name === n.name) labels[labels.length - 1] = { name: n.name, value: `${last.value};${n.value}` };
-    else labels.push({ name: n.name, value: n.value });
-  }
-  return labels;
+  const list: readonly PbKeyValue[] =
+    attributes instanceof Map ? [...attributes].map(([key, value]) => ({ key, value: { stringValue: value } })) : (attributes as readonly PbKeyValue[]);
+  return new PointLabels(utf8Names).of(list);
 }
 
 const hex = (bytes: Uint8Array | undefined): string => (bytes && bytes.length > 0 ? Buffer.from(bytes).toString('hex') : '');
@@ -184,6 +238,7 @@ export function mapResourceMetrics(resource: PbResourceMetrics, options: OtlpMap
     if (reasons.length < MAX_REASONS && !reasons.includes(reason)) reasons.push(reason);
   };
 
+  const pointLabels = new PointLabels(options.utf8Names);
   for (const scope of resource.scopeMetrics ?? []) {
     for (const metric of scope.metrics ?? []) {
       const shape = shapeOf(metric, options);
@@ -211,7 +266,7 @@ export function mapResourceMetrics(resource: PbResourceMetrics, options: OtlpMap
       }
       for (const point of shape.points) {
         if (((point.flags ?? 0) & FLAG_NO_RECORDED_VALUE) !== 0) continue;
-        const labels = attributeLabels(point.attributes, options.utf8Names);
+        const labels = pointLabels.of(point.attributes);
         const identity = seriesKey(labels);
         if (builder.series.has(identity)) {
           reject(1, `metric ${name}: two points with the same attributes`);

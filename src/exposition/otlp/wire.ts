@@ -4,14 +4,14 @@
  * in the request's encoding.
  *
  * The message definitions are proto/opentelemetry/..., written from the OTLP specification and
- * loaded once with protobufjs. JSON goes through the same message types (Type.fromObject), so both
- * encodings yield the same objects; the one JSON rule protobufjs does not know is that OTLP writes
- * trace and span ids as hex instead of base64, which is handled before.
+ * loaded once with protobufjs, which decodes protobuf bodies. JSON bodies are read by
+ * json-request.ts into the same wire shapes, so both encodings map the same way.
  */
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { findAbove } from '../../util/project-files.js';
 import { parseMediaType } from '../negotiate.js';
+import { OtlpJsonError, requestFromJson } from './json-request.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
 
@@ -120,30 +120,59 @@ export const toNumber = (v: Int64 | undefined): number => (v === undefined ? 0 :
 // Schema loading.
 
 interface MessageTypes {
+  /** Reads requests: without the fields of data points the mapping never reads (see readingRoot). */
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
   readonly status: protobuf.Type;
 }
+
+const REQUEST_TYPE = 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest';
+const POINT_TYPES = ['NumberDataPoint', 'HistogramDataPoint', 'ExponentialHistogramDataPoint', 'SummaryDataPoint'];
+// Point timestamps are not exposed: decoding them would build two Longs per point for nothing.
+const UNREAD_POINT_FIELDS = ['timeUnixNano', 'startTimeUnixNano'];
+
+function loadRoot(): protobuf.Root {
+  const service = path.join('opentelemetry', 'proto', 'collector', 'metrics', 'v1', 'metrics_service.proto');
+  const status = path.join('opentelemetry', 'google', 'rpc', 'status.proto');
+  const serviceFile = findAbove(path.join('proto', service));
+  const protoDir = serviceFile.slice(0, serviceFile.length - service.length);
+  const root = new protobuf.Root();
+  // Imports name files from proto/ (as protoc's include path would).
+  root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
+  root.loadSync([serviceFile, path.join(protoDir, status)]);
+  return root;
+}
+
+/**
+ * The schema as the decoder uses it: the data points' timestamps are removed from their message
+ * types, so that protobufjs skips them as it skips any unknown field (still checking that the
+ * message is well formed) instead of decoding them.
+ */
+function readingRoot(): protobuf.Root {
+  const root = loadRoot();
+  for (const name of POINT_TYPES) {
+    const type = root.lookupType(`opentelemetry.proto.metrics.v1.${name}`);
+    for (const field of UNREAD_POINT_FIELDS) type.remove(type.fields[field]!);
+  }
+  return root;
+}
+
 // Parsed on first use: a gateway that never sees OTLP never pays for the schema.
 let messageTypes: MessageTypes | undefined;
 function types(): MessageTypes {
   if (!messageTypes) {
-    const service = path.join('opentelemetry', 'proto', 'collector', 'metrics', 'v1', 'metrics_service.proto');
-    const status = path.join('opentelemetry', 'google', 'rpc', 'status.proto');
-    const serviceFile = findAbove(path.join('proto', service));
-    const protoDir = serviceFile.slice(0, serviceFile.length - service.length);
-    const root = new protobuf.Root();
-    // Imports name files from proto/ (as protoc's include path would).
-    root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
-    root.loadSync([serviceFile, path.join(protoDir, status)]);
+    const root = readingRoot();
     messageTypes = {
-      request: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest'),
+      request: root.lookupType(REQUEST_TYPE),
       response: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
       status: root.lookupType('google.rpc.Status'),
     };
   }
   return messageTypes;
 }
+
+// The whole request type, for encoding (tests and the bench send what SDKs send).
+let fullRequest: protobuf.Type | undefined;
 
 // ---------------------------------------------------------------------------------------------------------
 // Content types.
@@ -175,46 +204,16 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
     }
   }
   let parsed: unknown;
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch (err) {
     throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new OtlpDecodeError('invalid OTLP JSON body: an ExportMetricsServiceRequest object expected');
-  }
   try {
-    // Only exemplars carry ids: most bodies need no walk.
-    if (/"(trace|span)(Id|_id)"/.test(text)) hexIdsToBytes(parsed, 0);
-    return request.fromObject(parsed as Record<string, unknown>) as PbExportRequest;
+    return requestFromJson(parsed);
   } catch (err) {
-    if (err instanceof OtlpDecodeError) throw err;
-    throw new OtlpDecodeError(`invalid OTLP JSON body: ${oneLine(err instanceof Error ? err.message : String(err))}`);
-  }
-}
-
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-// Deeper than any valid request nests: keeps a hostile body from exhausting the stack.
-const MAX_DEPTH = 64;
-
-/** OTLP/JSON writes traceId and spanId as hex: turn them into bytes before protobufjs reads base64. */
-function hexIdsToBytes(value: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new OtlpDecodeError('invalid OTLP JSON body: nested too deeply');
-  if (Array.isArray(value)) {
-    for (const item of value) hexIdsToBytes(item, depth + 1);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const field = record[key];
-    if ((key === 'traceId' || key === 'spanId' || key === 'trace_id' || key === 'span_id') && typeof field === 'string') {
-      if (!HEX.test(field)) throw new OtlpDecodeError(`invalid OTLP JSON body: ${key} is not hex`);
-      record[key] = Buffer.from(field, 'hex');
-    } else if (typeof field === 'object') {
-      hexIdsToBytes(field, depth + 1);
-    }
+    if (err instanceof OtlpJsonError) throw new OtlpDecodeError(`invalid OTLP JSON body: ${err.message}`);
+    throw err;
   }
 }
 
@@ -223,6 +222,8 @@ function hexIdsToBytes(value: unknown, depth: number): void {
 
 /** The 200 answer; `rejected` > 0 adds partial_success with the points refused and why. */
 export function encodeExportResponse(encoding: OtlpEncoding, rejected: number, message: string): Buffer {
+  // The common answer: an empty message (no bytes in protobuf).
+  if (rejected === 0 && message === '') return encoding === 'json' ? Buffer.from('{}') : Buffer.alloc(0);
   if (encoding === 'json') {
     const body = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: message } } : {};
     return Buffer.from(JSON.stringify(body));
@@ -259,6 +260,6 @@ export function decodeStatus(body: Uint8Array, encoding: OtlpEncoding): { code: 
 
 /** Encodes a request (for tests and the bench: the SDK is the real client). */
 export function encodeExportRequest(request: Record<string, unknown>): Buffer {
-  const { request: type } = types();
-  return Buffer.from(type.encode(type.fromObject(request)).finish());
+  fullRequest ??= loadRoot().lookupType(REQUEST_TYPE);
+  return Buffer.from(fullRequest.encode(fullRequest.fromObject(request)).finish());
 }
