@@ -22,6 +22,9 @@ const SCAN_BUDGET = 100_000;
 // slowly, to a small size, while a regex or != leaves SQL returning rows for JS to test.
 const SQL_WINDOW = { growth: 4, max: 50_000 } as const;
 const JS_WINDOW = { growth: 2, max: 5000 } as const;
+// Between the two while SQL narrows a regex by its literal prefix: what it returns is a superset
+// of the matches, usually a close one.
+const PREFIX_WINDOW = { growth: 8, max: 20_000 } as const;
 
 const COLUMNS = [
   'id',
@@ -61,28 +64,21 @@ export class KyselyHistoryReads implements HistoryReads {
     let pageEnd: HistoryCursor | undefined;
     // The first window holds one page and one more row; it grows while the filters reject most rows.
     let window = query.limit + 1;
-    const growth = [...(query.selectors ?? []), ...(query.required ? [query.required] : [])].every((sel) => sel.matchers.every(statedInSql))
-      ? SQL_WINDOW
-      : JS_WINDOW;
+    const lead = leadingIndex(query);
+    const matchers = [...(query.selectors ?? []), ...(query.required ? [query.required] : [])].flatMap((sel) => sel.matchers);
+    const growth = matchers.every(statedInSql) ? SQL_WINDOW : matchers.every((m) => statedInSql(m) || prefixOf(m) !== '') ? PREFIX_WINDOW : JS_WINDOW;
     for (;;) {
       // Where the next `window` rows of the leading index end: an ordered index-only walk, so
       // the filters below are applied to a bounded range instead of to every row they might
       // match (PostgreSQL would otherwise collect and sort all of a job's rows for a selective filter).
-      const end = await this.db
-        .selectFrom('push_attempt')
-        .select(['time_seconds', 'id'])
-        .where((eb) => eb.and(leading(eb, query, position)))
-        .orderBy('time_seconds', 'desc')
-        .orderBy('id', 'desc')
-        .offset(window - 1)
-        .limit(1)
-        .executeTakeFirst();
+      const end = await this.windowEnd(lead, query, position, window);
       const boundary = end ? { timeSeconds: end.time_seconds, id: Number(end.id) } : undefined;
       const rows = (await this.db
         .selectFrom('push_attempt')
         .select(COLUMNS)
         .where((eb) => {
           const where = conditions(eb, query, position);
+          if (lead.label) where.push(eb('id', 'in', labelled(eb, lead.label, query, position, boundary)));
           // The plain range beside the tuple gives the planner an estimate it can use.
           if (boundary)
             where.push(
@@ -108,6 +104,40 @@ export class KyselyHistoryReads implements HistoryReads {
       if (scanned >= SCAN_BUDGET) return { entries, next: boundary };
       window = Math.min(window * growth.growth, growth.max);
     }
+  }
+
+  /**
+   * Where the next `window` rows of the leading index end: an ordered index-only walk, so the
+   * filters are applied to a bounded range instead of to every row they might match (PostgreSQL
+   * would otherwise collect and sort all of a job's rows for a selective filter).
+   */
+  private async windowEnd(lead: Leading, query: HistoryQuery, position: HistoryCursor | undefined, window: number) {
+    if (lead.label) {
+      const { name, value } = lead.label;
+      return this.db
+        .selectFrom('push_attempt_label')
+        .select(['time_seconds', 'attempt_id as id'])
+        .where((eb) => {
+          const where = [eb('name', '=', name), eb('value', '=', value)];
+          if (query.sinceSeconds !== undefined) where.push(eb('time_seconds', '>=', query.sinceSeconds));
+          if (position) where.push(eb(eb.refTuple('time_seconds', 'attempt_id'), '<', eb.tuple(position.timeSeconds, position.id)));
+          return eb.and(where);
+        })
+        .orderBy('time_seconds', 'desc')
+        .orderBy('attempt_id', 'desc')
+        .offset(window - 1)
+        .limit(1)
+        .executeTakeFirst();
+    }
+    return this.db
+      .selectFrom('push_attempt')
+      .select(['time_seconds', 'id'])
+      .where((eb) => eb.and(leading(eb, lead, query, position)))
+      .orderBy('time_seconds', 'desc')
+      .orderBy('id', 'desc')
+      .offset(window - 1)
+      .limit(1)
+      .executeTakeFirst();
   }
 
   async groupTimelines(groupingKeys: readonly string[], startSeconds: number, slotSeconds: number, slotCount: number): Promise<Map<string, Timeline>> {
@@ -143,20 +173,56 @@ export class KyselyHistoryReads implements HistoryReads {
   }
 }
 
+/** The index a read walks newest first: a column of push_attempt, or one label value of push_attempt_label. */
+interface Leading {
+  readonly column?: { readonly name: 'grouping_key' | 'job' | 'outcome'; readonly value: string };
+  readonly label?: { readonly name: string; readonly value: string };
+}
+
 /**
- * The one condition whose index yields rows in (time_seconds, id) order, most selective first: a
- * group, a job (given, or pinned by the required selector), an outcome, or none (the time index).
+ * The one condition every returned row must meet whose index yields rows in (time_seconds, id)
+ * order, most selective first: a group, a grouping label other than job (`instance="db1"` names
+ * fewer attempts than a job in the usual layout of one job over many instances), a job, an
+ * outcome, or none (the time index). The matchers that must hold are the scope's and those of a
+ * single match[] selector; of several selectors any one may hold, so none of them leads.
  */
-function leading(eb: Where, query: HistoryQuery, position: HistoryCursor | undefined): Expression<SqlBool>[] {
+function leadingIndex(query: HistoryQuery): Leading {
+  if (query.groupingKey !== undefined) return { column: { name: 'grouping_key', value: query.groupingKey } };
+  const mandatory = [...(query.required?.matchers ?? []), ...(query.selectors?.length === 1 ? query.selectors[0]!.matchers : [])].filter(statedInSql);
+  const label = mandatory.find((m) => m.name !== 'job');
+  if (label) return { label: { name: label.name, value: label.value } };
+  const job = query.job ?? mandatory.find((m) => m.name === 'job')?.value;
+  if (job !== undefined) return { column: { name: 'job', value: job } };
+  if (query.outcome !== undefined) return { column: { name: 'outcome', value: query.outcome } };
+  return {};
+}
+
+function leading(eb: Where, lead: Leading, query: HistoryQuery, position: HistoryCursor | undefined): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
-  const requiredJob = query.required?.matchers.find((m) => m.name === 'job' && m.op === '=' && m.value !== '')?.value;
-  if (query.groupingKey !== undefined) where.push(eb('grouping_key', '=', query.groupingKey));
-  else if (query.job !== undefined) where.push(eb('job', '=', query.job));
-  else if (requiredJob !== undefined) where.push(eb('job', '=', requiredJob));
-  else if (query.outcome !== undefined) where.push(eb('outcome', '=', query.outcome));
+  if (lead.column) where.push(eb(lead.column.name, '=', lead.column.value));
   if (query.sinceSeconds !== undefined) where.push(eb('time_seconds', '>=', query.sinceSeconds));
   if (position) where.push(eb(eb.refTuple('time_seconds', 'id'), '<', eb.tuple(position.timeSeconds, position.id)));
   return where;
+}
+
+/** The ids of a window of the leading label's attempts, from its (name, value, time_seconds, attempt_id) index. */
+function labelled(
+  eb: Where,
+  label: NonNullable<Leading['label']>,
+  query: HistoryQuery,
+  position: HistoryCursor | undefined,
+  boundary: HistoryCursor | undefined,
+) {
+  return eb
+    .selectFrom('push_attempt_label')
+    .select('attempt_id')
+    .where((l) => {
+      const where = [l('name', '=', label.name), l('value', '=', label.value)];
+      if (query.sinceSeconds !== undefined) where.push(l('time_seconds', '>=', query.sinceSeconds));
+      if (position) where.push(l('time_seconds', '<=', position.timeSeconds));
+      if (boundary) where.push(l('time_seconds', '>=', boundary.timeSeconds));
+      return l.and(where);
+    });
 }
 
 function conditions(eb: Where, query: HistoryQuery, position: HistoryCursor | undefined): Expression<SqlBool>[] {
@@ -183,15 +249,23 @@ function conditions(eb: Where, query: HistoryQuery, position: HistoryCursor | un
 /**
  * What SQL can check of a selector: `job="x"` on the indexed column, and every other `name="value"`
  * (value not empty) as its exact text in the labels' JSON, where `"name":"value"` can only appear
- * as that label (JSON escaping leaves no unescaped quote inside a value). The rest is left to
- * matchesExactly.
+ * as that label (JSON escaping leaves no unescaped quote inside a value). A regex that starts with
+ * literal text (`=~"db-.*"`) narrows the same way to the values starting with it. The rest is
+ * left to matchesExactly.
  */
 function narrowing(eb: Where, selector: GroupSelector): Expression<SqlBool>[] {
   const out: Expression<SqlBool>[] = [];
   for (const m of selector.matchers) {
-    if (m.op !== '=' || m.value === '') continue;
-    if (m.name === 'job') out.push(eb('job', '=', m.value));
-    else out.push(sql<SqlBool>`labels_json LIKE ${`%${likeEscape(`${jsonString(m.name)}:${jsonString(m.value)}`)}%`} ESCAPE '!'`);
+    if (statedInSql(m)) {
+      if (m.name === 'job') out.push(eb('job', '=', m.value));
+      else out.push(sql<SqlBool>`labels_json LIKE ${`%${likeEscape(`${jsonString(m.name)}:${jsonString(m.value)}`)}%`} ESCAPE '!'`);
+      continue;
+    }
+    const prefix = prefixOf(m);
+    if (prefix === '') continue;
+    // Without the closing quote: the value starts with the prefix. SQLite's LIKE ignores ASCII case: still a superset.
+    if (m.name === 'job') out.push(sql<SqlBool>`job LIKE ${`${likeEscape(prefix)}%`} ESCAPE '!'`);
+    else out.push(sql<SqlBool>`labels_json LIKE ${`%${likeEscape(`${jsonString(m.name)}:${jsonString(prefix).slice(0, -1)}`)}%`} ESCAPE '!'`);
   }
   return out;
 }
@@ -199,6 +273,18 @@ function narrowing(eb: Where, selector: GroupSelector): Expression<SqlBool>[] {
 /** `name="value"` (not empty): SQL narrows by it to nearly exactly the rows it matches. */
 function statedInSql(m: LabelMatcher): boolean {
   return m.op === '=' && m.value !== '';
+}
+
+/**
+ * The text every value an `=~` matcher accepts starts with ('' when there is none or it cannot
+ * tell): its leading plain characters, less the last one when a quantifier follows it that may
+ * leave it out. Any `|` gives up, as an alternative may start differently.
+ */
+function prefixOf(m: LabelMatcher): string {
+  if (m.op !== '=~' || m.value.includes('|')) return '';
+  const plain = /^[A-Za-z0-9_:/@,;= -]*/.exec(m.value)![0];
+  const next = m.value.charAt(plain.length);
+  return next === '*' || next === '?' || next === '{' ? plain.slice(0, -1) : plain;
 }
 
 function likeEscape(text: string): string {

@@ -125,6 +125,22 @@ describeDialects('GET /api/v1/history', (dialect) => {
       'POST /metrics/job/cleaner/path/tmp',
       'PUT /metrics/job/backup/instance/db2',
     ]);
+    // Regexes SQL narrows by their literal start: a quantifier may drop its last character, an alternative starts elsewhere, case counts.
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"db?1"}')}`)).toEqual([
+      'PUT /metrics/job/backup/instance/db1',
+      'PUT /metrics/job/backup/instance/db1',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"db2|db1"}')}&outcome=rejected`)).toEqual([
+      'PUT /metrics/job/backup/instance/db1',
+      'PUT /metrics/job/backup/instance/db2',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"DB.*"}')}`)).toEqual([]);
+    expect(await paths(`?match[]=${encodeURIComponent('{job=~"clean.+",path=~"t.p"}')}`)).toEqual([
+      'DELETE /metrics/job/cleaner/path/tmp',
+      'POST /metrics/job/cleaner/path/tmp',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{job="backup",instance="db2"}')}`)).toEqual(['PUT /metrics/job/backup/instance/db2']);
+    expect(await paths(`?match[]=${encodeURIComponent('{job="cleaner",instance="db2"}')}`)).toEqual([]);
     expect((await answer(`?match[]=${encodeURIComponent('{job="backup",instance=""}')}`)).data).toEqual([]);
     expect((await answer(`?match[]=${encodeURIComponent('{job=~"x.*",instance=""}')}`)).data.map((e) => e.job)).toEqual(['xss']);
     expect(await paths(`?grouping_key=${encodeURIComponent('{instance="db2",job="backup"}')}`)).toEqual(['PUT /metrics/job/backup/instance/db2']);
