@@ -143,18 +143,30 @@ export class KyselyHistoryReads implements HistoryReads {
   async groupTimelines(groupingKeys: readonly string[], startSeconds: number, slotSeconds: number, slotCount: number): Promise<Map<string, Timeline>> {
     const out = new Map<string, Timeline>();
     if (groupingKeys.length === 0) return out;
-    // One range of the (grouping_key, time_seconds, id) index per group; the counting happens in SQL
-    // so that a group pushed every few seconds costs its slots, not its pushes, in memory.
-    const rows = await sql<{ grouping_key: string; slot: number; rejected: number | string; total: number | string }>`
-      SELECT grouping_key, slot, sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, count(*) AS total
-      FROM (
-        SELECT grouping_key, outcome, floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS slot
-        FROM push_attempt
-        WHERE grouping_key IN (${sql.join(groupingKeys)}) AND time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
-      ) AS a
-      GROUP BY grouping_key, slot`.execute(this.db);
+    // One range of the (grouping_key, time_seconds, id, outcome) index per group, read in its order
+    // and handed back as one text per group: a token per push, its slot and `a` (accepted) or `r`.
+    // Counting per (group, slot) in SQL hashed every push and sent a row per slot back, which cost
+    // several times this; the price is a token per push, so a group pushed every few seconds sends
+    // thousands (docs/performance.md).
+    const rows = await sql<{ grouping_key: string; pushes: string }>`
+      SELECT grouping_key,
+        string_agg(CAST(floor((time_seconds - ${startSeconds}) / ${slotSeconds}) AS text) || CASE WHEN outcome = 'rejected' THEN 'r' ELSE 'a' END, ',') AS pushes
+      FROM push_attempt
+      WHERE grouping_key IN (${sql.join(groupingKeys)}) AND time_seconds >= ${startSeconds} AND time_seconds < ${startSeconds + slotSeconds * slotCount}
+      GROUP BY grouping_key`.execute(this.db);
     for (const key of groupingKeys) out.set(key, emptyTimeline(startSeconds, slotSeconds, slotCount));
-    for (const row of rows.rows) addToSlot(out.get(row.grouping_key), row);
+    for (const row of rows.rows) {
+      const timeline = out.get(row.grouping_key);
+      if (!timeline) continue;
+      const slots = timeline.slots as TimelineSlot[];
+      for (const token of row.pushes.split(',')) {
+        // SQLite writes the slot as `12.0`, PostgreSQL as `12`.
+        const slot = Number.parseInt(token, 10);
+        const s = slots[slot];
+        if (!s) continue;
+        slots[slot] = token.endsWith('r') ? { accepted: s.accepted, rejected: s.rejected + 1 } : { accepted: s.accepted + 1, rejected: s.rejected };
+      }
+    }
     return out;
   }
 
