@@ -139,6 +139,7 @@ async function main(): Promise<void> {
         ['API, match[]={job="job7",instance="i107"}', `/api/v1/history?match[]=${m('{job="job7",instance="i107"}')}`],
         ['API, match[]={instance="i123"}', `/api/v1/history?match[]=${m('{instance="i123"}')}`],
         ['API, match[]={instance=~"i12.*"}', `/api/v1/history?match[]=${m('{instance=~"i12.*"}')}`],
+        ['API, match[]={instance="i123"}&match[]={instance="i456"}', `/api/v1/history?match[]=${m('{instance="i123"}')}&match[]=${m('{instance="i456"}')}`],
         ['API, match[]={job=~"job1.*"} (regex, 11 of 50 jobs)', `/api/v1/history?match[]=${m('{job=~"job1.*"}')}`],
         ['API, page 101 by cursor', `/api/v1/history?limit=100${page100}`],
         ['/history', '/history'],

@@ -42,7 +42,26 @@ const COLUMNS = [
   'client_address',
 ] as const;
 
+// Selectors merged from one walk each at most; more walk the time index once.
+const MAX_MERGED = 10;
+
 type Where = ExpressionBuilder<Database, 'push_attempt'>;
+
+/** An entry with its place in the (time_seconds, id) order. */
+interface Positioned {
+  readonly entry: HistoryEntry;
+  readonly at: HistoryCursor;
+}
+
+interface PositionedPage {
+  readonly entries: readonly Positioned[];
+  readonly next?: HistoryCursor;
+}
+
+/** Sorts newer positions first. */
+function newestFirst(a: HistoryCursor, b: HistoryCursor): number {
+  return b.timeSeconds - a.timeSeconds || b.id - a.id;
+}
 
 /** A push_attempt row as read: PostgreSQL returns its bigint columns as strings. */
 type AttemptRow = Omit<Selectable<PushAttemptTable>, 'id' | 'body_bytes'> & { id: number | string; body_bytes: number | string };
@@ -58,7 +77,36 @@ export class KyselyHistoryReads implements HistoryReads {
   constructor(private readonly db: Kysely<Database>) {}
 
   async queryHistory(query: HistoryQuery): Promise<HistoryPage> {
-    const entries: HistoryEntry[] = [];
+    const selectors = query.selectors ?? [];
+    const page =
+      query.groupingKey === undefined && selectors.length > 1 && selectors.length <= MAX_MERGED && selectors.every((sel) => sel.matchers.some(statedInSql))
+        ? await this.merged(query, selectors)
+        : await this.scan(query);
+    return { entries: page.entries.map((p) => p.entry), ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /**
+   * Several match[] selectors that each have a `name="value"`: each walks its own index for a page,
+   * and the pages merge. Every selector's walk has seen all of its matches newer than where it
+   * stopped, so the merged list is complete down to the newest of those stops and ends there.
+   */
+  private async merged(query: HistoryQuery, selectors: readonly GroupSelector[]): Promise<PositionedPage> {
+    const parts: PositionedPage[] = [];
+    for (const selector of selectors) parts.push(await this.scan({ ...query, selectors: [selector] }));
+    let frontier: HistoryCursor | undefined;
+    for (const part of parts) if (part.next && (!frontier || newestFirst(part.next, frontier) < 0)) frontier = part.next;
+    // An attempt matching several selectors comes once.
+    const byId = new Map<number, Positioned>();
+    for (const part of parts) for (const p of part.entries) if (!frontier || newestFirst(p.at, frontier) <= 0) byId.set(p.at.id, p);
+    const sorted = [...byId.values()].sort((a, b) => newestFirst(a.at, b.at));
+    const entries = sorted.slice(0, query.limit);
+    const next = sorted.length > query.limit ? entries[entries.length - 1]!.at : frontier;
+    return { entries, ...(next ? { next } : {}) };
+  }
+
+  /** One walk of the leading index (leadingIndex()) in windows, newest first. */
+  private async scan(query: HistoryQuery): Promise<PositionedPage> {
+    const entries: Positioned[] = [];
     let position = query.before;
     let scanned = 0;
     let pageEnd: HistoryCursor | undefined;
@@ -68,9 +116,6 @@ export class KyselyHistoryReads implements HistoryReads {
     const matchers = [...(query.selectors ?? []), ...(query.required ? [query.required] : [])].flatMap((sel) => sel.matchers);
     const growth = matchers.every(statedInSql) ? SQL_WINDOW : matchers.every((m) => statedInSql(m) || prefixOf(m) !== '') ? PREFIX_WINDOW : JS_WINDOW;
     for (;;) {
-      // Where the next `window` rows of the leading index end: an ordered index-only walk, so
-      // the filters below are applied to a bounded range instead of to every row they might
-      // match (PostgreSQL would otherwise collect and sort all of a job's rows for a selective filter).
       const end = await this.windowEnd(lead, query, position, window);
       const boundary = end ? { timeSeconds: end.time_seconds, id: Number(end.id) } : undefined;
       const rows = (await this.db
@@ -95,8 +140,8 @@ export class KyselyHistoryReads implements HistoryReads {
         if (!matchesExactly(query, entry)) continue;
         // One match beyond the page: there is a next page, and it starts after the page's last entry.
         if (entries.length === query.limit) return { entries, ...(pageEnd ? { next: pageEnd } : {}) };
-        entries.push(entry);
         pageEnd = { timeSeconds: row.time_seconds, id: Number(row.id) };
+        entries.push({ entry, at: pageEnd });
       }
       if (!boundary) return { entries };
       position = boundary;

@@ -1,6 +1,7 @@
 import { Migrator, sql } from 'kysely';
 import { afterAll, expect, it } from 'vitest';
 import { GroupSelector } from '../../src/domain/group-matcher.js';
+import type { HistoryCursor } from '../../src/domain/history-query.js';
 import { openDatabase } from '../../src/store/dialect/open-database.js';
 import { KyselyHistoryReads } from '../../src/store/history-reads.js';
 import { KyselyHistoryStore } from '../../src/store/history-store.js';
@@ -79,6 +80,18 @@ describeDialects('push history labels', (dialect) => {
       const second = await reads.queryHistory({ limit: 2, selectors: [GroupSelector.parse('{instance="db1"}')], before: first.next! });
       expect(second.entries.map((e) => e.timeSeconds)).toEqual([100]);
       expect(second.next).toBeUndefined();
+
+      // Several selectors merge their walks: every attempt once, newest first, page by page.
+      const either = [GroupSelector.parse('{instance="db1"}'), GroupSelector.parse('{instance="db2"}'), GroupSelector.parse('{env="prod"}')];
+      const walked: number[] = [];
+      let before: HistoryCursor | undefined;
+      for (let i = 0; i < 10; i++) {
+        const page = await reads.queryHistory({ limit: 1, selectors: either, ...(before ? { before } : {}) });
+        walked.push(...page.entries.map((e) => e.timeSeconds));
+        before = page.next;
+        if (!before) break;
+      }
+      expect(walked).toEqual([500, 300, 200, 100]);
 
       expect(await store.deleteHistoryBefore(350, 100)).toBe(3);
       const labels = await sql<{ attempt_id: number | string }>`SELECT attempt_id FROM push_attempt_label`.execute(database.db);
