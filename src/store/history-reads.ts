@@ -68,9 +68,10 @@ type AttemptRow = Omit<Selectable<PushAttemptTable>, 'id' | 'body_bytes'> & { id
 
 /**
  * The push_attempt table read newest first through its (…, time_seconds, id) indexes (migration
- * 0008). A page is read in windows of the most selective index (leading()); within a window SQL
- * applies every filter it can state (job, group, outcome, since, `name="value"` as text of the
- * labels' JSON, label text), and the selector semantics SQL cannot state portably (anchored
+ * 0008) and push_attempt_label's (name, value, time_seconds, attempt_id) (0009). A page is read in
+ * windows of the most selective index (leadingIndex()); within a window SQL applies every filter
+ * it can state (job, group, outcome, since, `name="value"` and a regex's literal start as text of
+ * the labels' JSON, label text), and the selector semantics SQL cannot state portably (anchored
  * regexes, a missing label reading as "") are checked exactly on what it returns.
  */
 export class KyselyHistoryReads implements HistoryReads {
@@ -375,8 +376,12 @@ function parseLabels(json: string | null): LabelPair[] {
     .sort((a, b) => compareUtf8(a.name, b.name));
 }
 
+// Shared by every empty slot: a slot with pushes gets an object of its own. An object per slot
+// made a page of 100 timelines allocate 28,800 of them.
+const NO_PUSHES: TimelineSlot = Object.freeze({ accepted: 0, rejected: 0 });
+
 function emptyTimeline(startSeconds: number, slotSeconds: number, slotCount: number): Timeline {
-  return { startSeconds, slotSeconds, slots: Array.from({ length: slotCount }, () => ({ accepted: 0, rejected: 0 })) };
+  return { startSeconds, slotSeconds, slots: new Array<TimelineSlot>(slotCount).fill(NO_PUSHES) };
 }
 
 function addToSlot(timeline: Timeline | undefined, row: { slot: number; rejected: number | string; total: number | string }): void {
