@@ -6,7 +6,10 @@ export interface PushAttempt {
   /** When the request arrived, Unix seconds. */
   readonly timeSeconds: number;
   readonly method: 'PUT' | 'POST' | 'DELETE';
-  /** The request path after the prefix, as received (e.g. `/metrics/job/backup/instance/db1`). */
+  /**
+   * The request's path as received, the --web.route-prefix and any query string included (e.g.
+   * `/pk/metrics/job/backup/instance/db1`): what the client sent, as the push_history view's path shows it.
+   */
   readonly path: string;
   /** Absent when the path named no valid group. */
   readonly key?: GroupingKey;

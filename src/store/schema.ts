@@ -91,6 +91,14 @@ export interface PushAttemptTable {
   client_address: string | null;
 }
 
+/** One grouping label but job of a push attempt (migration 0009), for the label-filtered history reads. */
+export interface PushAttemptLabelTable {
+  attempt_id: number;
+  name: string;
+  value: string;
+  time_seconds: number;
+}
+
 /** A push's Idempotency-Key, scoped to its grouping key, with the answer it got (migration 0007). */
 export interface IdempotencyKeyTable {
   grouping_key: string;
@@ -106,6 +114,7 @@ export interface IdempotencyKeyTable {
 export interface Database {
   idempotency_key: IdempotencyKeyTable;
   push_attempt: PushAttemptTable;
+  push_attempt_label: PushAttemptLabelTable;
   metric_group: MetricGroupTable;
   metric_family: MetricFamilyTable;
   metric_sample: MetricSampleTable;

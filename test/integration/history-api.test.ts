@@ -125,6 +125,33 @@ describeDialects('GET /api/v1/history', (dialect) => {
       'POST /metrics/job/cleaner/path/tmp',
       'PUT /metrics/job/backup/instance/db2',
     ]);
+    // Regexes SQL narrows by their literal start: a quantifier may drop its last character, an alternative starts elsewhere, case counts.
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"db?1"}')}`)).toEqual([
+      'PUT /metrics/job/backup/instance/db1',
+      'PUT /metrics/job/backup/instance/db1',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"db2|db1"}')}&outcome=rejected`)).toEqual([
+      'PUT /metrics/job/backup/instance/db1',
+      'PUT /metrics/job/backup/instance/db2',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{instance=~"DB.*"}')}`)).toEqual([]);
+    expect(await paths(`?match[]=${encodeURIComponent('{job=~"clean.+",path=~"t.p"}')}`)).toEqual([
+      'DELETE /metrics/job/cleaner/path/tmp',
+      'POST /metrics/job/cleaner/path/tmp',
+    ]);
+    expect(await paths(`?match[]=${encodeURIComponent('{job="backup",instance="db2"}')}`)).toEqual(['PUT /metrics/job/backup/instance/db2']);
+    expect(await paths(`?match[]=${encodeURIComponent('{job="cleaner",instance="db2"}')}`)).toEqual([]);
+    expect(
+      await paths(
+        `?match[]=${encodeURIComponent('{instance="db1"}')}&match[]=${encodeURIComponent('{job="backup",instance=~"db.*"}')}&match[]=${encodeURIComponent('{path="tmp"}')}`,
+      ),
+    ).toEqual([
+      'DELETE /metrics/job/cleaner/path/tmp',
+      'PUT /metrics/job/backup/instance/db1',
+      'POST /metrics/job/cleaner/path/tmp',
+      'PUT /metrics/job/backup/instance/db2',
+      'PUT /metrics/job/backup/instance/db1',
+    ]);
     expect((await answer(`?match[]=${encodeURIComponent('{job="backup",instance=""}')}`)).data).toEqual([]);
     expect((await answer(`?match[]=${encodeURIComponent('{job=~"x.*",instance=""}')}`)).data.map((e) => e.job)).toEqual(['xss']);
     expect(await paths(`?grouping_key=${encodeURIComponent('{instance="db2",job="backup"}')}`)).toEqual(['PUT /metrics/job/backup/instance/db2']);
@@ -176,6 +203,9 @@ describeDialects('GET /api/v1/history', (dialect) => {
       `match[]=${encodeURIComponent('{instance="db1"}')}`,
       `match[]=${encodeURIComponent('{instance=~"db.*"}')}&outcome=accepted`,
       `match[]=${encodeURIComponent('{job="xss"}')}`,
+      // Several selectors, each walking its own index; db1 matches two of them and comes once.
+      `match[]=${encodeURIComponent('{instance="db1"}')}&match[]=${encodeURIComponent('{path="tmp"}')}&match[]=${encodeURIComponent('{job="backup",instance=~"db1|db2"}')}`,
+      `match[]=${encodeURIComponent('{instance="db2"}')}&match[]=${encodeURIComponent('{job="cleaner"}')}&outcome=accepted`,
       `grouping_key=${encodeURIComponent('{instance="db1",job="backup"}')}`,
       'since=1h&job=cleaner',
     ];
