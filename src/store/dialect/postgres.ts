@@ -140,9 +140,29 @@ export function openPostgres(url: string): OpenDatabase {
   const pg = loadPg();
   // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({
+  const pool = newPool(pg, url, 10);
+  const db = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool }) });
+  // The change feed on a connection of its own: every scrape waits for a feed read, and on the
+  // writers' pool that read waited its turn behind pushes. One connection is enough: concurrent
+  // scrapes share one read (PushService.refresh).
+  const feed = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool: newPool(pg, url, 1) }) });
+  return {
+    db,
+    dialect: { ...postgresDialect, feed },
+    async sizeBytes() {
+      const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+      return Number(r.rows[0]?.size ?? 0);
+    },
+    async close() {
+      await Promise.all([db.destroy(), feed.destroy()]);
+    },
+  };
+}
+
+function newPool(lib: typeof pg, url: string, max: number): pg.Pool {
+  const pool = new lib.Pool({
     connectionString: url,
-    max: 10,
+    max,
     // Without these a dead or unreachable server makes requests wait forever instead of
     // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
     connectionTimeoutMillis: 5_000,
@@ -156,16 +176,7 @@ export function openPostgres(url: string): OpenDatabase {
   // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
   // instead, and the pool drops the connection when it comes back.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool }) });
-  return {
-    db,
-    dialect: postgresDialect,
-    async sizeBytes() {
-      const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
-      return Number(r.rows[0]?.size ?? 0);
-    },
-    close: () => db.destroy(),
-  };
+  return pool;
 }
 
 // PostgreSQL type OIDs whose default parsing does not suit a printed table.

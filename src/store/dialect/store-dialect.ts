@@ -46,6 +46,11 @@ export interface StoreDialect {
    * of trusting their own writes.
    */
   readonly shared: boolean;
+  /**
+   * The connection the change feed reads on, where it is not `db`: every scrape of a replica waits
+   * for a feed read, which on the writers' pool would queue behind pushes for a connection.
+   */
+  readonly feed?: Kysely<Database> | undefined;
   /** Runs statements inside a transaction on its connection without kysely's executor, where there is one. */
   readonly statementRunner?: StatementRunner | undefined;
 
