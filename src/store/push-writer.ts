@@ -34,6 +34,34 @@ const FAMILY_BATCH = 300;
  * touches no index.
  */
 export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, write: PushWrite, stamp?: ChangeStamp): Promise<WriteResult> {
+  const sent: Promise<unknown>[] = [];
+  try {
+    const result = await writePush(ctx, trx, write, stamp, sent);
+    await Promise.all(sent);
+    return result;
+  } catch (err) {
+    // The first statement that failed is the reason: on PostgreSQL the statements after it fail
+    // only because the transaction is aborted (and a deadlock must be seen as one, to be retried).
+    throw (await firstFailure(sent)) ?? err;
+  }
+}
+
+/**
+ * applyPush. Statements whose results it does not need are sent without waiting for them
+ * (`sent`): PostgreSQL gets them in one round trip, in order, and runs each later statement after
+ * them. SQLite has run each by the time it returns.
+ */
+async function writePush(
+  ctx: StoreContext,
+  trx: Transaction<Database>,
+  write: PushWrite,
+  stamp: ChangeStamp | undefined,
+  sent: Promise<unknown>[],
+): Promise<WriteResult> {
+  const send = (statement: Promise<unknown>) => {
+    statement.catch(() => {});
+    sent.push(statement);
+  };
   const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
   // Under the group's lock: two repeats of one key cannot both be new.
   if (write.idempotency) await checkIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
@@ -44,7 +72,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
   const storedMode = expiredNames !== undefined || group.push_time_seconds === 0 ? undefined : group.aggregation;
   const mode = settleMode(write.key.id, storedMode, write.aggregation ?? { initial: 'replace' });
   const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
-  await ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace });
+  send(ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace }, ctx.statements));
 
   if (write.check) {
     const registry = await readRegistry(ctx.statements, trx, write.lookUpNames(existing));
@@ -90,15 +118,17 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     familyIds.set(family.name, id);
     const row = familyRow(family);
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
-    await ctx.statements.rows(
-      trx,
-      'family in place',
-      values,
-      () => sql`UPDATE metric_family SET help = ${values[0]},
+    send(
+      ctx.statements.rows(
+        trx,
+        'family in place',
+        values,
+        () => sql`UPDATE metric_family SET help = ${values[0]},
       pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]}, rendered_series_json = ${values[3]},
       series_digest = ${values[4]} WHERE id = ${values[5]}`,
+      ),
     );
-    await updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!);
+    send(updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!));
   }
   const fresh = pushed.filter((f) => !inPlace.has(f.name));
   if (fresh.length > 0) {
@@ -159,10 +189,16 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
       modeChanged ? sql.raw(`, aggregation = '${mode}'`) : sql``
     } WHERE id = ${values[4]}`;
   const statement = `pushed group${emptied ? ', emptied' : ''}${modeChanged ? `, ${mode}` : ''}`;
-  if (typeof changed === 'number') await ctx.statements.rows(trx, statement, values, update);
-  else await update().execute(trx);
+  // A change stamp that is an expression is part of the SQL text, not a parameter.
+  send(ctx.statements.rows(trx, statement, typeof changed === 'number' ? values : values.filter((_, i) => i !== 1), update));
   const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
   return { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
+}
+
+/** The reason of the first of these statements that failed, if one did. */
+async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
+  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
+  return undefined;
 }
 
 /** MetricStore.recordFailure inside a transaction. */

@@ -1,13 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
-import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect as KyselyPostgresDialect,
+  PostgresDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type PostgresDialectConfig,
+  type Transaction,
+  type TransactionSettings,
+} from 'kysely';
 import type pg from 'pg';
 import type { GroupingKey } from '../../domain/grouping-key.js';
-import { newGroupRow } from '../group-rows.js';
+import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { leadingKeyword, oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
-import type { FamilyHead, StoreDialect } from './store-dialect.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -21,25 +33,50 @@ export const postgresDialect: StoreDialect = {
   async transaction(db, work) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction().execute(work);
+        const slot: ConnectionSlot = {};
+        return await acquiring.run(slot, () =>
+          db.transaction().execute((trx) => {
+            if (slot.client) connections.set(trx, slot.client);
+            return work(trx);
+          }),
+        );
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   },
+  statementRunner(trx, text, parameters) {
+    return connections
+      .get(trx)
+      ?.query(text, parameters as unknown[])
+      .then((r) => r.rows as unknown[]);
+  },
   lockGroup,
   async groupForPush(trx, key, statements) {
-    const group = await lockGroup(trx, key);
-    const families = await statements.rows(
-      trx,
-      'families of a group',
-      [group.id],
-      () => sql<FamilyHead>`SELECT id, name, type, series_digest FROM metric_family WHERE group_id = ${group.id}`,
-    );
-    return { group, families };
+    // The group and its families in one statement, the group's row locked; a group not there yet
+    // is inserted, or, if another transaction inserts it first, read again once that commits.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = splitGroupRows(
+        await statements.rows(
+          trx,
+          'group and its families, locked',
+          [key.id],
+          () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
+        ),
+      );
+      if (found) return found;
+      const inserted = await trx
+        .insertInto('metric_group')
+        .values(newGroupRow(key))
+        .onConflict((oc) => oc.column('grouping_key').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted) return { group: inserted, families: [] };
+    }
+    throw vanished();
   },
-  async lockPushedNames(trx, { existingRows, existing, pushed, replace }) {
+  lockPushedNames(trx, { existingRows, existing, pushed, replace }, statements) {
     // A family that replaces one of the same type changes nothing in the name registry, so it
     // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
     // parallel with pushes of the same names to other groups.
@@ -47,7 +84,7 @@ export const postgresDialect: StoreDialect = {
     const dropping = replace ? existingRows.filter((r) => !pushedNames.has(r.name)).map((r) => r.name) : [];
     const same = pushed.filter((f) => existing.get(f.name) === f.type).map((f) => f.name);
     const changing = pushed.filter((f) => existing.get(f.name) !== f.type).map((f) => f.name);
-    await lockNames(trx, [...changing, ...dropping], same);
+    return lockNames(trx, [...changing, ...dropping], same, statements);
   },
   lockNames: (trx, names) => lockNames(trx, names),
   async lockAllNames(trx) {
@@ -102,8 +139,12 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
       .onConflict((oc) => oc.column('grouping_key').doNothing())
       .execute();
   }
-  // Created and deleted by others between our statements, over and over: let the caller retry.
-  throw Object.assign(new Error('group vanished while being locked'), { code: '40001' });
+  throw vanished();
+}
+
+/** Created and deleted by others between our statements, over and over: the caller retries. */
+function vanished(): Error {
+  return Object.assign(new Error('group vanished while being locked'), { code: '40001' });
 }
 
 /**
@@ -115,7 +156,12 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
  * at the price of unrelated names sometimes sharing one, and taken in one sorted order, so
  * writers never deadlock on them. Every such write also holds the all-names lock shared.
  */
-async function lockNames(trx: Transaction<Database>, names: Iterable<string>, sharedNames: Iterable<string> = []): Promise<void> {
+async function lockNames(
+  trx: Transaction<Database>,
+  names: Iterable<string>,
+  sharedNames: Iterable<string> = [],
+  statements?: CompiledStatements,
+): Promise<void> {
   const keys = new Map<string, boolean>();
   const add = (name: string, exclusive: boolean) => {
     for (const key of [name, /^(.+)_(?:sum|count|bucket)$/.exec(name)?.[1]]) {
@@ -124,13 +170,18 @@ async function lockNames(trx: Transaction<Database>, names: Iterable<string>, sh
   };
   for (const name of names) add(name, true);
   for (const name of sharedNames) add(name, false);
+  const values = [ALL_NAMES_LOCK, NAME_LOCK, NAME_LOCK, NAME_LOCK_BUCKETS - 1, [...keys.keys()], [...keys.values()]] as const;
   // One round trip. Names sharing a bucket lock it exclusively if any of them asks so.
-  await sql`SELECT pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0)
+  const locks = () => sql`SELECT pg_advisory_xact_lock_shared(${values[0]}, 0)
     UNION ALL
-    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, b) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, b) END
-    FROM (SELECT hashtext(n) & ${NAME_LOCK_BUCKETS - 1} AS b, bool_or(x) AS x
-          FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
-          GROUP BY 1 ORDER BY 1) AS locks`.execute(trx);
+    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${values[1]}, b) ELSE pg_advisory_xact_lock_shared(${values[2]}, b) END
+    FROM (SELECT hashtext(n) & ${values[3]} AS b, bool_or(x) AS x
+          FROM unnest(${values[4]}::text[], ${values[5]}::bool[]) AS t(n, x)
+          GROUP BY 1 ORDER BY 1) AS locks`;
+  // Through `statements`, sent at once: the caller may go on without waiting for the locks, since
+  // PostgreSQL runs what it sends next after them.
+  if (statements) await statements.rows(trx, 'name locks', values, locks);
+  else await locks().execute(trx);
 }
 
 // pg is loaded only when PostgreSQL is used: loading it costs SQLite users time at every start.
@@ -140,12 +191,22 @@ export function openPostgres(url: string): OpenDatabase {
   const pg = loadPg();
   // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = newPool(pg, url, 10);
-  const db = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool }) });
+  // Pipelined: a statement goes out while those before it still run (statementRunner).
+  const pool = newPool(pg, url, 10, true);
+  const connecting = {
+    async connect() {
+      const client = await pool.connect();
+      const slot = acquiring.getStore();
+      if (slot && slot.client === undefined) slot.client = client;
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Database>({ dialect: new PipelinedPostgresDialect({ pool: connecting }) });
   // The change feed on a connection of its own: every scrape waits for a feed read, and on the
   // writers' pool that read waited its turn behind pushes. One connection is enough: concurrent
   // scrapes share one read (PushService.refresh).
-  const feed = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool: newPool(pg, url, 1) }) });
+  const feed = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool: newPool(pg, url, 1, false) }) });
   return {
     db,
     dialect: { ...postgresDialect, feed },
@@ -159,10 +220,52 @@ export function openPostgres(url: string): OpenDatabase {
   };
 }
 
-function newPool(lib: typeof pg, url: string, max: number): pg.Pool {
+/** What a write transaction's connection is, while kysely acquires it (postgresDialect.transaction). */
+interface ConnectionSlot {
+  client?: pg.PoolClient;
+}
+const acquiring = new AsyncLocalStorage<ConnectionSlot>();
+/** The pg connection under each transaction postgresDialect.transaction runs. */
+const connections = new WeakMap<Kysely<Database>, pg.PoolClient>();
+
+const BEGIN = CompiledQuery.raw('begin');
+
+/**
+ * kysely's driver but for BEGIN, which is sent without waiting for its answer: the transaction's
+ * first statement goes in the same round trip, and fails, as the transaction does, if BEGIN did.
+ * COMMIT still waits for BEGIN's answer.
+ */
+class PipelinedPostgresDriver extends PostgresDriver {
+  private readonly begun = new WeakMap<DatabaseConnection, Promise<unknown>>();
+
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (settings.isolationLevel || settings.accessMode) return super.beginTransaction(connection, settings);
+    const begun = connection.executeQuery(BEGIN);
+    begun.catch(() => {});
+    this.begun.set(connection, begun);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.begun.get(connection);
+    return super.commitTransaction(connection);
+  }
+}
+
+class PipelinedPostgresDialect extends KyselyPostgresDialect {
+  constructor(private readonly config: PostgresDialectConfig) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new PipelinedPostgresDriver(this.config);
+  }
+}
+
+function newPool(lib: typeof pg, url: string, max: number, pipeline: boolean): pg.Pool {
   const pool = new lib.Pool({
     connectionString: url,
     max,
+    pipeline,
     // Without these a dead or unreachable server makes requests wait forever instead of
     // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
     connectionTimeoutMillis: 5_000,

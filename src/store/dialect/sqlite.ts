@@ -5,10 +5,10 @@ import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type 
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
-import { insertGroup } from '../group-rows.js';
+import { GROUP_AND_FAMILIES, insertGroup, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { OpenDatabase } from './open-database.js';
-import type { FamilyHead, StoreDialect } from './store-dialect.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
@@ -29,18 +29,9 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
         trx,
         'group and its families',
         [key.id],
-        () => sql<GroupAndFamily>`SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type,
-          f.series_digest AS family_digest FROM metric_group g LEFT JOIN metric_family f ON f.group_id = g.id
-          WHERE g.grouping_key = ${key.id}`,
+        () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id}`,
       );
-      const first = rows[0];
-      if (!first) return { group: await insertGroup(trx, key), families: [] };
-      const { family_id: _id, family_name: _name, family_type: _type, family_digest: _digest, ...group } = first;
-      const families: FamilyHead[] = [];
-      for (const r of rows) {
-        if (r.family_id !== null) families.push({ id: r.family_id, name: r.family_name!, type: r.family_type!, series_digest: r.family_digest });
-      }
-      return { group, families };
+      return splitGroupRows(rows) ?? { group: await insertGroup(trx, key), families: [] };
     },
     lockPushedNames: async () => {},
     lockNames: async () => {},
@@ -77,14 +68,6 @@ const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WH
 const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
 const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
 
-/** The group's row with one of its families (or none: NULLs) per row. */
-interface GroupAndFamily extends MetricGroupRow {
-  readonly family_id: number | null;
-  readonly family_name: string | null;
-  readonly family_type: string | null;
-  readonly family_digest: string | null;
-}
-
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow> {
   const [found] = await statements.rows(trx, 'group by key', [key.id], () => sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`);
   return found ?? insertGroup(trx, key);
@@ -106,7 +89,7 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
   const cached = withStatementCache(sqlite);
   const db = new Kysely<Database>({ dialect: new KyselySqliteDialect({ database: cached }) });
   // As kysely's SQLite driver runs a statement, on the same prepared statements.
-  const runner = (text: string, parameters: readonly unknown[]): unknown[] => {
+  const runner = (_trx: unknown, text: string, parameters: readonly unknown[]): unknown[] => {
     const stmt = cached.prepare(text);
     if (stmt.reader) return stmt.all(parameters as unknown[]);
     stmt.run(parameters as unknown[]);

@@ -60,8 +60,11 @@ export interface StoreDialect {
   lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
   /** lockGroup plus the group's families, in as few round trips as the database allows. */
   groupForPush(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
-  /** Locks the names a push adds, changes or removes, so the consistency check sees them as at COMMIT. */
-  lockPushedNames(trx: Transaction<Database>, names: PushedNames): Promise<void>;
+  /**
+   * Locks the names a push adds, changes or removes, so the consistency check sees them as at
+   * COMMIT. The statements that follow may be sent before it settles: they run after it.
+   */
+  lockPushedNames(trx: Transaction<Database>, names: PushedNames, statements: CompiledStatements): Promise<void>;
   /** Locks these names exclusively (a group's families about to go). */
   lockNames(trx: Transaction<Database>, names: readonly string[]): Promise<void>;
   /** Locks every name exclusively: for writes that touch many groups (wipe, bulk delete). */
