@@ -6,7 +6,7 @@ import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import { sortSmall } from '../util/small-sort.js';
 import type { CompiledStatements } from './compiled-statements.js';
-import type { ChangeStamp, FamilyHead } from './dialect/store-dialect.js';
+import type { ChangeStamp, FamilyHead, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
 import { settleMode } from '../domain/aggregation.js';
 import { checkIdempotency, rememberIdempotency } from './idempotency-keys.js';
@@ -128,7 +128,7 @@ async function writePush(
       series_digest = ${values[4]} WHERE id = ${values[5]}`,
       ),
     );
-    send(updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!));
+    send(ctx.dialect.updateValues(trx, ctx.statements, id, sampleRows.get(family.name)!));
   }
   const fresh = pushed.filter((f) => !inPlace.has(f.name));
   if (fresh.length > 0) {
@@ -266,11 +266,7 @@ function labelsText(labels: readonly LabelPair[]): string {
 }
 
 /** A sample row's identity and value, as metric_sample holds them. */
-interface SampleIdentity {
-  readonly metric_name: string;
-  readonly labels_json: string;
-  readonly value: number | null;
-}
+type SampleIdentity = SampleValue;
 
 function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
   // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
@@ -282,11 +278,6 @@ function isSortedByName(labels: readonly LabelPair[]): boolean {
   for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
   return true;
 }
-
-// Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
-// family against every pushed sample, so its lead over a fresh insert shrinks with size
-// (docs/performance.md).
-const IN_PLACE_MAX = 64;
 
 /**
  * The pushed families (name → stored family id) that replace a stored family of the same type
@@ -307,7 +298,7 @@ async function familiesWithSameSeries(
   for (const f of families) {
     const row = byName.get(f.name);
     const count = sampleRows.get(f.name)!.length;
-    if (!row || row.type !== f.type || count === 0 || count > IN_PLACE_MAX) continue;
+    if (!row || row.type !== f.type || count === 0) continue;
     if (row.series_digest === null) candidates.set(Number(row.id), f.name);
     else if (row.series_digest === digests.get(f.name)) same.set(f.name, Number(row.id));
   }
@@ -339,18 +330,4 @@ async function familiesWithSameSeries(
 
 function identityKey(s: { metric_name: string; labels_json: string }): string {
   return `${s.metric_name}\u0000${s.labels_json}`;
-}
-
-/** Sets new values on a family's stored samples (familiesWithSameSeries vouched they all exist). */
-async function updateValues(statements: CompiledStatements, trx: Transaction<Database>, familyId: number, samples: readonly SampleIdentity[]): Promise<void> {
-  const values: unknown[] = [];
-  for (const s of samples) values.push(s.metric_name, s.labels_json, s.value);
-  values.push(familyId);
-  await statements.rows(trx, `values:${samples.length}`, values, () => {
-    const cases = sql.join(
-      samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
-      sql` `,
-    );
-    return sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`;
-  });
 }

@@ -91,6 +91,19 @@ export const postgresDialect: StoreDialect = {
     await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
   },
   lockedRows: (query) => query.forUpdate(),
+  async updateValues(trx, statements, familyId, samples) {
+    // One statement of fixed text for any number of series: the arrays join the family's rows on
+    // the series index.
+    const values = [samples.map((s) => s.metric_name), samples.map((s) => s.labels_json), samples.map((s) => s.value), familyId] as const;
+    await statements.rows(
+      trx,
+      'values',
+      values,
+      () => sql`UPDATE metric_sample AS s SET value = v.value
+        FROM unnest(${values[0]}::text[], ${values[1]}::text[], ${values[2]}::double precision[]) AS v(metric_name, labels_json, value)
+        WHERE s.family_id = ${values[3]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
+    );
+  },
   async bumpVersion(trx) {
     // A counter row would hold a lock from each write to its COMMIT and serialise every write in
     // the cluster; the transaction's own id needs none. Ids commit out of order, which the

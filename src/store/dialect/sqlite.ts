@@ -37,6 +37,38 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
     lockNames: async () => {},
     lockAllNames: async () => {},
     lockedRows: (query) => query,
+    async updateValues(trx, statements, familyId, samples) {
+      if (samples.length <= CASE_MAX) {
+        const values: unknown[] = [];
+        for (const s of samples) values.push(s.metric_name, s.labels_json, s.value);
+        values.push(familyId);
+        await statements.rows(trx, `values:${samples.length}`, values, () => {
+          const cases = sql.join(
+            samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
+            sql` `,
+          );
+          return sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`;
+        });
+        return;
+      }
+      // One prepared UPDATE a row, each found through the series index: statements run
+      // synchronously here, so a hundred of them cost less than the DELETE and INSERT of a
+      // hundred rows and their index entries.
+      const updates: Promise<unknown>[] = [];
+      for (const s of samples) {
+        const values = [s.value, familyId, s.metric_name, s.labels_json] as const;
+        updates.push(
+          statements.rows(
+            trx,
+            'value by series',
+            values,
+            () =>
+              sql`UPDATE metric_sample SET value = ${values[0]} WHERE family_id = ${values[1]} AND metric_name = ${values[2]} AND labels_json = ${values[3]}`,
+          ),
+        );
+      }
+      await Promise.all(updates);
+    },
     async bumpVersion(trx) {
       // Two constant statements rather than one with RETURNING, which costs SQLite an ephemeral
       // table each time; every group commit runs this.
@@ -62,6 +94,10 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
     },
   };
 }
+
+// Families up to this size get their values in one UPDATE, which tests every row of the family
+// against every pushed sample (quadratic); larger ones one UPDATE a row.
+const CASE_MAX = 64;
 
 const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
 const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');

@@ -13,6 +13,14 @@ export interface FamilyHead {
   readonly series_digest: string | null;
 }
 
+/** A metric_sample row's identity and value. */
+export interface SampleValue {
+  readonly metric_name: string;
+  readonly labels_json: string;
+  /** NULL for NaN. */
+  readonly value: number | null;
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -71,6 +79,13 @@ export interface StoreDialect {
   lockAllNames(trx: Transaction<Database>): Promise<void>;
   /** The query's group rows locked until COMMIT where writers run concurrently; in id order, as every write takes them. */
   lockedRows<TB extends keyof Database, O>(query: SelectQueryBuilder<Database, TB, O>): SelectQueryBuilder<Database, TB, O>;
+
+  /**
+   * Sets new values on a family's stored samples, all of which exist (the push compared the
+   * family's series digest), without touching an index. The statements that follow may be sent
+   * before it settles.
+   */
+  updateValues(trx: Transaction<Database>, statements: CompiledStatements, familyId: number, samples: readonly SampleValue[]): Promise<void>;
 
   /** Takes the next change number (change-feed.ts) and reads the tombstone pruning mark. */
   bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }>;
