@@ -15,13 +15,9 @@ import { encodeMetrics, labelsJson } from './metrics-json.js';
 import { ConflictError, type ExpiryOf, type GroupHeader, type PushWrite, type StoredFamily, type WriteResult } from './metric-store.js';
 import { readRegistry, registerNames, releaseNames } from './name-registry.js';
 import { toHeader } from './rows.js';
-import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
+import type { Database, MetricGroupRow } from './schema.js';
 import { seriesDigest } from './series-digest.js';
 import type { StoreContext } from './store-context.js';
-
-// Parameters per INSERT stay well below SQLite's and PostgreSQL's limits.
-const SAMPLE_BATCH = 500;
-const FAMILY_BATCH = 300;
 
 /**
  * Applies one push inside the caller's transaction. `stamp`: the change number to stamp, when
@@ -111,11 +107,9 @@ async function writePush(
     rendered_series_json: rendered(family) ?? null,
     series_digest: digests.get(family.name)!,
   });
-  const familyIds = new Map<string, number>();
   for (const family of pushed) {
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
-    familyIds.set(family.name, id);
     const row = familyRow(family);
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
     send(
@@ -132,26 +126,8 @@ async function writePush(
   }
   const fresh = pushed.filter((f) => !inPlace.has(f.name));
   if (fresh.length > 0) {
-    const rows = fresh.map((family) => ({ group_id: group.id, name: family.name, type: family.type, ...familyRow(family) }));
-    for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
-      const inserted = await trx
-        .insertInto('metric_family')
-        .values(rows.slice(i, i + FAMILY_BATCH))
-        .returning(['id', 'name'])
-        .execute();
-      for (const r of inserted) familyIds.set(r.name, Number(r.id));
-    }
-  }
-  const samples: InsertableSample[] = [];
-  for (const family of fresh) {
-    const id = familyIds.get(family.name)!;
-    for (const s of sampleRows.get(family.name)!) samples.push({ family_id: id, group_id: group.id, ...s });
-  }
-  for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
-    await trx
-      .insertInto('metric_sample')
-      .values(samples.slice(i, i + SAMPLE_BATCH))
-      .execute();
+    const rows = fresh.map((family) => ({ name: family.name, type: family.type, ...familyRow(family), samples: sampleRows.get(family.name)! }));
+    send(ctx.dialect.insertFamilies(trx, ctx.statements, group.id, rows));
   }
   const written: StoredFamily[] = pushed.map((family) => ({
     name: family.name,
@@ -161,7 +137,7 @@ async function writePush(
     metrics: family.metrics,
   }));
 
-  await registerNames(trx, pushed, existing);
+  send(registerNames(ctx.statements, trx, pushed, existing));
   await releaseNames(
     trx,
     removed.map((r) => r.name),

@@ -91,6 +91,46 @@ export const postgresDialect: StoreDialect = {
     await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
   },
   lockedRows: (query) => query.forUpdate(),
+  async insertFamilies(trx, statements, groupId, families) {
+    // Two statements of fixed text, sent together: the samples find their family's new id through
+    // the (group_id, name) index, so the first statement's answer is not waited for.
+    const f = [
+      groupId,
+      families.map((r) => r.name),
+      families.map((r) => r.type),
+      families.map((r) => r.help),
+      families.map((r) => r.pushed_at_seconds),
+      families.map((r) => r.metrics_json),
+      families.map((r) => r.rendered_series_json),
+      families.map((r) => r.series_digest),
+    ] as const;
+    const inserted = statements.rows(
+      trx,
+      'new families',
+      f,
+      () => sql`INSERT INTO metric_family (group_id, name, type, help, pushed_at_seconds, metrics_json, rendered_series_json, series_digest)
+        SELECT ${f[0]}::bigint, * FROM unnest(${f[1]}::text[], ${f[2]}::text[], ${f[3]}::text[], ${f[4]}::double precision[], ${f[5]}::text[], ${f[6]}::text[], ${f[7]}::text[])`,
+    );
+    const all = families.flatMap((r) => r.samples.map((s) => [r.name, s] as const));
+    const s = [
+      groupId,
+      all.map(([family]) => family),
+      all.map(([, v]) => v.metric_name),
+      all.map(([, v]) => v.labels_json),
+      all.map(([, v]) => v.value),
+      groupId,
+    ] as const;
+    const samples = statements.rows(
+      trx,
+      'new samples',
+      s,
+      () => sql`INSERT INTO metric_sample (family_id, group_id, metric_name, labels_json, value)
+        SELECT f.id, ${s[0]}::bigint, v.metric_name, v.labels_json, v.value
+        FROM unnest(${s[1]}::text[], ${s[2]}::text[], ${s[3]}::text[], ${s[4]}::double precision[]) AS v(family, metric_name, labels_json, value)
+        JOIN metric_family f ON f.group_id = ${s[5]} AND f.name = v.family`,
+    );
+    await Promise.all([inserted, samples]);
+  },
   async updateValues(trx, statements, familyId, samples) {
     // One statement of fixed text for any number of series: the arrays join the family's rows on
     // the series index.

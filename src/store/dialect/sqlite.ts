@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type Transaction } from 'kysely';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { CompiledStatements } from '../compiled-statements.js';
-import type { Database, MetricGroupRow } from '../schema.js';
+import type { Database, InsertableSample, MetricGroupRow } from '../schema.js';
 import { GROUP_AND_FAMILIES, insertGroup, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { OpenDatabase } from './open-database.js';
@@ -37,6 +37,29 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
     lockNames: async () => {},
     lockAllNames: async () => {},
     lockedRows: (query) => query,
+    async insertFamilies(trx, _statements, groupId, families) {
+      const ids = new Map<string, number>();
+      const rows = families.map(({ samples: _samples, ...row }) => ({ group_id: groupId, ...row }));
+      for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
+        const inserted = await trx
+          .insertInto('metric_family')
+          .values(rows.slice(i, i + FAMILY_BATCH))
+          .returning(['id', 'name'])
+          .execute();
+        for (const r of inserted) ids.set(r.name, Number(r.id));
+      }
+      const samples: InsertableSample[] = [];
+      for (const family of families) {
+        const id = ids.get(family.name)!;
+        for (const s of family.samples) samples.push({ family_id: id, group_id: groupId, ...s });
+      }
+      for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
+        await trx
+          .insertInto('metric_sample')
+          .values(samples.slice(i, i + SAMPLE_BATCH))
+          .execute();
+      }
+    },
     async updateValues(trx, statements, familyId, samples) {
       if (samples.length <= CASE_MAX) {
         const values: unknown[] = [];
@@ -94,6 +117,10 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
     },
   };
 }
+
+// Rows per INSERT: well below SQLite's parameter limit.
+const SAMPLE_BATCH = 500;
+const FAMILY_BATCH = 300;
 
 // Families up to this size get their values in one UPDATE, which tests every row of the family
 // against every pushed sample (quadratic); larger ones one UPDATE a row.

@@ -21,6 +21,18 @@ export interface SampleValue {
   readonly value: number | null;
 }
 
+/** A family a push inserts, with its samples. */
+export interface FreshFamily {
+  readonly name: string;
+  readonly type: string;
+  readonly help: string | null;
+  readonly pushed_at_seconds: number;
+  readonly metrics_json: string;
+  readonly rendered_series_json: string | null;
+  readonly series_digest: string;
+  readonly samples: readonly SampleValue[];
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -86,6 +98,12 @@ export interface StoreDialect {
    * before it settles.
    */
   updateValues(trx: Transaction<Database>, statements: CompiledStatements, familyId: number, samples: readonly SampleValue[]): Promise<void>;
+
+  /**
+   * Inserts a group's new families and their samples (none of these names is in the group). The
+   * statements that follow may be sent before it settles.
+   */
+  insertFamilies(trx: Transaction<Database>, statements: CompiledStatements, groupId: number, families: readonly FreshFamily[]): Promise<void>;
 
   /** Takes the next change number (change-feed.ts) and reads the tombstone pruning mark. */
   bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }>;
