@@ -33,7 +33,8 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
   const sent: Promise<unknown>[] = [];
   try {
     const result = await writePush(ctx, trx, write, stamp, sent);
-    await Promise.all(sent);
+    // Where the transaction checks them at COMMIT, COMMIT goes out behind them instead.
+    if (!ctx.dialect.commitChecksSent) await Promise.all(sent);
     return result;
   } catch (err) {
     // The first statement that failed is the reason: on PostgreSQL the statements after it fail

@@ -30,27 +30,34 @@ export const postgresDialect: StoreDialect = {
   name: 'postgres',
   groupCommit: false,
   shared: true,
+  commitChecksSent: true,
   async transaction(db, work) {
     for (let attempt = 1; ; attempt++) {
+      const slot: ConnectionSlot = {};
+      const sent: Promise<unknown>[] = [];
       try {
-        const slot: ConnectionSlot = {};
         return await acquiring.run(slot, () =>
           db.transaction().execute((trx) => {
-            if (slot.client) connections.set(trx, slot.client);
+            if (slot.client) connections.set(trx, { client: slot.client, sent });
             return work(trx);
           }),
         );
-      } catch (err) {
+      } catch (caught) {
+        // A statement sent without waiting that failed aborted the transaction, and its COMMIT
+        // answered ROLLBACK: that statement's error is the reason (a deadlock, a duplicate series).
+        const err = (await firstFailure(sent)) ?? caught;
         if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   },
   statementRunner(trx, text, parameters) {
-    return connections
-      .get(trx)
-      ?.query(text, parameters as unknown[])
-      .then((r) => r.rows as unknown[]);
+    const connection = connections.get(trx);
+    if (!connection) return undefined;
+    const rows = connection.client.query(text, parameters as unknown[]).then((r) => r.rows as unknown[]);
+    rows.catch(() => {});
+    connection.sent.push(rows);
+    return rows;
   },
   lockGroup,
   async groupForPush(trx, key, statements) {
@@ -278,8 +285,17 @@ interface ConnectionSlot {
   client?: pg.PoolClient;
 }
 const acquiring = new AsyncLocalStorage<ConnectionSlot>();
-/** The pg connection under each transaction postgresDialect.transaction runs. */
-const connections = new WeakMap<Kysely<Database>, pg.PoolClient>();
+/**
+ * The pg connection under each transaction postgresDialect.transaction runs, and the statements
+ * sent on it through statementRunner.
+ */
+const connections = new WeakMap<Kysely<Database>, { readonly client: pg.PoolClient; readonly sent: Promise<unknown>[] }>();
+
+/** The reason of the first of these statements that failed, if one did. */
+async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
+  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
+  return undefined;
+}
 
 const BEGIN = CompiledQuery.raw('begin');
 

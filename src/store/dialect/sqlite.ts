@@ -18,6 +18,7 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
   return {
     name: 'sqlite',
     groupCommit: true,
+    commitChecksSent: false,
     shared: false,
     statementRunner: runner,
     transaction: (db, work) => db.transaction().execute(work),

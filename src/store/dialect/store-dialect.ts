@@ -71,6 +71,11 @@ export interface StoreDialect {
    * for a feed read, which on the writers' pool would queue behind pushes for a connection.
    */
   readonly feed?: Kysely<Database> | undefined;
+  /**
+   * transaction() sends COMMIT behind statements still running that were sent through
+   * statementRunner, and reports the first of them that failed: a write need not wait for them.
+   */
+  readonly commitChecksSent: boolean;
   /** Runs statements inside a transaction on its connection without kysely's executor, where there is one. */
   readonly statementRunner?: StatementRunner | undefined;
 
