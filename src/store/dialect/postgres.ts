@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   CompiledQuery,
@@ -55,7 +56,7 @@ export const postgresDialect: StoreDialect = {
     const connection = connections.get(trx);
     if (!connection) return undefined;
     coalesceWrites(connection.client);
-    const rows = connection.client.query(text, parameters as unknown[]).then((r) => r.rows as unknown[]);
+    const rows = connection.client.query({ name: statementName(text), text, values: parameters as unknown[] }).then((r) => r.rows as unknown[]);
     rows.catch(() => {});
     connection.sent.push(rows);
     return rows;
@@ -291,6 +292,26 @@ const acquiring = new AsyncLocalStorage<ConnectionSlot>();
  * sent on it through statementRunner.
  */
 const connections = new WeakMap<Kysely<Database>, { readonly client: pg.PoolClient; readonly sent: Promise<unknown>[] }>();
+
+const names = new Map<string, string>();
+// Texts a process sends through statementRunner: the push's fixed shapes and IN lists up to the
+// push limits. Past this the map starts over (a name is the same for the same text).
+const MAX_NAMES = 1024;
+
+/**
+ * A prepared statement's name for the text: each connection parses and plans a statement the
+ * first time it runs it, and later runs send only its values. Derived from the text, so the same
+ * text always gets the same name, whatever connection prepared it.
+ */
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    if (names.size >= MAX_NAMES) names.clear();
+    name = `pk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
+}
 
 /** The socket writes of a pg client, which pg does not type. */
 interface WithSocket {
