@@ -1,18 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import {
-  CompiledQuery,
-  Kysely,
-  PostgresDialect as KyselyPostgresDialect,
-  PostgresDriver,
-  sql,
-  type DatabaseConnection,
-  type Driver,
-  type PostgresDialectConfig,
-  type Transaction,
-  type TransactionSettings,
-} from 'kysely';
+import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
@@ -20,6 +7,7 @@ import { leadingKeyword, oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError
 import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
+import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
 import type { StoreDialect } from './store-dialect.js';
 
 /**
@@ -34,33 +22,15 @@ export const postgresDialect: StoreDialect = {
   commitChecksSent: true,
   async transaction(db, work) {
     for (let attempt = 1; ; attempt++) {
-      const slot: ConnectionSlot = {};
-      const sent: Promise<unknown>[] = [];
       try {
-        return await acquiring.run(slot, () =>
-          db.transaction().execute((trx) => {
-            if (slot.client) connections.set(trx, { client: slot.client, sent });
-            return work(trx);
-          }),
-        );
-      } catch (caught) {
-        // A statement sent without waiting that failed aborted the transaction, and its COMMIT
-        // answered ROLLBACK: that statement's error is the reason (a deadlock, a duplicate series).
-        const err = (await firstFailure(sent)) ?? caught;
+        return await pipelinedTransaction(db, work);
+      } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   },
-  statementRunner(trx, text, parameters) {
-    const connection = connections.get(trx);
-    if (!connection) return undefined;
-    coalesceWrites(connection.client);
-    const rows = connection.client.query({ name: statementName(text), text, values: parameters as unknown[] }).then((r) => r.rows as unknown[]);
-    rows.catch(() => {});
-    connection.sent.push(rows);
-    return rows;
-  },
+  statementRunner: sendDirect,
   lockGroup,
   async groupForPush(trx, key, statements) {
     // The group and its families in one statement, the group's row locked; a group not there yet
@@ -255,16 +225,7 @@ export function openPostgres(url: string): OpenDatabase {
   pg.types.setTypeParser(20, (v) => Number(v));
   // Pipelined: a statement goes out while those before it still run (statementRunner).
   const pool = newPool(pg, url, 10, true);
-  const connecting = {
-    async connect() {
-      const client = await pool.connect();
-      const slot = acquiring.getStore();
-      if (slot && slot.client === undefined) slot.client = client;
-      return client;
-    },
-    end: () => pool.end(),
-  };
-  const db = new Kysely<Database>({ dialect: new PipelinedPostgresDialect({ pool: connecting }) });
+  const db = pipelinedKysely(pool);
   // The change feed on a connection of its own: every scrape waits for a feed read, and on the
   // writers' pool that read waited its turn behind pushes. One connection is enough: concurrent
   // scrapes share one read (PushService.refresh).
@@ -280,121 +241,6 @@ export function openPostgres(url: string): OpenDatabase {
       await Promise.all([db.destroy(), feed.destroy()]);
     },
   };
-}
-
-/** What a write transaction's connection is, while kysely acquires it (postgresDialect.transaction). */
-interface ConnectionSlot {
-  client?: pg.PoolClient;
-}
-const acquiring = new AsyncLocalStorage<ConnectionSlot>();
-/**
- * The pg connection under each transaction postgresDialect.transaction runs, and the statements
- * sent on it through statementRunner.
- */
-const connections = new WeakMap<Kysely<Database>, { readonly client: pg.PoolClient; readonly sent: Promise<unknown>[] }>();
-
-const names = new Map<string, string>();
-// Texts a process sends through statementRunner: the push's fixed shapes and IN lists up to the
-// push limits. Past this the map starts over (a name is the same for the same text).
-const MAX_NAMES = 1024;
-
-/**
- * A prepared statement's name for the text: each connection parses and plans a statement the
- * first time it runs it, and later runs send only its values. Derived from the text, so the same
- * text always gets the same name, whatever connection prepared it.
- */
-function statementName(text: string): string {
-  let name = names.get(text);
-  if (name === undefined) {
-    if (names.size >= MAX_NAMES) names.clear();
-    name = `pk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
-    names.set(text, name);
-  }
-  return name;
-}
-
-/** The socket writes of a pg client, which pg does not type. */
-interface WithSocket {
-  readonly connection?: { readonly stream?: { cork?(): void; uncork?(): void } };
-}
-const corked = new WeakSet<pg.ClientBase>();
-
-/**
- * Holds the client's socket writes until the statements sent in this turn of the event loop are
- * all written, then writes them with one system call: pg writes each statement on its own, and
- * on loopback each write costs about as much as the server takes to run a small statement.
- */
-function coalesceWrites(client: pg.ClientBase): void {
-  const stream = (client as WithSocket).connection?.stream;
-  if (!stream?.cork || !stream.uncork || corked.has(client)) return;
-  corked.add(client);
-  stream.cork();
-  process.nextTick(() => {
-    corked.delete(client);
-    stream.uncork!();
-  });
-}
-
-/** The reason of the first of these statements that failed, if one did. */
-async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
-  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
-  return undefined;
-}
-
-const BEGIN = CompiledQuery.raw('begin');
-
-/**
- * kysely's driver but for BEGIN, which is sent without waiting for its answer: the transaction's
- * first statement goes in the same round trip, and fails, as the transaction does, if BEGIN did.
- * COMMIT still waits for BEGIN's answer.
- */
-class PipelinedPostgresDriver extends PostgresDriver {
-  private readonly begun = new WeakMap<DatabaseConnection, Promise<unknown>>();
-
-  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    if (settings.isolationLevel || settings.accessMode) return super.beginTransaction(connection, settings);
-    const client = acquiring.getStore()?.client;
-    if (client) coalesceWrites(client);
-    const begun = connection.executeQuery(BEGIN);
-    begun.catch(() => {});
-    this.begun.set(connection, begun);
-  }
-
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await this.begun.get(connection);
-    return super.commitTransaction(connection);
-  }
-}
-
-class PipelinedPostgresDialect extends KyselyPostgresDialect {
-  constructor(private readonly config: PostgresDialectConfig) {
-    super(config);
-  }
-
-  override createDriver(): Driver {
-    return new PipelinedPostgresDriver(this.config);
-  }
-}
-
-function newPool(lib: typeof pg, url: string, max: number, pipeline: boolean): pg.Pool {
-  const pool = new lib.Pool({
-    connectionString: url,
-    max,
-    pipeline,
-    // Without these a dead or unreachable server makes requests wait forever instead of
-    // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
-    connectionTimeoutMillis: 5_000,
-    keepAlive: true,
-  });
-  // An idle pooled connection that the server or the network drops emits 'error' on the pool;
-  // unhandled, it would crash the process. The pool discards that connection by itself and the
-  // next query opens a fresh one (or fails with the reason, answered as 503).
-  pool.on('error', () => {});
-  // The pool listens only on idle connections; one lost while checked out (between two
-  // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
-  // instead, and the pool drops the connection when it comes back.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  return pool;
 }
 
 // PostgreSQL type OIDs whose default parsing does not suit a printed table.
