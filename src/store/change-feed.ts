@@ -3,7 +3,7 @@ import type { ChangeCursor, StoreChanges, StoredGroup } from './metric-store.js'
 import type { Database } from './schema.js';
 import type { StoreContext } from './store-context.js';
 import type { StoreDialect } from './dialect/store-dialect.js';
-import { allGroupPages, loadGroupsById } from './group-reads.js';
+import { allGroupPages, loadChangedGroups } from './group-reads.js';
 
 // The change feed other replicas read (loadGroupsChangedSince): every write stamps the groups it
 // touches with a change number (StoreDialect.changeStamp), every delete leaves tombstones.
@@ -42,7 +42,7 @@ export async function recordRemoved(dialect: StoreDialect, trx: Transaction<Data
 export async function changesSince(ctx: StoreContext, cursor: ChangeCursor | undefined): Promise<StoreChanges> {
   // Both reads on one connection: each acquisition from a pool that pushes keep busy waits its
   // turn behind them, and every scrape of a replica waits for this.
-  return ctx.db.connection().execute((db) => changesOn(ctx, db, cursor));
+  return (ctx.dialect.feed ?? ctx.db).connection().execute((db) => changesOn(ctx, db, cursor));
 }
 
 async function changesOn(ctx: StoreContext, db: Kysely<Database>, cursor: ChangeCursor | undefined): Promise<StoreChanges> {
@@ -75,7 +75,7 @@ async function changesOn(ctx: StoreContext, db: Kysely<Database>, cursor: Change
   }
   const ids = [...stamped].filter(([id, seq]) => cursor.seen.get(id) !== seq).map(([id]) => id);
   const removed = new Set([...tombstones.keys()].filter((id) => !cursor.seenRemoved.has(id)));
-  const groups = await loadGroupsById(db, ids);
+  const groups = await loadChangedGroups(db, ids);
   const present = new Set(groups.map((g) => g.id));
   // Changed, then removed before we loaded it.
   for (const id of ids) if (!present.has(id)) removed.add(id);

@@ -10,10 +10,12 @@ import type { Database } from './schema.js';
 const MAX_SHAPES = 512;
 
 /**
- * Runs SQL on the connection of the transaction in progress, synchronously (SQLite's, through
- * the statement cache kysely's driver shares: src/store/dialect/sqlite.ts).
+ * Runs SQL on the connection of the transaction `trx` directly: SQLite's synchronously, through
+ * the statement cache kysely's driver shares (src/store/dialect/sqlite.ts); PostgreSQL's as soon
+ * as it is called, pipelined behind the statements sent before it. Undefined: the runner does not
+ * know the transaction's connection, and kysely runs the statement.
  */
-export type StatementRunner = (sql: string, parameters: readonly unknown[]) => unknown[];
+export type StatementRunner = (trx: Kysely<Database>, sql: string, parameters: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
 
 export class CompiledStatements {
   private readonly texts = new Map<string, string>();
@@ -23,7 +25,8 @@ export class CompiledStatements {
    * kysely: on SQLite a kysely transaction holds the one connection until it ends, so the
    * statement runs in that transaction all the same. kysely's executor, cloned per statement with
    * its promise chain, costs a small re-push about as much as SQLite takes to run its statements,
-   * and much of its garbage.
+   * and much of its garbage; and it runs one statement at a time, where PostgreSQL could be sent
+   * several before the first answers.
    */
   constructor(private readonly runner?: StatementRunner) {}
 
@@ -46,7 +49,10 @@ export class CompiledStatements {
       if (this.texts.size >= MAX_SHAPES) this.texts.clear();
       this.texts.set(shape, text);
     }
-    if (this.runner && db.isTransaction) return this.runner(text, parameters) as R[];
+    // Nothing awaited before the runner: the statement is sent (SQLite: run) when this is called,
+    // so statements issued one after another without awaiting keep their order.
+    const direct = this.runner && db.isTransaction ? this.runner(db, text, parameters) : undefined;
+    if (direct !== undefined) return direct as R[] | Promise<R[]>;
     return (await db.executeQuery<R>(CompiledQuery.raw(text, [...parameters]))).rows;
   }
 }

@@ -33,10 +33,7 @@ export function allGroupPages(ctx: StoreContext): AsyncGenerator<StoredGroup[]> 
     const groups = (await ctx.db.selectFrom('metric_group').selectAll().orderBy('id').execute()).map(toHeader);
     for (let i = 0; i < groups.length; i += PAGE_GROUPS) {
       const page = groups.slice(i, i + PAGE_GROUPS);
-      const families = await ctx.db
-        .selectFrom('metric_family')
-        .select(['id', 'group_id', 'name', 'type', 'help', 'pushed_at_seconds', 'rendered_series_json'])
-        .select(sql<string | null>`CASE WHEN rendered_series_json IS NULL THEN metrics_json END`.as('metrics_json'))
+      const families = await familiesWithoutSeries(ctx.db)
         .where('group_id', '>=', page[0]!.id)
         .where('group_id', '<=', page[page.length - 1]!.id)
         .orderBy('group_id')
@@ -70,6 +67,34 @@ export async function loadGroupsById(db: Kysely<Database>, ids: readonly number[
   }
   groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
   return withFamilies(groups.map(toHeader), families);
+}
+
+/**
+ * loadGroupsById for the change feed: metrics_json only for families without a rendering, which
+ * is all the scrape cache reads (a family the cache cannot use that way is loaded again whole,
+ * PushService.catchUp), and in one statement.
+ */
+export async function loadChangedGroups(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
+  if (ids.length === 0) return [];
+  const groups: MetricGroupRow[] = [];
+  const families: FamilyRead[] = [];
+  for (let i = 0; i < ids.length; i += ID_BATCH) {
+    const batch = ids.slice(i, i + ID_BATCH);
+    groups.push(...(await db.selectFrom('metric_group').selectAll().where('id', 'in', batch).execute()));
+    families.push(...(await familiesWithoutSeries(db).where('group_id', 'in', batch).orderBy('name').execute()));
+  }
+  groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
+  return withFamilies(groups.map(toHeader), families);
+}
+
+type FamilyRead = Parameters<typeof toFamily>[0] & { group_id: number };
+
+/** Family rows with metrics_json only where there is no rendering. */
+function familiesWithoutSeries(db: Kysely<Database>) {
+  return db
+    .selectFrom('metric_family')
+    .select(['id', 'group_id', 'name', 'type', 'help', 'pushed_at_seconds', 'rendered_series_json'])
+    .select(sql<string | null>`CASE WHEN rendered_series_json IS NULL THEN metrics_json END`.as('metrics_json'));
 }
 
 /** The headers with their families from `rows`, each group's in the rows' order. */

@@ -27,27 +27,36 @@ export async function readRegistry(statements: CompiledStatements, trx: Transact
 
 /**
  * Counts a push's families: only names new to the group add one; a replaced family keeps its
- * count and may change type. `existing` is the group's families before the push.
+ * count and may change type. `existing` is the group's families before the push. The statements
+ * are sent at once (StatementRunner): a caller may go on before they settle.
  */
-export async function registerNames(trx: Transaction<Database>, families: readonly MetricFamily[], existing: ReadonlyMap<string, MetricType>): Promise<void> {
+export async function registerNames(
+  statements: CompiledStatements,
+  trx: Transaction<Database>,
+  families: readonly MetricFamily[],
+  existing: ReadonlyMap<string, MetricType>,
+): Promise<void> {
   const added = families.filter((f) => !existing.has(f.name));
+  const sent: Promise<unknown>[] = [];
   for (let i = 0; i < added.length; i += NAME_BATCH) {
-    await trx
-      .insertInto('metric_name')
-      .values(added.slice(i, i + NAME_BATCH).map((f) => ({ name: f.name, type: f.type, family_count: 1 })))
-      .onConflict((oc) =>
-        oc.column('name').doUpdateSet({
-          type: (eb) => eb.ref('excluded.type'),
-          family_count: sql`metric_name.family_count + 1`,
-        }),
-      )
-      .execute();
+    const batch = added.slice(i, i + NAME_BATCH);
+    sent.push(
+      statements.rows(
+        trx,
+        `register names:${batch.length}`,
+        batch.flatMap((f) => [f.name, f.type]),
+        () => sql`INSERT INTO metric_name (name, type, family_count) VALUES ${sql.join(batch.map((f) => sql`(${f.name}, ${f.type}, 1)`))}
+          ON CONFLICT (name) DO UPDATE SET type = excluded.type, family_count = metric_name.family_count + 1`,
+      ),
+    );
   }
   for (const family of families) {
     if (existing.has(family.name) && existing.get(family.name) !== family.type) {
-      await trx.updateTable('metric_name').set({ type: family.type }).where('name', '=', family.name).execute();
+      const values = [family.type, family.name] as const;
+      sent.push(statements.rows(trx, 'name type', values, () => sql`UPDATE metric_name SET type = ${values[0]} WHERE name = ${values[1]}`));
     }
   }
+  await Promise.all(sent);
 }
 
 /** Gives back one group's count for each name a group lost; drops names no group holds. */

@@ -6,7 +6,7 @@ import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import { sortSmall } from '../util/small-sort.js';
 import type { CompiledStatements } from './compiled-statements.js';
-import type { ChangeStamp, FamilyHead } from './dialect/store-dialect.js';
+import type { ChangeStamp, FamilyHead, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
 import { settleMode } from '../domain/aggregation.js';
 import { checkIdempotency, rememberIdempotency } from './idempotency-keys.js';
@@ -15,13 +15,9 @@ import { encodeMetrics, labelsJson } from './metrics-json.js';
 import { ConflictError, type ExpiryOf, type GroupHeader, type PushWrite, type StoredFamily, type WriteResult } from './metric-store.js';
 import { readRegistry, registerNames, releaseNames } from './name-registry.js';
 import { toHeader } from './rows.js';
-import type { Database, InsertableSample, MetricGroupRow } from './schema.js';
+import type { Database, MetricGroupRow } from './schema.js';
 import { seriesDigest } from './series-digest.js';
 import type { StoreContext } from './store-context.js';
-
-// Parameters per INSERT stay well below SQLite's and PostgreSQL's limits.
-const SAMPLE_BATCH = 500;
-const FAMILY_BATCH = 300;
 
 /**
  * Applies one push inside the caller's transaction. `stamp`: the change number to stamp, when
@@ -34,6 +30,35 @@ const FAMILY_BATCH = 300;
  * touches no index.
  */
 export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, write: PushWrite, stamp?: ChangeStamp): Promise<WriteResult> {
+  const sent: Promise<unknown>[] = [];
+  try {
+    const result = await writePush(ctx, trx, write, stamp, sent);
+    // Where the transaction checks them at COMMIT, COMMIT goes out behind them instead.
+    if (!ctx.dialect.commitChecksSent) await Promise.all(sent);
+    return result;
+  } catch (err) {
+    // The first statement that failed is the reason: on PostgreSQL the statements after it fail
+    // only because the transaction is aborted (and a deadlock must be seen as one, to be retried).
+    throw (await firstFailure(sent)) ?? err;
+  }
+}
+
+/**
+ * applyPush. Statements whose results it does not need are sent without waiting for them
+ * (`sent`): PostgreSQL gets them in one round trip, in order, and runs each later statement after
+ * them. SQLite has run each by the time it returns.
+ */
+async function writePush(
+  ctx: StoreContext,
+  trx: Transaction<Database>,
+  write: PushWrite,
+  stamp: ChangeStamp | undefined,
+  sent: Promise<unknown>[],
+): Promise<WriteResult> {
+  const send = (statement: Promise<unknown>) => {
+    statement.catch(() => {});
+    sent.push(statement);
+  };
   const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
   // Under the group's lock: two repeats of one key cannot both be new.
   if (write.idempotency) await checkIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
@@ -44,7 +69,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
   const storedMode = expiredNames !== undefined || group.push_time_seconds === 0 ? undefined : group.aggregation;
   const mode = settleMode(write.key.id, storedMode, write.aggregation ?? { initial: 'replace' });
   const existing = new Map(existingRows.map((r) => [r.name, r.type as MetricType] as const));
-  await ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace });
+  send(ctx.dialect.lockPushedNames(trx, { existingRows, existing, pushed: write.families, replace: write.replace }, ctx.statements));
 
   if (write.check) {
     const registry = await readRegistry(ctx.statements, trx, write.lookUpNames(existing));
@@ -83,45 +108,27 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     rendered_series_json: rendered(family) ?? null,
     series_digest: digests.get(family.name)!,
   });
-  const familyIds = new Map<string, number>();
   for (const family of pushed) {
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
-    familyIds.set(family.name, id);
     const row = familyRow(family);
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
-    await ctx.statements.rows(
-      trx,
-      'family in place',
-      values,
-      () => sql`UPDATE metric_family SET help = ${values[0]},
+    send(
+      ctx.statements.rows(
+        trx,
+        'family in place',
+        values,
+        () => sql`UPDATE metric_family SET help = ${values[0]},
       pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]}, rendered_series_json = ${values[3]},
       series_digest = ${values[4]} WHERE id = ${values[5]}`,
+      ),
     );
-    await updateValues(ctx.statements, trx, id, sampleRows.get(family.name)!);
+    send(ctx.dialect.updateValues(trx, ctx.statements, id, sampleRows.get(family.name)!));
   }
   const fresh = pushed.filter((f) => !inPlace.has(f.name));
   if (fresh.length > 0) {
-    const rows = fresh.map((family) => ({ group_id: group.id, name: family.name, type: family.type, ...familyRow(family) }));
-    for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
-      const inserted = await trx
-        .insertInto('metric_family')
-        .values(rows.slice(i, i + FAMILY_BATCH))
-        .returning(['id', 'name'])
-        .execute();
-      for (const r of inserted) familyIds.set(r.name, Number(r.id));
-    }
-  }
-  const samples: InsertableSample[] = [];
-  for (const family of fresh) {
-    const id = familyIds.get(family.name)!;
-    for (const s of sampleRows.get(family.name)!) samples.push({ family_id: id, group_id: group.id, ...s });
-  }
-  for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
-    await trx
-      .insertInto('metric_sample')
-      .values(samples.slice(i, i + SAMPLE_BATCH))
-      .execute();
+    const rows = fresh.map((family) => ({ name: family.name, type: family.type, ...familyRow(family), samples: sampleRows.get(family.name)! }));
+    send(ctx.dialect.insertFamilies(trx, ctx.statements, group.id, rows));
   }
   const written: StoredFamily[] = pushed.map((family) => ({
     name: family.name,
@@ -131,7 +138,7 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
     metrics: family.metrics,
   }));
 
-  await registerNames(trx, pushed, existing);
+  send(registerNames(ctx.statements, trx, pushed, existing));
   await releaseNames(
     trx,
     removed.map((r) => r.name),
@@ -159,10 +166,16 @@ export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, w
       modeChanged ? sql.raw(`, aggregation = '${mode}'`) : sql``
     } WHERE id = ${values[4]}`;
   const statement = `pushed group${emptied ? ', emptied' : ''}${modeChanged ? `, ${mode}` : ''}`;
-  if (typeof changed === 'number') await ctx.statements.rows(trx, statement, values, update);
-  else await update().execute(trx);
+  // A change stamp that is an expression is part of the SQL text, not a parameter.
+  send(ctx.statements.rows(trx, statement, typeof changed === 'number' ? values : values.filter((_, i) => i !== 1), update));
   const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
   return { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
+}
+
+/** The reason of the first of these statements that failed, if one did. */
+async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
+  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
+  return undefined;
 }
 
 /** MetricStore.recordFailure inside a transaction. */
@@ -230,11 +243,7 @@ function labelsText(labels: readonly LabelPair[]): string {
 }
 
 /** A sample row's identity and value, as metric_sample holds them. */
-interface SampleIdentity {
-  readonly metric_name: string;
-  readonly labels_json: string;
-  readonly value: number | null;
-}
+type SampleIdentity = SampleValue;
 
 function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
   // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
@@ -246,11 +255,6 @@ function isSortedByName(labels: readonly LabelPair[]): boolean {
   for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
   return true;
 }
-
-// Larger families are deleted and inserted again: the in-place UPDATE tests every row of the
-// family against every pushed sample, so its lead over a fresh insert shrinks with size
-// (docs/performance.md).
-const IN_PLACE_MAX = 64;
 
 /**
  * The pushed families (name → stored family id) that replace a stored family of the same type
@@ -271,7 +275,7 @@ async function familiesWithSameSeries(
   for (const f of families) {
     const row = byName.get(f.name);
     const count = sampleRows.get(f.name)!.length;
-    if (!row || row.type !== f.type || count === 0 || count > IN_PLACE_MAX) continue;
+    if (!row || row.type !== f.type || count === 0) continue;
     if (row.series_digest === null) candidates.set(Number(row.id), f.name);
     else if (row.series_digest === digests.get(f.name)) same.set(f.name, Number(row.id));
   }
@@ -303,18 +307,4 @@ async function familiesWithSameSeries(
 
 function identityKey(s: { metric_name: string; labels_json: string }): string {
   return `${s.metric_name}\u0000${s.labels_json}`;
-}
-
-/** Sets new values on a family's stored samples (familiesWithSameSeries vouched they all exist). */
-async function updateValues(statements: CompiledStatements, trx: Transaction<Database>, familyId: number, samples: readonly SampleIdentity[]): Promise<void> {
-  const values: unknown[] = [];
-  for (const s of samples) values.push(s.metric_name, s.labels_json, s.value);
-  values.push(familyId);
-  await statements.rows(trx, `values:${samples.length}`, values, () => {
-    const cases = sql.join(
-      samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
-      sql` `,
-    );
-    return sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`;
-  });
 }

@@ -2,12 +2,13 @@ import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { GroupingKey } from '../../domain/grouping-key.js';
-import { newGroupRow } from '../group-rows.js';
+import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { leadingKeyword, oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
-import type { FamilyHead, StoreDialect } from './store-dialect.js';
+import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -18,28 +19,43 @@ export const postgresDialect: StoreDialect = {
   name: 'postgres',
   groupCommit: false,
   shared: true,
+  commitChecksSent: true,
   async transaction(db, work) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction().execute(work);
+        return await pipelinedTransaction(db, work);
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   },
+  statementRunner: sendDirect,
   lockGroup,
   async groupForPush(trx, key, statements) {
-    const group = await lockGroup(trx, key);
-    const families = await statements.rows(
-      trx,
-      'families of a group',
-      [group.id],
-      () => sql<FamilyHead>`SELECT id, name, type, series_digest FROM metric_family WHERE group_id = ${group.id}`,
-    );
-    return { group, families };
+    // The group and its families in one statement, the group's row locked; a group not there yet
+    // is inserted, or, if another transaction inserts it first, read again once that commits.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = splitGroupRows(
+        await statements.rows(
+          trx,
+          'group and its families, locked',
+          [key.id],
+          () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
+        ),
+      );
+      if (found) return found;
+      const inserted = await trx
+        .insertInto('metric_group')
+        .values(newGroupRow(key))
+        .onConflict((oc) => oc.column('grouping_key').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted) return { group: inserted, families: [] };
+    }
+    throw vanished();
   },
-  async lockPushedNames(trx, { existingRows, existing, pushed, replace }) {
+  lockPushedNames(trx, { existingRows, existing, pushed, replace }, statements) {
     // A family that replaces one of the same type changes nothing in the name registry, so it
     // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
     // parallel with pushes of the same names to other groups.
@@ -47,13 +63,66 @@ export const postgresDialect: StoreDialect = {
     const dropping = replace ? existingRows.filter((r) => !pushedNames.has(r.name)).map((r) => r.name) : [];
     const same = pushed.filter((f) => existing.get(f.name) === f.type).map((f) => f.name);
     const changing = pushed.filter((f) => existing.get(f.name) !== f.type).map((f) => f.name);
-    await lockNames(trx, [...changing, ...dropping], same);
+    return lockNames(trx, [...changing, ...dropping], same, statements);
   },
   lockNames: (trx, names) => lockNames(trx, names),
   async lockAllNames(trx) {
     await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
   },
   lockedRows: (query) => query.forUpdate(),
+  async insertFamilies(trx, statements, groupId, families) {
+    // Two statements of fixed text, sent together: the samples find their family's new id through
+    // the (group_id, name) index, so the first statement's answer is not waited for.
+    const f = [
+      groupId,
+      families.map((r) => r.name),
+      families.map((r) => r.type),
+      families.map((r) => r.help),
+      families.map((r) => r.pushed_at_seconds),
+      families.map((r) => r.metrics_json),
+      families.map((r) => r.rendered_series_json),
+      families.map((r) => r.series_digest),
+    ] as const;
+    const inserted = statements.rows(
+      trx,
+      'new families',
+      f,
+      () => sql`INSERT INTO metric_family (group_id, name, type, help, pushed_at_seconds, metrics_json, rendered_series_json, series_digest)
+        SELECT ${f[0]}::bigint, * FROM unnest(${f[1]}::text[], ${f[2]}::text[], ${f[3]}::text[], ${f[4]}::double precision[], ${f[5]}::text[], ${f[6]}::text[], ${f[7]}::text[])`,
+    );
+    const all = families.flatMap((r) => r.samples.map((s) => [r.name, s] as const));
+    const s = [
+      groupId,
+      all.map(([family]) => family),
+      all.map(([, v]) => v.metric_name),
+      all.map(([, v]) => v.labels_json),
+      all.map(([, v]) => v.value),
+      groupId,
+    ] as const;
+    const samples = statements.rows(
+      trx,
+      'new samples',
+      s,
+      () => sql`INSERT INTO metric_sample (family_id, group_id, metric_name, labels_json, value)
+        SELECT f.id, ${s[0]}::bigint, v.metric_name, v.labels_json, v.value
+        FROM unnest(${s[1]}::text[], ${s[2]}::text[], ${s[3]}::text[], ${s[4]}::double precision[]) AS v(family, metric_name, labels_json, value)
+        JOIN metric_family f ON f.group_id = ${s[5]} AND f.name = v.family`,
+    );
+    await Promise.all([inserted, samples]);
+  },
+  async updateValues(trx, statements, familyId, samples) {
+    // One statement of fixed text for any number of series: the arrays join the family's rows on
+    // the series index.
+    const values = [samples.map((s) => s.metric_name), samples.map((s) => s.labels_json), samples.map((s) => s.value), familyId] as const;
+    await statements.rows(
+      trx,
+      'values',
+      values,
+      () => sql`UPDATE metric_sample AS s SET value = v.value
+        FROM unnest(${values[0]}::text[], ${values[1]}::text[], ${values[2]}::double precision[]) AS v(metric_name, labels_json, value)
+        WHERE s.family_id = ${values[3]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
+    );
+  },
   async bumpVersion(trx) {
     // A counter row would hold a lock from each write to its COMMIT and serialise every write in
     // the cluster; the transaction's own id needs none. Ids commit out of order, which the
@@ -102,8 +171,12 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
       .onConflict((oc) => oc.column('grouping_key').doNothing())
       .execute();
   }
-  // Created and deleted by others between our statements, over and over: let the caller retry.
-  throw Object.assign(new Error('group vanished while being locked'), { code: '40001' });
+  throw vanished();
+}
+
+/** Created and deleted by others between our statements, over and over: the caller retries. */
+function vanished(): Error {
+  return Object.assign(new Error('group vanished while being locked'), { code: '40001' });
 }
 
 /**
@@ -115,7 +188,12 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
  * at the price of unrelated names sometimes sharing one, and taken in one sorted order, so
  * writers never deadlock on them. Every such write also holds the all-names lock shared.
  */
-async function lockNames(trx: Transaction<Database>, names: Iterable<string>, sharedNames: Iterable<string> = []): Promise<void> {
+async function lockNames(
+  trx: Transaction<Database>,
+  names: Iterable<string>,
+  sharedNames: Iterable<string> = [],
+  statements?: CompiledStatements,
+): Promise<void> {
   const keys = new Map<string, boolean>();
   const add = (name: string, exclusive: boolean) => {
     for (const key of [name, /^(.+)_(?:sum|count|bucket)$/.exec(name)?.[1]]) {
@@ -124,13 +202,18 @@ async function lockNames(trx: Transaction<Database>, names: Iterable<string>, sh
   };
   for (const name of names) add(name, true);
   for (const name of sharedNames) add(name, false);
+  const values = [ALL_NAMES_LOCK, NAME_LOCK, NAME_LOCK, NAME_LOCK_BUCKETS - 1, [...keys.keys()], [...keys.values()]] as const;
   // One round trip. Names sharing a bucket lock it exclusively if any of them asks so.
-  await sql`SELECT pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0)
+  const locks = () => sql`SELECT pg_advisory_xact_lock_shared(${values[0]}, 0)
     UNION ALL
-    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${NAME_LOCK}, b) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, b) END
-    FROM (SELECT hashtext(n) & ${NAME_LOCK_BUCKETS - 1} AS b, bool_or(x) AS x
-          FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::bool[]) AS t(n, x)
-          GROUP BY 1 ORDER BY 1) AS locks`.execute(trx);
+    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${values[1]}, b) ELSE pg_advisory_xact_lock_shared(${values[2]}, b) END
+    FROM (SELECT hashtext(n) & ${values[3]} AS b, bool_or(x) AS x
+          FROM unnest(${values[4]}::text[], ${values[5]}::bool[]) AS t(n, x)
+          GROUP BY 1 ORDER BY 1) AS locks`;
+  // Through `statements`, sent at once: the caller may go on without waiting for the locks, since
+  // PostgreSQL runs what it sends next after them.
+  if (statements) await statements.rows(trx, 'name locks', values, locks);
+  else await locks().execute(trx);
 }
 
 // pg is loaded only when PostgreSQL is used: loading it costs SQLite users time at every start.
@@ -140,31 +223,23 @@ export function openPostgres(url: string): OpenDatabase {
   const pg = loadPg();
   // int8 (ids, counts) would otherwise arrive as strings; our ids stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 10,
-    // Without these a dead or unreachable server makes requests wait forever instead of
-    // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
-    connectionTimeoutMillis: 5_000,
-    keepAlive: true,
-  });
-  // An idle pooled connection that the server or the network drops emits 'error' on the pool;
-  // unhandled, it would crash the process. The pool discards that connection by itself and the
-  // next query opens a fresh one (or fails with the reason, answered as 503).
-  pool.on('error', () => {});
-  // The pool listens only on idle connections; one lost while checked out (between two
-  // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
-  // instead, and the pool drops the connection when it comes back.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool }) });
+  // Pipelined: a statement goes out while those before it still run (statementRunner).
+  const pool = newPool(pg, url, 10, true);
+  const db = pipelinedKysely(pool);
+  // The change feed on a connection of its own: every scrape waits for a feed read, and on the
+  // writers' pool that read waited its turn behind pushes. One connection is enough: concurrent
+  // scrapes share one read (PushService.refresh).
+  const feed = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool: newPool(pg, url, 1, false) }) });
   return {
     db,
-    dialect: postgresDialect,
+    dialect: { ...postgresDialect, feed },
     async sizeBytes() {
       const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
       return Number(r.rows[0]?.size ?? 0);
     },
-    close: () => db.destroy(),
+    async close() {
+      await Promise.all([db.destroy(), feed.destroy()]);
+    },
   };
 }
 

@@ -4,11 +4,11 @@ import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type Transaction } from 'kysely';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { CompiledStatements } from '../compiled-statements.js';
-import type { Database, MetricGroupRow } from '../schema.js';
-import { insertGroup } from '../group-rows.js';
+import type { Database, InsertableSample, MetricGroupRow } from '../schema.js';
+import { GROUP_AND_FAMILIES, insertGroup, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { OpenDatabase } from './open-database.js';
-import type { FamilyHead, StoreDialect } from './store-dialect.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
@@ -18,6 +18,7 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
   return {
     name: 'sqlite',
     groupCommit: true,
+    commitChecksSent: false,
     shared: false,
     statementRunner: runner,
     transaction: (db, work) => db.transaction().execute(work),
@@ -29,23 +30,69 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
         trx,
         'group and its families',
         [key.id],
-        () => sql<GroupAndFamily>`SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type,
-          f.series_digest AS family_digest FROM metric_group g LEFT JOIN metric_family f ON f.group_id = g.id
-          WHERE g.grouping_key = ${key.id}`,
+        () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id}`,
       );
-      const first = rows[0];
-      if (!first) return { group: await insertGroup(trx, key), families: [] };
-      const { family_id: _id, family_name: _name, family_type: _type, family_digest: _digest, ...group } = first;
-      const families: FamilyHead[] = [];
-      for (const r of rows) {
-        if (r.family_id !== null) families.push({ id: r.family_id, name: r.family_name!, type: r.family_type!, series_digest: r.family_digest });
-      }
-      return { group, families };
+      return splitGroupRows(rows) ?? { group: await insertGroup(trx, key), families: [] };
     },
     lockPushedNames: async () => {},
     lockNames: async () => {},
     lockAllNames: async () => {},
     lockedRows: (query) => query,
+    async insertFamilies(trx, _statements, groupId, families) {
+      const ids = new Map<string, number>();
+      const rows = families.map(({ samples: _samples, ...row }) => ({ group_id: groupId, ...row }));
+      for (let i = 0; i < rows.length; i += FAMILY_BATCH) {
+        const inserted = await trx
+          .insertInto('metric_family')
+          .values(rows.slice(i, i + FAMILY_BATCH))
+          .returning(['id', 'name'])
+          .execute();
+        for (const r of inserted) ids.set(r.name, Number(r.id));
+      }
+      const samples: InsertableSample[] = [];
+      for (const family of families) {
+        const id = ids.get(family.name)!;
+        for (const s of family.samples) samples.push({ family_id: id, group_id: groupId, ...s });
+      }
+      for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
+        await trx
+          .insertInto('metric_sample')
+          .values(samples.slice(i, i + SAMPLE_BATCH))
+          .execute();
+      }
+    },
+    async updateValues(trx, statements, familyId, samples) {
+      if (samples.length <= CASE_MAX) {
+        const values: unknown[] = [];
+        for (const s of samples) values.push(s.metric_name, s.labels_json, s.value);
+        values.push(familyId);
+        await statements.rows(trx, `values:${samples.length}`, values, () => {
+          const cases = sql.join(
+            samples.map((s) => sql`WHEN metric_name = ${s.metric_name} AND labels_json = ${s.labels_json} THEN CAST(${s.value} AS double precision)`),
+            sql` `,
+          );
+          return sql`UPDATE metric_sample SET value = CASE ${cases} ELSE value END WHERE family_id = ${familyId}`;
+        });
+        return;
+      }
+      // One prepared UPDATE a row, each found through the series index: statements run
+      // synchronously here, so a hundred of them cost less than the DELETE and INSERT of a
+      // hundred rows and their index entries.
+      const updates: Promise<unknown>[] = [];
+      for (const s of samples) {
+        const values = [s.value, familyId, s.metric_name, s.labels_json] as const;
+        updates.push(
+          statements.rows(
+            trx,
+            'value by series',
+            values,
+            () =>
+              sql`UPDATE metric_sample SET value = ${values[0]} WHERE family_id = ${values[1]} AND metric_name = ${values[2]} AND labels_json = ${values[3]}`,
+          ),
+        );
+      }
+      await Promise.all(updates);
+    },
     async bumpVersion(trx) {
       // Two constant statements rather than one with RETURNING, which costs SQLite an ephemeral
       // table each time; every group commit runs this.
@@ -72,18 +119,18 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
   };
 }
 
+// Rows per INSERT: well below SQLite's parameter limit.
+const SAMPLE_BATCH = 500;
+const FAMILY_BATCH = 300;
+
+// Families up to this size get their values in one UPDATE, which tests every row of the family
+// against every pushed sample (quadratic); larger ones one UPDATE a row.
+const CASE_MAX = 64;
+
 const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
 const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
 const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
 const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
-
-/** The group's row with one of its families (or none: NULLs) per row. */
-interface GroupAndFamily extends MetricGroupRow {
-  readonly family_id: number | null;
-  readonly family_name: string | null;
-  readonly family_type: string | null;
-  readonly family_digest: string | null;
-}
 
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow> {
   const [found] = await statements.rows(trx, 'group by key', [key.id], () => sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`);
@@ -106,7 +153,7 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
   const cached = withStatementCache(sqlite);
   const db = new Kysely<Database>({ dialect: new KyselySqliteDialect({ database: cached }) });
   // As kysely's SQLite driver runs a statement, on the same prepared statements.
-  const runner = (text: string, parameters: readonly unknown[]): unknown[] => {
+  const runner = (_trx: unknown, text: string, parameters: readonly unknown[]): unknown[] => {
     const stmt = cached.prepare(text);
     if (stmt.reader) return stmt.all(parameters as unknown[]);
     stmt.run(parameters as unknown[]);

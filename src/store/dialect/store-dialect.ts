@@ -13,6 +13,26 @@ export interface FamilyHead {
   readonly series_digest: string | null;
 }
 
+/** A metric_sample row's identity and value. */
+export interface SampleValue {
+  readonly metric_name: string;
+  readonly labels_json: string;
+  /** NULL for NaN. */
+  readonly value: number | null;
+}
+
+/** A family a push inserts, with its samples. */
+export interface FreshFamily {
+  readonly name: string;
+  readonly type: string;
+  readonly help: string | null;
+  readonly pushed_at_seconds: number;
+  readonly metrics_json: string;
+  readonly rendered_series_json: string | null;
+  readonly series_digest: string;
+  readonly samples: readonly SampleValue[];
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -46,6 +66,16 @@ export interface StoreDialect {
    * of trusting their own writes.
    */
   readonly shared: boolean;
+  /**
+   * The connection the change feed reads on, where it is not `db`: every scrape of a replica waits
+   * for a feed read, which on the writers' pool would queue behind pushes for a connection.
+   */
+  readonly feed?: Kysely<Database> | undefined;
+  /**
+   * transaction() sends COMMIT behind statements still running that were sent through
+   * statementRunner, and reports the first of them that failed: a write need not wait for them.
+   */
+  readonly commitChecksSent: boolean;
   /** Runs statements inside a transaction on its connection without kysely's executor, where there is one. */
   readonly statementRunner?: StatementRunner | undefined;
 
@@ -55,14 +85,30 @@ export interface StoreDialect {
   lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
   /** lockGroup plus the group's families, in as few round trips as the database allows. */
   groupForPush(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
-  /** Locks the names a push adds, changes or removes, so the consistency check sees them as at COMMIT. */
-  lockPushedNames(trx: Transaction<Database>, names: PushedNames): Promise<void>;
+  /**
+   * Locks the names a push adds, changes or removes, so the consistency check sees them as at
+   * COMMIT. The statements that follow may be sent before it settles: they run after it.
+   */
+  lockPushedNames(trx: Transaction<Database>, names: PushedNames, statements: CompiledStatements): Promise<void>;
   /** Locks these names exclusively (a group's families about to go). */
   lockNames(trx: Transaction<Database>, names: readonly string[]): Promise<void>;
   /** Locks every name exclusively: for writes that touch many groups (wipe, bulk delete). */
   lockAllNames(trx: Transaction<Database>): Promise<void>;
   /** The query's group rows locked until COMMIT where writers run concurrently; in id order, as every write takes them. */
   lockedRows<TB extends keyof Database, O>(query: SelectQueryBuilder<Database, TB, O>): SelectQueryBuilder<Database, TB, O>;
+
+  /**
+   * Sets new values on a family's stored samples, all of which exist (the push compared the
+   * family's series digest), without touching an index. The statements that follow may be sent
+   * before it settles.
+   */
+  updateValues(trx: Transaction<Database>, statements: CompiledStatements, familyId: number, samples: readonly SampleValue[]): Promise<void>;
+
+  /**
+   * Inserts a group's new families and their samples (none of these names is in the group). The
+   * statements that follow may be sent before it settles.
+   */
+  insertFamilies(trx: Transaction<Database>, statements: CompiledStatements, groupId: number, families: readonly FreshFamily[]): Promise<void>;
 
   /** Takes the next change number (change-feed.ts) and reads the tombstone pruning mark. */
   bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }>;

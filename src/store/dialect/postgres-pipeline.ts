@@ -1,0 +1,184 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect as KyselyPostgresDialect,
+  PostgresDriver,
+  type DatabaseConnection,
+  type Driver,
+  type PostgresDialectConfig,
+  type Transaction,
+  type TransactionSettings,
+} from 'kysely';
+import type pg from 'pg';
+import type { Database } from '../schema.js';
+
+// PostgreSQL write transactions whose statements are pipelined: pg sends a statement while those
+// before it still run, and PostgreSQL runs them in order. A push then waits for an answer only
+// where it needs one, and BEGIN, the writes and COMMIT travel with the statements next to them.
+// On loopback a round trip costs the client and the server each more than running a small
+// statement does.
+
+/**
+ * kysely's transaction on `db`, whose statements sent through sendDirect are not waited for
+ * before COMMIT: when one of them failed (and COMMIT answered ROLLBACK), it throws that
+ * statement's error, the reason (a deadlock, a duplicate series).
+ */
+export async function pipelinedTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  const slot: ConnectionSlot = {};
+  const sent: Promise<unknown>[] = [];
+  try {
+    return await acquiring.run(slot, () =>
+      db.transaction().execute((trx) => {
+        if (slot.client) connections.set(trx, { client: slot.client, sent });
+        return work(trx);
+      }),
+    );
+  } catch (caught) {
+    throw (await firstFailure(sent)) ?? caught;
+  }
+}
+
+/**
+ * Sends a statement on the connection of a pipelinedTransaction at once, as a named prepared
+ * statement; undefined for any other `trx`.
+ */
+export function sendDirect(trx: Kysely<Database>, text: string, parameters: readonly unknown[]): Promise<unknown[]> | undefined {
+  const connection = connections.get(trx);
+  if (!connection) return undefined;
+  coalesceWrites(connection.client);
+  const rows = connection.client.query({ name: statementName(text), text, values: parameters as unknown[] }).then((r) => r.rows as unknown[]);
+  rows.catch(() => {});
+  connection.sent.push(rows);
+  return rows;
+}
+
+/** kysely on the pool, its transactions ready for pipelinedTransaction. */
+export function pipelinedKysely(pool: pg.Pool): Kysely<Database> {
+  const connecting = {
+    async connect() {
+      const client = await pool.connect();
+      const slot = acquiring.getStore();
+      if (slot && slot.client === undefined) slot.client = client;
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  return new Kysely<Database>({ dialect: new PipelinedPostgresDialect({ pool: connecting }) });
+}
+
+/** What a write transaction's connection is, while kysely acquires it (pipelinedTransaction). */
+interface ConnectionSlot {
+  client?: pg.PoolClient;
+}
+const acquiring = new AsyncLocalStorage<ConnectionSlot>();
+/**
+ * The pg connection under each pipelinedTransaction, and the statements sent on it through
+ * sendDirect.
+ */
+const connections = new WeakMap<Kysely<Database>, { readonly client: pg.PoolClient; readonly sent: Promise<unknown>[] }>();
+
+const names = new Map<string, string>();
+// Texts a process sends through sendDirect: the push's fixed shapes and IN lists up to the
+// push limits. Past this the map starts over (a name is the same for the same text).
+const MAX_NAMES = 1024;
+
+/**
+ * A prepared statement's name for the text: each connection parses and plans a statement the
+ * first time it runs it, and later runs send only its values. Derived from the text, so the same
+ * text always gets the same name, whatever connection prepared it.
+ */
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    if (names.size >= MAX_NAMES) names.clear();
+    name = `pk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/** The socket writes of a pg client, which pg does not type. */
+interface WithSocket {
+  readonly connection?: { readonly stream?: { cork?(): void; uncork?(): void } };
+}
+const corked = new WeakSet<pg.ClientBase>();
+
+/**
+ * Holds the client's socket writes until the statements sent in this turn of the event loop are
+ * all written, then writes them with one system call: pg writes each statement on its own, and
+ * on loopback each write costs about as much as the server takes to run a small statement.
+ */
+function coalesceWrites(client: pg.ClientBase): void {
+  const stream = (client as WithSocket).connection?.stream;
+  if (!stream?.cork || !stream.uncork || corked.has(client)) return;
+  corked.add(client);
+  stream.cork();
+  process.nextTick(() => {
+    corked.delete(client);
+    stream.uncork!();
+  });
+}
+
+/** The reason of the first of these statements that failed, if one did. */
+async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
+  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
+  return undefined;
+}
+
+const BEGIN = CompiledQuery.raw('begin');
+
+/**
+ * kysely's driver but for BEGIN, which is sent without waiting for its answer: the transaction's
+ * first statement goes in the same round trip, and fails, as the transaction does, if BEGIN did.
+ * COMMIT still waits for BEGIN's answer.
+ */
+class PipelinedPostgresDriver extends PostgresDriver {
+  private readonly begun = new WeakMap<DatabaseConnection, Promise<unknown>>();
+
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (settings.isolationLevel || settings.accessMode) return super.beginTransaction(connection, settings);
+    const client = acquiring.getStore()?.client;
+    if (client) coalesceWrites(client);
+    const begun = connection.executeQuery(BEGIN);
+    begun.catch(() => {});
+    this.begun.set(connection, begun);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.begun.get(connection);
+    return super.commitTransaction(connection);
+  }
+}
+
+class PipelinedPostgresDialect extends KyselyPostgresDialect {
+  constructor(private readonly config: PostgresDialectConfig) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new PipelinedPostgresDriver(this.config);
+  }
+}
+
+export function newPool(lib: typeof pg, url: string, max: number, pipeline: boolean): pg.Pool {
+  const pool = new lib.Pool({
+    connectionString: url,
+    max,
+    pipeline,
+    // Without these a dead or unreachable server makes requests wait forever instead of
+    // answering 503: connecting gives up after 5 s, and TCP keepalive notices a silent peer.
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  // An idle pooled connection that the server or the network drops emits 'error' on the pool;
+  // unhandled, it would crash the process. The pool discards that connection by itself and the
+  // next query opens a fresh one (or fails with the reason, answered as 503).
+  pool.on('error', () => {});
+  // The pool listens only on idle connections; one lost while checked out (between two
+  // statements of a transaction) would emit an unhandled 'error'. Its next statement fails
+  // instead, and the pool drops the connection when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
