@@ -76,9 +76,9 @@ export class KyselyMetricStore implements MetricStore {
         // One change number for all: they commit together, and a reader sees all of them or none.
         const stamp = await this.ctx.dialect.changeStamp(trx);
         const results: WriteResult[] = new Array<WriteResult>(writes.length);
-        for (const i of order) {
+        for (const [n, i] of order.entries()) {
           refused = i;
-          results[i] = await applyPush(this.ctx, trx, writes[i]!, stamp);
+          results[i] = await applyPush(this.ctx, trx, writes[i]!, stamp, n < order.length - 1);
         }
         refused = undefined;
         return results;

@@ -29,12 +29,19 @@ import type { StoreContext } from './store-context.js';
  * periodic re-push, by far the commonest) keeps its rows and gets new values in place, which
  * touches no index.
  */
-export async function applyPush(ctx: StoreContext, trx: Transaction<Database>, write: PushWrite, stamp?: ChangeStamp): Promise<WriteResult> {
+export async function applyPush(
+  ctx: StoreContext,
+  trx: Transaction<Database>,
+  write: PushWrite,
+  stamp?: ChangeStamp,
+  /** Another write follows in the same transaction: a failure must be this write's, not the next one's. */
+  followed = false,
+): Promise<WriteResult> {
   const sent: Promise<unknown>[] = [];
   try {
     const result = await writePush(ctx, trx, write, stamp, sent);
     // Where the transaction checks them at COMMIT, COMMIT goes out behind them instead.
-    if (!ctx.dialect.commitChecksSent) await Promise.all(sent);
+    if (followed || !ctx.dialect.commitChecksSent) await Promise.all(sent);
     return result;
   } catch (err) {
     // The first statement that failed is the reason: on PostgreSQL the statements after it fail
