@@ -3,7 +3,7 @@ import buffer from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, parseListenAddress, type Config } from './config/config.js';
 import { helpText } from './config/help.js';
-import { limitHeapGrowth } from './heap-growth.js';
+import { limitHeapGrowth, limitYoungGeneration } from './heap-growth.js';
 import { createLogger } from './util/logger.js';
 import { findAbove } from './util/project-files.js';
 import { startServer } from './server.js';
@@ -55,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
+  limitYoungGeneration();
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   for (const warning of config.warnings) logger.warn(warning);
   const server = await startServer(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { growingPercent, limitHeapGrowth } from '../../src/heap-growth.js';
+import { growingPercent, limitHeapGrowth, limitYoungGeneration } from '../../src/heap-growth.js';
 
 const MB = 1024 * 1024;
 
@@ -11,6 +11,17 @@ describe('limitHeapGrowth', () => {
 
   it('applies its own limit otherwise', () => {
     expect(limitHeapGrowth(['--heap-growing-percentage-of-nothing', '--expose-gc'])).toBe(true);
+  });
+});
+
+describe('limitYoungGeneration', () => {
+  it("leaves an operator's own semi-space size alone, in either spelling", () => {
+    expect(limitYoungGeneration(['--max-semi-space-size=16'])).toBe(false);
+    expect(limitYoungGeneration(['--expose-gc', '--min_semi_space_size=4'])).toBe(false);
+  });
+
+  it('applies its own limit otherwise', () => {
+    expect(limitYoungGeneration(['--max-old-space-size=512'])).toBe(true);
   });
 });
 
