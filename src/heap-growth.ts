@@ -65,10 +65,11 @@ const MAX_YOUNG_BYTES = 8 * 1024 * 1024;
 let youngObserver: PerformanceObserver | undefined;
 
 /**
- * Stops the young generation growing once it has reached MAX_YOUNG_BYTES, from the first
- * collection on: V8 reads its growth factor whenever it grows it, but fixes the largest size at
- * start-up, out of a process's reach. Call it first thing. Does nothing when the operator chose
- * a size on node's command line (`--max-semi-space-size`). Returns whether it applies its own.
+ * Stops the young generation growing once it has reached MAX_YOUNG_BYTES, checked after each
+ * collection: V8 reads its growth factor whenever it grows it, but fixes the largest size at
+ * start-up, out of a process's reach, so a young generation already larger stays the size it
+ * is. Does nothing when the operator chose a size on node's command line
+ * (`--max-semi-space-size`). Returns whether it applies its own.
  */
 export function limitYoungGeneration(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((arg) => /^--(max|min)[-_]semi[-_]space[-_]size(=|$)/.test(arg))) return false;
