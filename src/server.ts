@@ -26,6 +26,7 @@ import { Telemetry } from './service/telemetry.js';
 import { RetentionPolicy } from './domain/retention-policy.js';
 import { NO_RETENTION, type RetentionSettings } from './domain/retention-policy.js';
 import { expireGroupsStep, RetentionSweeper } from './service/retention-sweeper.js';
+import { untilLoaded } from './load-gate.js';
 
 export interface ListenOn {
   readonly host?: string | undefined;
@@ -124,14 +125,6 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   sweeper.addStep({ name: 'push_history', run: async (now) => void (await history.sweep(now)) });
   const idempotencyKeys = new KyselyIdempotencyStore(database.db);
   sweeper.addStep({ name: 'idempotency_keys', run: async (now) => void (await idempotencyKeys.deleteExpired(now)) });
-  // Before serving: groups get the expiry the current rules give them (rules may have changed
-  // while the gateway was down), and whatever expired meanwhile is gone before the first scrape.
-  // The load comes first so that the expiries are computed on the groups it read.
-  await service.load();
-  const reexpired = await service.applyRetention();
-  if (reexpired > 0) logger.info({ groups: reexpired }, 'retention: expiry times recomputed for the current rules');
-  await sweeper.sweep();
-
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   let closing: Promise<void> | undefined;
@@ -180,8 +173,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     consistencyCheck: options.consistencyCheck,
     bodyLimit: options.bodyLimit,
     lifecycle: options.lifecycle,
-    // Liveness needs a committed write; readiness (reached only after migrations and the cache
-    // load, which run before listening) needs the database to answer.
+    // Liveness needs a committed write; readiness (reached after the migrations, which run
+    // before listening) needs the database to answer. Both answer while the store loads.
     checkHealthy: () => store.checkWritable(),
     checkReady: () => store.ping(),
     isReady: () => true,
@@ -199,7 +192,19 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     startTimeSeconds,
     ...(webConfig ? { auth: authMiddleware({ source: webConfig, logger, routePrefix: options.routePrefix, telemetryPath: options.telemetryPath }) } : {}),
   });
-  const listener: http.RequestListener = webConfig
+  // The load runs once the addresses are bound (below), between the requests that arrive
+  // meanwhile: every request but the health probes waits for it (untilLoaded). Before it is
+  // served, each group gets the expiry the current rules give it (rules may have changed while
+  // the gateway was down), computed on the groups the load read, and whatever expired meanwhile
+  // is gone.
+  let startLoad!: () => void;
+  const loaded = new Promise<void>((resolve) => (startLoad = resolve)).then(async () => {
+    await service.load({ yieldBetweenPages: true });
+    const reexpired = await service.applyRetention();
+    if (reexpired > 0) logger.info({ groups: reexpired }, 'retention: expiry times recomputed for the current rules');
+    await sweeper.sweep();
+  });
+  const served: http.RequestListener = webConfig
     ? app
     : fastPath({
         app,
@@ -210,6 +215,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         metricsPath: `${options.routePrefix}/metrics`,
         otlp: { handler: otlp, paths: OTLP_PATHS.map((p) => `${options.routePrefix}${p}`) },
       });
+  const listener = untilLoaded(served, loaded, [`${options.routePrefix}/-/ready`, `${options.routePrefix}/-/healthy`]);
   const servers: http.Server[] = [];
   try {
     for (const on of [options.listen, ...(options.alsoListen ?? [])]) {
@@ -234,6 +240,13 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   });
   logger.info({ address: bound.join(','), storage: database.dialect.name }, 'listening');
+  startLoad();
+  try {
+    await loaded;
+  } catch (err) {
+    await close();
+    throw err;
+  }
   sweeper.start();
   return { url, service, sweeper, history, close, closed };
 }

@@ -130,11 +130,14 @@ export class PushService {
     this.applyLocally = !options.shared;
   }
 
-  /** Fills the scrape cache from the store; call once before serving. */
-  async load(): Promise<void> {
+  /**
+   * Fills the scrape cache from the store; call once before serving. `yieldBetweenPages` lets the
+   * event loop answer (or queue) requests between the pages of a long load.
+   */
+  async load(options: { readonly yieldBetweenPages?: boolean } = {}): Promise<void> {
     this.cursor = undefined;
     const headers: GroupHeader[] = [];
-    await this.catchUp(headers);
+    await this.catchUp(headers, options.yieldBetweenPages ?? false);
     this.loadedHeaders = headers;
   }
 
@@ -166,13 +169,14 @@ export class PushService {
   }
 
   /** Adds the headers of the groups it loaded to `loaded`, when given. */
-  private async catchUp(loaded?: GroupHeader[]): Promise<void> {
+  private async catchUp(loaded?: GroupHeader[], yieldBetweenPages = false): Promise<void> {
     const changes = await this.store.loadGroupsChangedSince(this.cursor);
     if (changes.full) this.cache.clear();
     // Removals first: SQLite may give a new group the id of a removed one.
     for (const id of changes.removedIds) this.cache.removeGroup(id);
     const unrendered: number[] = [];
     for await (const page of changes.pages) {
+      if (yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
       for (const group of page) {
         // A full load starts from the cleared cache: nothing of the group to drop.
         if (!changes.full) this.cache.removeGroup(group.id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { growingPercent, limitHeapGrowth } from '../../src/heap-growth.js';
+import { growingPercent, limitHeapGrowth, limitYoungGeneration } from '../../src/heap-growth.js';
 
 const MB = 1024 * 1024;
 
@@ -14,16 +14,28 @@ describe('limitHeapGrowth', () => {
   });
 });
 
+describe('limitYoungGeneration', () => {
+  it("leaves an operator's own semi-space size alone, in either spelling", () => {
+    expect(limitYoungGeneration(['--max-semi-space-size=16'])).toBe(false);
+    expect(limitYoungGeneration(['--expose-gc', '--min_semi_space_size=4'])).toBe(false);
+  });
+
+  it('applies its own limit otherwise', () => {
+    expect(limitYoungGeneration(['--max-old-space-size=512'])).toBe(true);
+  });
+});
+
 describe('growingPercent', () => {
   it('lets a large heap grow by 30% of its live data', () => {
     expect(growingPercent(400 * MB)).toBe(30);
     expect(growingPercent(2048 * MB)).toBe(30);
   });
 
-  it("gives a small heap 64 MB of room instead, within V8's own 4x", () => {
-    expect(growingPercent(128 * MB)).toBe(50);
-    expect(growingPercent(64 * MB)).toBe(100);
-    expect(growingPercent(32 * MB)).toBe(200);
+  it("gives a small heap 16 MB of room instead, within V8's own 4x", () => {
+    expect(growingPercent(64 * MB)).toBe(30);
+    expect(growingPercent(32 * MB)).toBe(50);
+    expect(growingPercent(16 * MB)).toBe(100);
+    expect(growingPercent(8 * MB)).toBe(200);
     expect(growingPercent(4 * MB)).toBe(300);
     expect(growingPercent(0)).toBe(300);
   });
