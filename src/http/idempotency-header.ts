@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PushError } from '../domain/push-error.js';
-import type { IdempotentRequest } from '../service/push-service.js';
+import type { IdempotentRequest } from '../service/push-request.js';
 
 // Longest key kept: a client's UUID or ULID fits many times over.
 const MAX_KEY_LENGTH = 255;

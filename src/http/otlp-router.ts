@@ -28,7 +28,8 @@ import {
   type OtlpEncoding,
 } from '../exposition/otlp/wire.js';
 import type { PushHistory } from '../service/push-history.js';
-import { PushRefusedError, type PushService } from '../service/push-service.js';
+import { PushRefusedError } from '../service/push-request.js';
+import type { PushService } from '../service/push-service.js';
 import { checkPushScope } from './request-credential.js';
 import type { Telemetry } from '../service/telemetry.js';
 import type { Logger } from '../util/logger.js';
