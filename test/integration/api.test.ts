@@ -247,6 +247,9 @@ describe('lifecycle', () => {
   it('/-/healthy fails while the database cannot be written, /-/ready still answers', async () => {
     gw = await startTestServer();
     expect((await send(gw.url, 'GET', '/-/healthy')).body).toBe('OK');
+    // A scrape waits for the start's load and expiry sweep: neither may then be left to run (and wait
+    // for the lock, blocking the event loop) while the lock is held below.
+    expect((await send(gw.url, 'GET', '/metrics')).status).toBe(200);
     // Another connection holds SQLite's write lock longer than the busy timeout (5 s).
     const other = new SQLite(gw.dbPath);
     other.exec('BEGIN IMMEDIATE');
