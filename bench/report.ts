@@ -95,19 +95,23 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
   };
   const pk = (metric: string): LoadResult | undefined => find(loads, metric, SUBJECT);
 
+  /** One figure of the subject against another of the same run, both req/s. */
+  const relative = (goal: string, mine: LoadResult | undefined, other: LoadResult | undefined, min: number, unmeasured = 'not measured'): void => {
+    if (!mine || !other) {
+      push({ goal, measured: unmeasured, verdict: 'N/A' });
+      return;
+    }
+    const ratio = mine.figures.rps / other.figures.rps;
+    push({
+      goal,
+      measured: `${fmtRatio(ratio)} (${fmtNumber(mine.figures.rps)} vs ${fmtNumber(other.figures.rps)} req/s)`,
+      verdict: ratio >= min ? 'MET' : 'NOT MET',
+    });
+  };
   const rateRatio = (metric: string, ref: TargetName, min: number, goal: string, subject: TargetName = SUBJECT): void => {
     const a = find(loads, metric, subject);
     const b = find(loads, metric, ref);
-    if (!a || !b) {
-      push({ goal, measured: missing(a, b, ref, subject), verdict: 'N/A' });
-      return;
-    }
-    const ratio = a.figures.rps / b.figures.rps;
-    push({
-      goal,
-      measured: `${fmtRatio(ratio)} (${fmtNumber(a.figures.rps)} vs ${fmtNumber(b.figures.rps)} req/s)`,
-      verdict: ratio >= min ? 'MET' : 'NOT MET',
-    });
+    relative(goal, a, b, min, missing(a, b, ref, subject));
   };
   const p99AtMost = (metric: string, ref: TargetName, goal: string, subject: TargetName = SUBJECT): void => {
     const a = find(loads, metric, subject);
@@ -125,20 +129,6 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
 
   rateRatio('push_small', 'official', 50, 'push_small >= 50x the official');
   rateRatio('push_small', 'express', 0.6, 'push_small >= 60% of bare Express');
-
-  /** One figure of the subject against another of the same run, both req/s. */
-  const relative = (goal: string, mine: LoadResult | undefined, other: LoadResult | undefined, min: number): void => {
-    if (!mine || !other) {
-      push({ goal, measured: 'not measured', verdict: 'N/A' });
-      return;
-    }
-    const ratio = mine.figures.rps / other.figures.rps;
-    push({
-      goal,
-      measured: `${fmtRatio(ratio)} (${fmtNumber(mine.figures.rps)} vs ${fmtNumber(other.figures.rps)} req/s)`,
-      verdict: ratio >= min ? 'MET' : 'NOT MET',
-    });
-  };
 
   {
     const goal = 'push_into_large p99 <= 2x push_small p99';

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { GroupingKey } from '../domain/grouping-key.js';
 import type { GroupHeader, StoredFamily, StoredGroup } from './metric-store.js';
 import { toFamily, toHeader } from './rows.js';
-import type { Database, MetricFamilyRow, MetricGroupRow } from './schema.js';
+import type { Database, MetricGroupRow } from './schema.js';
 import type { StoreContext } from './store-context.js';
 
 // The store's reads: none takes a lock or a transaction; each statement sees committed data.
@@ -56,17 +56,8 @@ export async function loadHeaders(db: Kysely<Database>): Promise<GroupHeader[]> 
   return rows.map(toHeader);
 }
 
-export async function loadGroupsById(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
-  if (ids.length === 0) return [];
-  const groups: MetricGroupRow[] = [];
-  const families: MetricFamilyRow[] = [];
-  for (let i = 0; i < ids.length; i += ID_BATCH) {
-    const batch = ids.slice(i, i + ID_BATCH);
-    groups.push(...(await db.selectFrom('metric_group').selectAll().where('id', 'in', batch).execute()));
-    families.push(...(await db.selectFrom('metric_family').selectAll().where('group_id', 'in', batch).orderBy('name').execute()));
-  }
-  groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
-  return withFamilies(groups.map(toHeader), families);
+export function loadGroupsById(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
+  return loadByIds(db, ids, (batch) => db.selectFrom('metric_family').selectAll().where('group_id', 'in', batch).orderBy('name').execute());
 }
 
 /**
@@ -74,14 +65,22 @@ export async function loadGroupsById(db: Kysely<Database>, ids: readonly number[
  * is all the scrape cache reads (a family the cache cannot use that way is loaded again whole,
  * PushService.catchUp), and in one statement.
  */
-export async function loadChangedGroups(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
+export function loadChangedGroups(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
+  return loadByIds(db, ids, (batch) => familiesWithoutSeries(db).where('group_id', 'in', batch).orderBy('name').execute());
+}
+
+async function loadByIds<F extends FamilyRead>(
+  db: Kysely<Database>,
+  ids: readonly number[],
+  familiesOf: (batch: readonly number[]) => Promise<F[]>,
+): Promise<StoredGroup[]> {
   if (ids.length === 0) return [];
   const groups: MetricGroupRow[] = [];
-  const families: FamilyRead[] = [];
+  const families: F[] = [];
   for (let i = 0; i < ids.length; i += ID_BATCH) {
     const batch = ids.slice(i, i + ID_BATCH);
     groups.push(...(await db.selectFrom('metric_group').selectAll().where('id', 'in', batch).execute()));
-    families.push(...(await familiesWithoutSeries(db).where('group_id', 'in', batch).orderBy('name').execute()));
+    families.push(...(await familiesOf(batch)));
   }
   groups.sort((a, b) => (a.grouping_key < b.grouping_key ? -1 : a.grouping_key > b.grouping_key ? 1 : 0));
   return withFamilies(groups.map(toHeader), families);
