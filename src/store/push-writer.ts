@@ -18,6 +18,7 @@ import { toHeader } from './rows.js';
 import type { Database, MetricGroupRow } from './schema.js';
 import { seriesDigest } from './series-digest.js';
 import type { StoreContext } from './store-context.js';
+import { firstFailure } from '../util/first-failure.js';
 
 /**
  * Applies one push inside the caller's transaction. `stamp`: the change number to stamp, when
@@ -179,12 +180,6 @@ async function writePush(
   return { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
 }
 
-/** The reason of the first of these statements that failed, if one did. */
-async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
-  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
-  return undefined;
-}
-
 /** MetricStore.recordFailure inside a transaction. */
 export async function recordFailure(
   ctx: StoreContext,
@@ -249,10 +244,7 @@ function labelsText(labels: readonly LabelPair[]): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
 }
 
-/** A sample row's identity and value, as metric_sample holds them. */
-type SampleIdentity = SampleValue;
-
-function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleIdentity {
+function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleValue {
   // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
   const labels_json = labelsJson(isSortedByName(s.labels) ? s.labels : sortedLabels(s.labels));
   return { metric_name: s.name, labels_json, value: Number.isNaN(s.value) ? null : s.value };
@@ -273,7 +265,7 @@ async function familiesWithSameSeries(
   trx: Transaction<Database>,
   families: readonly MetricFamily[],
   existingRows: readonly FamilyHead[],
-  sampleRows: ReadonlyMap<string, readonly SampleIdentity[]>,
+  sampleRows: ReadonlyMap<string, readonly SampleValue[]>,
   digests: ReadonlyMap<string, string>,
 ): Promise<Map<string, number>> {
   const byName = new Map(existingRows.map((r) => [r.name, r] as const));

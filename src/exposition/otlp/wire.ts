@@ -224,13 +224,9 @@ export function decodeExportRequest(body: Uint8Array, encoding: OtlpEncoding): P
 export function encodeExportResponse(encoding: OtlpEncoding, rejected: number, message: string): Buffer {
   // The common answer: an empty message (no bytes in protobuf).
   if (rejected === 0 && message === '') return encoding === 'json' ? Buffer.from('{}') : Buffer.alloc(0);
-  if (encoding === 'json') {
-    const body = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: message } } : {};
-    return Buffer.from(JSON.stringify(body));
-  }
+  if (encoding === 'json') return Buffer.from(JSON.stringify({ partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: message } }));
   const { response } = types();
-  const value = rejected > 0 || message !== '' ? { partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } } : {};
-  return Buffer.from(response.encode(response.fromObject(value)).finish());
+  return Buffer.from(response.encode(response.fromObject({ partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } })).finish());
 }
 
 /** gRPC status codes the answers use. */

@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../schema.js';
+import { firstFailure } from '../../util/first-failure.js';
 
 // PostgreSQL write transactions whose statements are pipelined: pg sends a statement while those
 // before it still run, and PostgreSQL runs them in order. A push then waits for an answer only
@@ -119,12 +120,6 @@ function coalesceWrites(client: pg.ClientBase): void {
     corked.delete(client);
     stream.uncork!();
   });
-}
-
-/** The reason of the first of these statements that failed, if one did. */
-async function firstFailure(sent: readonly Promise<unknown>[]): Promise<unknown> {
-  for (const outcome of await Promise.allSettled(sent)) if (outcome.status === 'rejected') return outcome.reason as unknown;
-  return undefined;
 }
 
 const BEGIN = CompiledQuery.raw('begin');
