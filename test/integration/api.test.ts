@@ -245,10 +245,11 @@ describe('lifecycle', () => {
   });
 
   it('/-/healthy fails while the database cannot be written, /-/ready still answers', async () => {
-    gw = await startTestServer();
+    // No scheduled sweep (default: every 30 s) while the lock is held below: each of its writes
+    // would wait out the busy timeout too, blocking the event loop, and the test its time limit.
+    gw = await startTestServer({ retention: { rules: [], defaultTtlSeconds: 0, schedule: '0 0 1 1 *' } });
     expect((await send(gw.url, 'GET', '/-/healthy')).body).toBe('OK');
-    // A scrape waits for the start's load and expiry sweep: neither may then be left to run (and wait
-    // for the lock, blocking the event loop) while the lock is held below.
+    // A scrape waits for the start's load and expiry sweep: neither is then left to run under the lock.
     expect((await send(gw.url, 'GET', '/metrics')).status).toBe(200);
     // Another connection holds SQLite's write lock longer than the busy timeout (5 s).
     const other = new SQLite(gw.dbPath);
