@@ -1,10 +1,9 @@
 import { sql, type Transaction } from 'kysely';
 import { isExpired } from '../domain/expiry.js';
 import type { GroupingKey } from '../domain/grouping-key.js';
-import { INCONSISTENT_PREFIX, compareLabelNames } from '../domain/push-rules.js';
+import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
-import { sortSmall } from '../util/small-sort.js';
 import type { CompiledStatements } from './compiled-statements.js';
 import type { ChangeStamp, FamilyHead, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
@@ -16,6 +15,7 @@ import { ConflictError, type ExpiryOf, type GroupHeader, type PushWrite, type St
 import { readRegistry, registerNames, releaseNames } from './name-registry.js';
 import { toHeader } from './rows.js';
 import type { Database, MetricGroupRow } from './schema.js';
+import { familySamples, sortedByName } from './sample-values.js';
 import { seriesDigest } from './series-digest.js';
 import type { StoreContext } from './store-context.js';
 import { firstFailure } from '../util/first-failure.js';
@@ -93,7 +93,7 @@ async function writePush(
 
   const pushedNames = new Set(pushed.map((f) => f.name));
   const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
-  const sampleRows = new Map(pushed.map((f) => [f.name, flattenFamily(f).map(sampleIdentity)] as const));
+  const sampleRows = new Map(pushed.map((f) => [f.name, familySamples(f)] as const));
   const digests = new Map([...sampleRows].map(([name, rows]) => [name, seriesDigest(rows)] as const));
   const inPlace = await familiesWithSameSeries(ctx.statements, trx, pushed, existingRows, sampleRows, digests);
   const replaced = existingRows.filter((r) => pushedNames.has(r.name) && !inPlace.has(r.name));
@@ -215,7 +215,7 @@ export async function describeDuplicate(ctx: StoreContext, write: PushWrite): Pr
         .innerJoin('metric_group', 'metric_group.id', 'metric_sample.group_id')
         .select('metric_group.grouping_key')
         .where('metric_sample.metric_name', '=', s.name)
-        .where('metric_sample.labels_json', '=', labelsJson(sortedLabels(s.labels)))
+        .where('metric_sample.labels_json', '=', labelsJson(sortedByName(s.labels)))
         .where('metric_group.grouping_key', '!=', write.key.id)
         .executeTakeFirst();
       if (found) {
@@ -236,23 +236,8 @@ function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean)
   return { ttl_seconds: write.ttlSeconds ?? stored, expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null };
 }
 
-function sortedLabels(labels: readonly LabelPair[]): LabelPair[] {
-  return sortSmall([...labels], compareLabelNames);
-}
-
 function labelsText(labels: readonly LabelPair[]): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',')}}`;
-}
-
-function sampleIdentity(s: { name: string; labels: readonly LabelPair[]; value: number }): SampleValue {
-  // Sanitized series come sorted; a summary's quantile and a histogram's le come last and may not sort there.
-  const labels_json = labelsJson(isSortedByName(s.labels) ? s.labels : sortedLabels(s.labels));
-  return { metric_name: s.name, labels_json, value: Number.isNaN(s.value) ? null : s.value };
-}
-
-function isSortedByName(labels: readonly LabelPair[]): boolean {
-  for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
-  return true;
 }
 
 /**

@@ -16,9 +16,21 @@ export interface SeriesIdentity {
  * this function only ever fails to match: the push then replaces the family's rows.
  */
 export function seriesDigest(series: readonly SeriesIdentity[]): string {
-  const keys = series.map((s) => `${s.metric_name.length}:${s.metric_name}${s.labels_json}`);
-  sortSmall(keys, compareStrings);
-  return hash('sha256', keys.join(''), 'base64');
+  // Sorted by that text without building it per series: two identities of one name (every
+  // identity of a gauge family) compare by their labels' JSON, since their texts start alike;
+  // of two names, the texts differ before the labels' JSON starts (the length ends at the colon).
+  const prefixes = new Map<string, string>();
+  const prefix = (name: string) => {
+    let p = prefixes.get(name);
+    if (p === undefined) prefixes.set(name, (p = `${name.length}:${name}`));
+    return p;
+  };
+  const sorted = sortSmall([...series], (a, b) =>
+    a.metric_name === b.metric_name ? compareStrings(a.labels_json, b.labels_json) : compareStrings(prefix(a.metric_name), prefix(b.metric_name)),
+  );
+  const parts: string[] = [];
+  for (const s of sorted) parts.push(prefix(s.metric_name), s.labels_json);
+  return hash('sha256', parts.join(''), 'base64');
 }
 
 function compareStrings(a: string, b: string): number {

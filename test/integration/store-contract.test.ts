@@ -180,4 +180,43 @@ describeDialects('the MetricStore contract', (dialect) => {
     const values = group!.families.map((f) => f.metrics[0]!.value);
     expect(values[0]).toBe(values[1]);
   });
+  it('a re-push of the same series stores its new values, whatever the family size and series order', async () => {
+    // Sizes on each side of the SQLite statement shapes: a few series, one padded list, more than one list.
+    const sizes = { few: 3, some: 30, many: 600 };
+    const body = (value: (name: string, i: number) => string, reversed: boolean) => {
+      let out = '# TYPE s summary\n';
+      for (const q of reversed ? ['0.9', '0.5'] : ['0.5', '0.9']) out += `s{quantile="${q}"} ${value('s', Number(q) * 10)}\n`;
+      out += `s_sum ${value('s', 100)}\ns_count 4\n`;
+      for (const [name, n] of Object.entries(sizes)) {
+        out += `# TYPE ${name} gauge\n`;
+        for (let k = 0; k < n; k++) {
+          const i = reversed ? n - 1 - k : k;
+          out += `${name}{i="${i}"} ${value(name, i)}\n`;
+        }
+      }
+      return out;
+    };
+    await store.writePush(
+      write(
+        key('v'),
+        body((_, i) => String(i), false),
+      ),
+    );
+    const special = ['NaN', '+Inf', '-Inf', '1e-300'];
+    const second = (name: string, i: number) => (i < special.length && name !== 's' ? special[i]! : String(i * 2 + 0.5));
+    await store.writePush(write(key('v'), body(second, true), { timeSeconds: 1001 }));
+    const rows = await database.db.selectFrom('metric_sample').select(['metric_name', 'labels_json', 'value']).execute();
+    const stored = new Map(rows.map((r) => [`${r.metric_name}${r.labels_json}`, r.value === null ? null : Number(r.value)]));
+    expect(stored.size).toBe(3 + 30 + 600 + 4);
+    const expected = (v: string) => (v === 'NaN' ? null : v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v));
+    for (const [name, n] of Object.entries(sizes)) {
+      for (let i = 0; i < n; i++) expect(stored.get(`${name}{"i":"${i}"}`), `${name} ${i}`).toBe(expected(second(name, i)));
+    }
+    expect(stored.get('s{"quantile":"0.9"}')).toBe(18.5);
+    expect(stored.get('s_sum{}')).toBe(200.5);
+    const group = await store.loadGroup(key('v'));
+    const many = group!.families.find((f) => f.name === 'many')!;
+    expect(many.metrics.find((m) => m.labels.some((l) => l.value === '599'))!.value).toBe(1198.5);
+    expect(many.metrics.find((m) => m.labels.some((l) => l.value === '1'))!.value).toBe(Infinity);
+  });
 });

@@ -75,23 +75,23 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
         });
         return;
       }
-      // One prepared UPDATE a row, each found through the series index: statements run
-      // synchronously here, so a hundred of them cost less than the DELETE and INSERT of a
-      // hundred rows and their index entries.
-      const updates: Promise<unknown>[] = [];
-      for (const s of samples) {
-        const values = [s.value, familyId, s.metric_name, s.labels_json] as const;
-        updates.push(
-          statements.rows(
-            trx,
-            'value by series',
-            values,
-            () =>
-              sql`UPDATE metric_sample SET value = ${values[0]} WHERE family_id = ${values[1]} AND metric_name = ${values[2]} AND labels_json = ${values[3]}`,
-          ),
-        );
+      // Larger ones join a list of (name, labels, value) rows, each found through the series
+      // index: one statement, where one a row costs each its own call into SQLite. The list is
+      // padded with rows that match nothing to a multiple of VALUES_STEP, which bounds how many
+      // statement texts the family sizes make.
+      for (let i = 0; i < samples.length; i += VALUES_BATCH) {
+        const batch = samples.slice(i, i + VALUES_BATCH);
+        const rows = Math.ceil(batch.length / VALUES_STEP) * VALUES_STEP;
+        const values: unknown[] = [];
+        for (const s of batch) values.push(s.metric_name, s.labels_json, s.value);
+        for (let j = batch.length; j < rows; j++) values.push(null, null, null);
+        values.push(familyId);
+        await statements.rows(trx, `values list:${rows}`, values, () => {
+          const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[3 * j]}, ${values[3 * j + 1]}, ${values[3 * j + 2]})`));
+          return sql`UPDATE metric_sample SET value = v.column3 FROM (VALUES ${list}) AS v
+            WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}`;
+        });
       }
-      await Promise.all(updates);
     },
     async bumpVersion(trx) {
       // Two constant statements rather than one with RETURNING, which costs SQLite an ephemeral
@@ -123,9 +123,13 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
 const SAMPLE_BATCH = 500;
 const FAMILY_BATCH = 300;
 
-// Families up to this size get their values in one UPDATE, which tests every row of the family
-// against every pushed sample (quadratic); larger ones one UPDATE a row.
-const CASE_MAX = 64;
+// Families up to this size get their values in one UPDATE whose CASE tests every row of the
+// family against every pushed sample (quadratic, but the cheapest for a few series); larger ones
+// in UPDATEs joining a VALUES list, of at most VALUES_BATCH rows (well below SQLite's parameter
+// limit) padded to a multiple of VALUES_STEP.
+const CASE_MAX = 24;
+const VALUES_BATCH = 512;
+const VALUES_STEP = 32;
 
 const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
 const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
