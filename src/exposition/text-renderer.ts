@@ -51,14 +51,32 @@ function quotedLabelName(name: string): string {
   return isLegacyLabelName(name) ? name : `"${escapeLabelValue(name)}"`;
 }
 
-/** `l1="v1",l2="v2"` without braces, in the given order. */
+/**
+ * `l1="v1",l2="v2"` without braces, in the given order. A family's series are rendered one after
+ * another and mostly share their leading labels (the grouping labels sort among them): the text
+ * of the labels a series shares, in the same positions, with the series rendered before it is
+ * reused rather than built again, which spares most of a large push's rendering garbage.
+ */
 function labelBody(labels: readonly LabelPair[]): string {
-  let out = '';
-  for (let i = 0; i < labels.length; i++) {
+  const previous = previousLabels;
+  let shared = 0;
+  while (shared < labels.length && shared < previous.length && sameLabel(labels[shared]!, previous[shared]!)) shared++;
+  let out = shared > 0 ? bodyPrefixes[shared - 1]! : '';
+  for (let i = shared; i < labels.length; i++) {
     const l = labels[i]!;
     out += `${i === 0 ? '' : ','}${l.name}="${escapeLabelValue(l.value)}"`;
+    bodyPrefixes[i] = out;
   }
+  previousLabels = labels;
   return out;
+}
+
+/** The labels labelBody rendered last; bodyPrefixes[i] is the text of their labels 0..i. */
+let previousLabels: readonly LabelPair[] = [];
+const bodyPrefixes: string[] = [];
+
+function sameLabel(a: LabelPair, b: LabelPair): boolean {
+  return a === b || (a.name === b.name && a.value === b.value);
 }
 
 /**
@@ -69,8 +87,6 @@ export function renderMetricLines(name: string, type: MetricType, metric: Metric
   if (quoteNames && needsQuotes(name, metric.labels)) return renderQuotedLines(name, type, metric);
   const body = labelBody(metric.labels);
   const braced = body === '' ? '' : `{${body}}`;
-  // Prefix for lines with one extra label (quantile or le): `{l1="v1",` or `{`.
-  const open = body === '' ? '{' : `{${body},`;
   switch (type) {
     case 'counter':
     case 'gauge':
@@ -83,8 +99,9 @@ export function renderMetricLines(name: string, type: MetricType, metric: Metric
       const s = metric.summary;
       if (s === undefined) throw missing(name, type);
       let out = '';
+      const opened = openWith(body);
       for (const q of s.quantiles) {
-        out += `${name}${open}quantile="${formatFloat(q.quantile)}"} ${formatFloat(q.value)}\n`;
+        out += `${name}${opened}quantile="${formatFloat(q.quantile)}"} ${formatFloat(q.value)}\n`;
       }
       return `${out}${name}_sum${braced} ${formatFloat(s.sampleSum)}\n${name}_count${braced} ${formatFloat(s.sampleCount)}\n`;
     }
@@ -94,15 +111,21 @@ export function renderMetricLines(name: string, type: MetricType, metric: Metric
       if (h === undefined) throw missing(name, type);
       let out = '';
       let infSeen = false;
+      const opened = openWith(body);
       for (const b of h.buckets) {
         if (b.upperBound === Infinity) infSeen = true;
-        out += `${name}_bucket${open}le="${formatFloat(b.upperBound)}"} ${formatFloat(b.cumulativeCount)}\n`;
+        out += `${name}_bucket${opened}le="${formatFloat(b.upperBound)}"} ${formatFloat(b.cumulativeCount)}\n`;
       }
       // Also what a native histogram without classic buckets prints.
-      if (!infSeen) out += `${name}_bucket${open}le="+Inf"} ${formatFloat(h.sampleCount)}\n`;
+      if (!infSeen) out += `${name}_bucket${opened}le="+Inf"} ${formatFloat(h.sampleCount)}\n`;
       return `${out}${name}_sum${braced} ${formatFloat(h.sampleSum)}\n${name}_count${braced} ${formatFloat(h.sampleCount)}\n`;
     }
   }
+}
+
+/** The start of a line with one extra label (quantile or le): `{l1="v1",` or `{`. */
+function openWith(body: string): string {
+  return body === '' ? '{' : `{${body},`;
 }
 
 function needsQuotes(name: string, labels: readonly LabelPair[]): boolean {
