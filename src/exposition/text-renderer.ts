@@ -12,7 +12,8 @@
  */
 import { formatFloat } from './float-format.js';
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
-import type { LabelPair, Metric, MetricFamily, MetricType } from './types.js';
+import { PrefixReusingText } from '../util/prefix-reusing-text.js';
+import { sameLabel, type LabelPair, type Metric, type MetricFamily, type MetricType } from './types.js';
 
 const NEEDS_VALUE_ESCAPE = /[\\"\n]/;
 const NEEDS_HELP_ESCAPE = /[\\\n]/;
@@ -52,32 +53,10 @@ function quotedLabelName(name: string): string {
 }
 
 /**
- * `l1="v1",l2="v2"` without braces, in the given order. A family's series are rendered one after
- * another and mostly share their leading labels (the grouping labels sort among them): the text
- * of the labels a series shares, in the same positions, with the series rendered before it is
- * reused rather than built again, which spares most of a large push's rendering garbage.
+ * `l1="v1",l2="v2"` without braces, in the given order. Series are mostly rendered family by
+ * family, and the series of a family share their leading labels: see PrefixReusingText.
  */
-function labelBody(labels: readonly LabelPair[]): string {
-  const previous = previousLabels;
-  let shared = 0;
-  while (shared < labels.length && shared < previous.length && sameLabel(labels[shared]!, previous[shared]!)) shared++;
-  let out = shared > 0 ? bodyPrefixes[shared - 1]! : '';
-  for (let i = shared; i < labels.length; i++) {
-    const l = labels[i]!;
-    out += `${i === 0 ? '' : ','}${l.name}="${escapeLabelValue(l.value)}"`;
-    bodyPrefixes[i] = out;
-  }
-  previousLabels = labels;
-  return out;
-}
-
-/** The labels labelBody rendered last; bodyPrefixes[i] is the text of their labels 0..i. */
-let previousLabels: readonly LabelPair[] = [];
-const bodyPrefixes: string[] = [];
-
-function sameLabel(a: LabelPair, b: LabelPair): boolean {
-  return a === b || (a.name === b.name && a.value === b.value);
-}
+const labelBodies = new PrefixReusingText<LabelPair>('', (l, first) => `${first ? '' : ','}${l.name}="${escapeLabelValue(l.value)}"`, sameLabel);
 
 /**
  * The sample lines of one series: labels in the order given, `quantile` appended for summary
@@ -85,7 +64,7 @@ function sameLabel(a: LabelPair, b: LabelPair): boolean {
  */
 export function renderMetricLines(name: string, type: MetricType, metric: Metric, quoteNames = false): string {
   if (quoteNames && needsQuotes(name, metric.labels)) return renderQuotedLines(name, type, metric);
-  const body = labelBody(metric.labels);
+  const body = labelBodies.of(metric.labels);
   const braced = body === '' ? '' : `{${body}}`;
   switch (type) {
     case 'counter':

@@ -14,6 +14,11 @@ export interface LabelPair {
   readonly value: string;
 }
 
+/** Whether two label pairs are the same label: the same name and value. */
+export function sameLabel(a: LabelPair, b: LabelPair): boolean {
+  return a === b || (a.name === b.name && a.value === b.value);
+}
+
 export interface Exemplar {
   readonly labels: readonly LabelPair[];
   readonly value: number;

@@ -1,5 +1,6 @@
 import { jsonString } from '../exposition/json-string.js';
-import type { LabelPair, Metric } from '../exposition/types.js';
+import { sameLabel, type LabelPair, type Metric } from '../exposition/types.js';
+import { PrefixReusingText } from '../util/prefix-reusing-text.js';
 
 // JSON has no NaN, ±Inf or -0, and sample values carry all of them. They are written as
 // {"$f":"NaN"} objects: no label value (always a string) or other field can look like one.
@@ -22,10 +23,21 @@ function reviver(_key: string, value: unknown): unknown {
 
 /** Encodes a family's series for the metrics_json column. */
 export function encodeMetrics(metrics: readonly Metric[]): string {
-  // Plain finite samples (the commonest push) need no replacer: JSON.stringify writes them into
-  // one buffer, where building the text piece by piece leaves several times its size in garbage.
-  for (const m of metrics) if (!isPlainFiniteSample(m)) return encodeAny(metrics);
-  return JSON.stringify(metrics);
+  // Plain samples (the commonest push) are written here, JSON.stringify's text for them but
+  // without its generic walk, and each series' labels from the text the series before it had
+  // (PrefixReusingText); anything else goes to JSON.stringify.
+  const labels = new PrefixReusingText<LabelPair>(
+    '{"labels":[',
+    (l, first) => (first ? '{"name":' : ',{"name":') + jsonString(l.name) + ',"value":' + jsonString(l.value) + '}',
+    sameLabel,
+  );
+  let out = '[';
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i]!;
+    if (!isPlainFiniteSample(m)) return encodeAny(metrics);
+    out += (i > 0 ? ',' : '') + labels.of(m.labels) + '],"value":' + String(m.value) + '}';
+  }
+  return out + ']';
 }
 
 function isPlainFiniteSample(m: Metric): boolean {
@@ -70,10 +82,19 @@ export function decodeMetrics(text: string): Metric[] {
 /** Labels as a JSON object with keys in the order given (callers pass them sorted). */
 export function labelsJson(labels: readonly LabelPair[]): string {
   let out = '{';
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    if (i > 0) out += ',';
-    out += jsonString(l.name) + ':' + jsonString(l.value);
-  }
+  for (let i = 0; i < labels.length; i++) out += labelJson(labels[i]!, i === 0);
   return out + '}';
+}
+
+function labelJson(l: LabelPair, first: boolean): string {
+  return (first ? '' : ',') + jsonString(l.name) + ':' + jsonString(l.value);
+}
+
+/**
+ * labelsJson for one label set after another, each reusing the text of the labels it shares with
+ * the one before (PrefixReusingText): for the series of a family.
+ */
+export function labelsJsonWriter(): (labels: readonly LabelPair[]) => string {
+  const text = new PrefixReusingText<LabelPair>('{', labelJson, sameLabel);
+  return (labels) => text.of(labels) + '}';
 }

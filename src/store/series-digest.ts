@@ -16,13 +16,19 @@ export interface SeriesIdentity {
  * this function only ever fails to match: the push then replaces the family's rows.
  */
 export function seriesDigest(series: readonly SeriesIdentity[]): string {
-  // Sorted by that text without building it per series: two identities of one name (every
-  // identity of a gauge family) compare by their labels' JSON, since their texts start alike;
-  // of two names, the texts differ before the labels' JSON starts (the length ends at the colon).
+  const name = series[0]?.metric_name ?? '';
+  // One name (every identity of a gauge or counter family): the texts start alike and sort as
+  // their labels' JSON does, which the default sort compares without calling back.
+  if (series.every((s) => s.metric_name === name)) {
+    const prefix = `${name.length}:${name}`;
+    const labels = series.map((s) => s.labels_json).sort();
+    return hash('sha256', labels.length === 0 ? '' : prefix + labels.join(prefix), 'base64');
+  }
+  // Of two names, the texts differ before the labels' JSON starts (the length ends at the colon).
   const prefixes = new Map<string, string>();
-  const prefix = (name: string) => {
-    let p = prefixes.get(name);
-    if (p === undefined) prefixes.set(name, (p = `${name.length}:${name}`));
+  const prefix = (n: string) => {
+    let p = prefixes.get(n);
+    if (p === undefined) prefixes.set(n, (p = `${n.length}:${n}`));
     return p;
   };
   const sorted = sortSmall([...series], (a, b) =>

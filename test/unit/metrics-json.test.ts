@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMetrics, encodeMetrics } from '../../src/store/metrics-json.js';
-import type { Metric } from '../../src/exposition/types.js';
+import { decodeMetrics, encodeMetrics, labelsJson, labelsJsonWriter } from '../../src/store/metrics-json.js';
+import type { LabelPair, Metric } from '../../src/exposition/types.js';
 
 describe('metrics_json encoding', () => {
   it.each<[string, Metric[]]>([
@@ -67,5 +67,48 @@ describe('metrics_json encoding', () => {
     // One sample that is not plain sends the whole family down the generic path, still exact.
     const mixed: Metric[] = [...metrics, { labels: [], value: NaN }];
     expect(decodeMetrics(encodeMetrics(mixed))).toEqual(mixed);
+  });
+
+  // Series one after another that share some leading labels, then fewer, more, none, escapes.
+  const sequence: LabelPair[][] = [
+    [
+      { name: 'a', value: '1' },
+      { name: 'b', value: 'x' },
+      { name: 'c', value: 'p' },
+    ],
+    [
+      { name: 'a', value: '1' },
+      { name: 'b', value: 'x' },
+      { name: 'c', value: 'q' },
+    ],
+    [
+      { name: 'a', value: '1' },
+      { name: 'b', value: 'y"\\' },
+      { name: 'c', value: 'q' },
+    ],
+    [{ name: 'a', value: '1' }],
+    [
+      { name: 'a', value: '1' },
+      { name: 'b', value: 'x' },
+      { name: 'c', value: 'p' },
+      { name: 'd', value: '\n' },
+    ],
+    [],
+    [
+      { name: 'a', value: '2' },
+      { name: 'b', value: 'x' },
+    ],
+  ];
+
+  it('series sharing leading labels encode and decode as each alone would', () => {
+    const metrics: Metric[] = sequence.map((labels, i) => ({ labels, value: i + 0.5 }));
+    expect(encodeMetrics(metrics)).toBe(JSON.stringify(metrics));
+    expect(decodeMetrics(encodeMetrics(metrics))).toEqual(metrics);
+  });
+
+  it('a label-set writer writes each set as labelsJson alone would', () => {
+    const write = labelsJsonWriter();
+    for (const labels of sequence) expect(write(labels)).toBe(labelsJson(labels));
+    expect(labelsJson(sequence[2]!)).toBe(JSON.stringify(Object.fromEntries(sequence[2]!.map((l) => [l.name, l.value]))));
   });
 });

@@ -34,6 +34,30 @@ describe('renderFamilyHeader', () => {
 });
 
 describe('renderMetricLines', () => {
+  it('renders each series alone right, after series sharing some of its labels', () => {
+    const sequence: LabelPair[][] = [
+      grp({ name: 's', value: '1' }),
+      grp({ name: 's', value: '2' }),
+      grp({ name: 's', value: 'a"b' }),
+      [{ name: 'instance', value: '' }],
+      grp({ name: 's', value: '2' }, { name: 't', value: 'x\ny' }),
+      [],
+      [
+        { name: 'instance', value: 'i' },
+        { name: 'job', value: 'o' },
+      ],
+    ];
+    expect(sequence.map((labels) => renderMetricLines('m', 'gauge', { labels, value: 1 }))).toEqual([
+      'm{instance="",job="o",s="1"} 1\n',
+      'm{instance="",job="o",s="2"} 1\n',
+      'm{instance="",job="o",s="a\\"b"} 1\n',
+      'm{instance=""} 1\n',
+      'm{instance="",job="o",s="2",t="x\\ny"} 1\n',
+      'm 1\n',
+      'm{instance="i",job="o"} 1\n',
+    ]);
+  });
+
   it.each<[string, MetricFamily['type'], Metric, string]>([
     ['no labels, no braces', 'gauge', { labels: [], value: 1 }, 'x 1\n'],
     ['never a timestamp', 'untyped', { labels: [], value: 2, timestampMs: 5 }, 'x 2\n'],
