@@ -1,5 +1,6 @@
 import { jsonString } from '../exposition/json-string.js';
-import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
+import { sameLabel, type LabelPair, type Metric, type MetricFamily, type MetricType } from '../exposition/types.js';
+import { PrefixReusingText } from '../util/prefix-reusing-text.js';
 import { sortSmall } from '../util/small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
 import { PushError } from './push-error.js';
@@ -41,10 +42,11 @@ export function sanitizeFamilies(families: readonly MetricFamily[], key: Groupin
     if (seen.has(family.name)) throw inconsistent(`metric family "${family.name}" appears twice in the push`);
     seen.add(family.name);
     const seriesSeen = new Set<string>();
+    const identities = seriesIdentities();
     const metrics: Metric[] = [];
     for (const metric of family.metrics) {
       if (metric.timestampMs !== undefined) throw inconsistent('pushed metrics must not have timestamps');
-      const labels: LabelPair[] = [];
+      let kept = 0;
       let hasInstance = false;
       for (const l of metric.labels) {
         if (keyNames.has(l.name)) continue;
@@ -52,12 +54,18 @@ export function sanitizeFamilies(families: readonly MetricFamily[], key: Groupin
           throw inconsistent(`metric "${family.name}" has a label with an invalid name: ${l.name}`);
         }
         if (l.name === 'instance') hasInstance = true;
-        labels.push(l);
+        kept++;
       }
-      for (const l of key.labels) labels.push(l);
-      if (!keyHasInstance && !hasInstance) labels.push({ name: 'instance', value: '' });
+      // Sized up front: a push's label arrays live until its commit, and one grown by push()
+      // holds several times the slots it uses.
+      const addInstance = !keyHasInstance && !hasInstance;
+      const labels = new Array<LabelPair>(kept + key.labels.length + (addInstance ? 1 : 0));
+      let at = 0;
+      for (const l of metric.labels) if (!keyNames.has(l.name)) labels[at++] = l;
+      for (const l of key.labels) labels[at++] = l;
+      if (addInstance) labels[at] = EMPTY_INSTANCE;
       sortSmall(labels, compareLabelNames);
-      const identity = seriesIdentity(labels);
+      const identity = identities(labels);
       if (seriesSeen.has(identity)) {
         throw inconsistent(`metric "${family.name}" has two series with the labels ${identity}`);
       }
@@ -89,13 +97,22 @@ export function compareLabelNames(a: LabelPair, b: LabelPair): number {
 /** `{a="1",b="2"}` for sorted labels: a readable identity for messages and map keys. */
 export function seriesIdentity(labels: readonly LabelPair[]): string {
   let out = '{';
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    if (i > 0) out += ',';
-    out += l.name + '=' + jsonString(l.value);
-  }
+  for (let i = 0; i < labels.length; i++) out += identityPiece(labels[i]!, i === 0);
   return out + '}';
 }
+
+/** seriesIdentity for the series of one family, one after another (PrefixReusingText). */
+function seriesIdentities(): (labels: readonly LabelPair[]) => string {
+  const text = new PrefixReusingText<LabelPair>('{', identityPiece, sameLabel);
+  return (labels) => text.of(labels) + '}';
+}
+
+function identityPiece(l: LabelPair, first: boolean): string {
+  return (first ? '' : ',') + l.name + '=' + jsonString(l.value);
+}
+
+/** The `instance=""` a series gets when neither it nor its grouping key has an instance. */
+const EMPTY_INSTANCE: LabelPair = Object.freeze({ name: 'instance', value: '' });
 
 /** The labels of the group's timestamp gauges: the grouping labels plus `instance=""` if absent. */
 export function groupSeriesLabels(key: GroupingKey): LabelPair[] {

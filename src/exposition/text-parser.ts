@@ -123,9 +123,11 @@ class TextParser {
   // Per-sample state.
   private fam!: FamilyAcc;
   private part: Part = Part.Plain;
-  private labels: LabelPair[] = [];
+  private readonly labels: LabelPair[] = [];
+  private labelCount = 0;
   private labelNameSet = new Set<string>();
-  private labelNameSetOf: LabelPair[] | undefined;
+  /** The line of the sample whose label names labelNameSet holds. */
+  private labelNameSetLine = 0;
   /** The quantile or le value of the current sample; NaN when absent. */
   private special = NaN;
   /** Whether the current line started with `{` (UTF-8 form). */
@@ -412,7 +414,10 @@ class TextParser {
   // Sample lines: `name[{labels}] value [timestamp]`.
 
   private sample(): void {
-    this.labels = [];
+    // One array collects every sample's labels (the first labelCount of it); a stored metric gets
+    // a copy of its exact size (store()): a parsed push lives until its commit, and an array
+    // grown by push() holds several times the slots it uses.
+    this.labelCount = 0;
     this.special = NaN;
     this.inBraces = this.cur() === OPEN_BRACE;
     if (this.inBraces) {
@@ -523,17 +528,18 @@ class TextParser {
     // exempt from the duplicate check (the last one wins).
     if (this.isSpecialLabel(name)) return;
     const labels = this.labels;
-    if (labels.length < 32) {
-      for (let i = 0; i < labels.length; i++) {
+    const count = this.labelCount;
+    if (count < 32) {
+      for (let i = 0; i < count; i++) {
         if (labels[i]!.name === name) this.fail(`duplicate label names for metric ${goQuote(this.fam.name)}`);
       }
       return;
     }
     // A hostile series with 100k labels would make the scan above quadratic (minutes of CPU).
     // The set is rebuilt whenever it is not in step with this series' labels.
-    if (this.labelNameSet.size !== labels.length || this.labelNameSetOf !== labels) {
-      this.labelNameSet = new Set(labels.map((l) => l.name));
-      this.labelNameSetOf = labels;
+    if (this.labelNameSet.size !== count || this.labelNameSetLine !== this.line) {
+      this.labelNameSet = new Set(labels.slice(0, count).map((l) => l.name));
+      this.labelNameSetLine = this.line;
     }
     if (this.labelNameSet.has(name)) this.fail(`duplicate label names for metric ${goQuote(this.fam.name)}`);
     this.labelNameSet.add(name);
@@ -548,7 +554,7 @@ class TextParser {
       this.special = v;
       return;
     }
-    this.labels.push({ name, value });
+    this.labels[this.labelCount++] = { name, value };
   }
 
   private valueAndTimestamp(): void {
@@ -575,13 +581,13 @@ class TextParser {
   /** Puts a sample into its metric (a new one, or its summary/histogram series) and returns it. */
   private store(value: number): MetricAcc {
     const fam = this.fam;
-    const labels = this.labels;
     const series = fam.series;
     if (series === undefined) {
-      const m: MetricAcc = { labels, value };
+      const m: MetricAcc = { labels: this.labels.slice(0, this.labelCount), value };
       fam.metrics.push(m);
       return m;
     }
+    const labels = this.labels.slice(0, this.labelCount);
     const key = signature(labels);
     let m = series.get(key);
     if (m === undefined) {
