@@ -6,7 +6,9 @@
  * built again, which spares most of the garbage of rendering many series label by label.
  */
 export class PrefixReusingText<T> {
-  private previous: readonly T[] = [];
+  /** The previous list's items (copied: a caller may reuse its array for the next list). */
+  private readonly items: T[] = [];
+  private count = 0;
   /** prefixes[i]: the text of the previous list's items 0..i, with the start. */
   private readonly prefixes: string[] = [];
 
@@ -18,16 +20,19 @@ export class PrefixReusingText<T> {
   ) {}
 
   /** The start followed by every item's piece. */
-  of(items: readonly T[]): string {
-    const previous = this.previous;
+  of(list: readonly T[]): string {
+    const items = this.items;
+    const limit = Math.min(list.length, this.count);
     let shared = 0;
-    while (shared < items.length && shared < previous.length && this.same(items[shared]!, previous[shared]!)) shared++;
+    while (shared < limit && this.same(list[shared]!, items[shared]!)) shared++;
     let out = shared > 0 ? this.prefixes[shared - 1]! : this.start;
-    for (let i = shared; i < items.length; i++) {
-      out += this.piece(items[i]!, i === 0);
+    for (let i = shared; i < list.length; i++) {
+      const item = list[i]!;
+      out += this.piece(item, i === 0);
+      items[i] = item;
       this.prefixes[i] = out;
     }
-    this.previous = items;
+    this.count = list.length;
     return out;
   }
 }
