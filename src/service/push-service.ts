@@ -98,8 +98,8 @@ export class PushService {
 
   /**
    * Brings the scrape cache up to date with writes other replicas committed; call before serving
-   * a scrape. Costs one query when nothing changed and nothing at all on an unshared store (its
-   * only writer keeps the cache current). Rejects with StoreUnavailableError when the store
+   * a scrape. Costs one query and nothing at all on an unshared store (its only writer keeps the
+   * cache current). Rejects with StoreUnavailableError when the store
    * cannot be read.
    *
    * A refresh already running may have read the counter before the caller's request arrived, so

@@ -60,15 +60,6 @@ export function loadGroupsById(db: Kysely<Database>, ids: readonly number[]): Pr
   return loadByIds(db, ids, (batch) => db.selectFrom('metric_family').selectAll().where('group_id', 'in', batch).orderBy('name').execute());
 }
 
-/**
- * loadGroupsById for the change feed: metrics_json only for families without a rendering, which
- * is all the scrape cache reads (a family the cache cannot use that way is loaded again whole,
- * PushService.catchUp), and in one statement.
- */
-export function loadChangedGroups(db: Kysely<Database>, ids: readonly number[]): Promise<StoredGroup[]> {
-  return loadByIds(db, ids, (batch) => familiesWithoutSeries(db).where('group_id', 'in', batch).orderBy('name').execute());
-}
-
 async function loadByIds<F extends FamilyRead>(
   db: Kysely<Database>,
   ids: readonly number[],

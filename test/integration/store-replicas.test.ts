@@ -114,6 +114,27 @@ describeDialects('replicas on one database', (dialect) => {
     expect((await b.service.groups()).map((g) => g.key.job)).toEqual(['forever']);
   });
 
+  it('scrapes started while others still catch up show every push acknowledged before them, never an older state after a newer', async () => {
+    const scrapes: Promise<void>[] = [];
+    const seenInOrder: number[] = [];
+    for (let i = 1; i <= 30; i++) {
+      expect(await a.push('j', `x ${i}\n`)).toBe('ok');
+      // Several at once, so that later ones start while earlier ones still read.
+      for (let k = 0; k < 3; k++) {
+        scrapes.push(
+          b.scrape().then((text) => {
+            const value = Number(/^x\{instance="",job="j"\} (\d+)$/m.exec(text)?.[1]);
+            expect(value).toBeGreaterThanOrEqual(i);
+            seenInOrder.push(value);
+          }),
+        );
+      }
+    }
+    await Promise.all(scrapes);
+    expect(seenInOrder).toEqual([...seenInOrder].sort((x, y) => x - y));
+    expect(seenInOrder.at(-1)).toBe(30);
+  });
+
   it('catching up costs nothing when nothing changed', async () => {
     await a.push('j', 'x 1\n');
     await b.scrape();
