@@ -120,6 +120,10 @@ async function writePush(
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
     const row = familyRow(family);
+    if (ctx.dialect.updateFamilyInPlace) {
+      send(ctx.dialect.updateFamilyInPlace(trx, ctx.statements, id, row, sampleRows.get(family.name)!));
+      continue;
+    }
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
     send(
       ctx.statements.rows(

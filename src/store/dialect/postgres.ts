@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
@@ -8,7 +8,7 @@ import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
-import type { StoreDialect } from './store-dialect.js';
+import type { HistoryRow, StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -123,6 +123,40 @@ export const postgresDialect: StoreDialect = {
         WHERE s.family_id = ${values[3]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
     );
   },
+  async updateFamilyInPlace(trx, statements, familyId, family, samples) {
+    // updateValues with the family's own UPDATE in front, as a data-modifying WITH: one statement
+    // instead of two (each costs the driver and the server about what running it does). The two
+    // touch different rows, so sharing one snapshot changes nothing.
+    const values = [
+      family.help,
+      family.pushed_at_seconds,
+      family.metrics_json,
+      family.rendered_series_json,
+      family.series_digest,
+      familyId,
+      samples.map((s) => s.metric_name),
+      samples.map((s) => s.labels_json),
+      samples.map((s) => s.value),
+      familyId,
+    ] as const;
+    await statements.rows(
+      trx,
+      'family and values in place',
+      values,
+      () => sql`WITH family AS (UPDATE metric_family SET help = ${values[0]}, pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]},
+          rendered_series_json = ${values[3]}, series_digest = ${values[4]} WHERE id = ${values[5]})
+        UPDATE metric_sample AS s SET value = v.value
+        FROM unnest(${values[6]}::text[], ${values[7]}::text[], ${values[8]}::double precision[]) AS v(metric_name, labels_json, value)
+        WHERE s.family_id = ${values[9]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
+    );
+  },
+  async appendHistory(db, rows) {
+    // The attempts go in as one column array each, and their labels come out of the rows the
+    // INSERT returns, in the same statement: no ids or labels travel back to be parsed and sent
+    // again, and the text is fixed whatever the number of rows.
+    const columns = HISTORY_COLUMNS.map((column) => rows.map((r) => r[column] ?? null));
+    await db.executeQuery(CompiledQuery.raw(APPEND_HISTORY, columns));
+  },
   async bumpVersion(trx) {
     // A counter row would hold a lock from each write to its COMMIT and serialise every write in
     // the cluster; the transaction's own id needs none. Ids commit out of order, which the
@@ -137,6 +171,29 @@ export const postgresDialect: StoreDialect = {
   horizonRow: () => sql`SELECT 0 AS kind, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS id, 0 AS seq`,
   fullRead: (_db, pages) => pages(),
 };
+
+const HISTORY_COLUMNS = [
+  'time_seconds',
+  'method',
+  'path',
+  'grouping_key',
+  'job',
+  'labels_json',
+  'outcome',
+  'status_code',
+  'reason',
+  'body_bytes',
+  'series_count',
+  'client_address',
+] as const satisfies readonly (keyof HistoryRow)[];
+const HISTORY_TYPES = ['double precision', 'text', 'text', 'text', 'text', 'text', 'text', 'integer', 'text', 'bigint', 'integer', 'text'];
+const APPEND_HISTORY = `WITH a AS (
+    INSERT INTO push_attempt (${HISTORY_COLUMNS.join(', ')})
+    SELECT * FROM unnest(${HISTORY_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})
+    RETURNING id, time_seconds, labels_json)
+  INSERT INTO push_attempt_label (attempt_id, name, value, time_seconds)
+  SELECT a.id, j.key, j.value, a.time_seconds FROM a, json_each_text(CAST(a.labels_json AS json)) AS j
+  WHERE a.labels_json IS NOT NULL AND j.key <> 'job'`;
 
 // Attempts of a write transaction that PostgreSQL aborted for a deadlock or serialization failure.
 const MAX_ATTEMPTS = 5;
