@@ -67,7 +67,7 @@ async function writePush(
     statement.catch(() => {});
     sent.push(statement);
   };
-  const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
+  const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements, { pushed: write.families, replace: write.replace });
   // Under the group's lock: two repeats of one key cannot both be new.
   if (write.idempotency) await checkIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
   // Readers stopped showing a group once its expiry passed: a push to it starts a new group.

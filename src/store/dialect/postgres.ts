@@ -8,7 +8,7 @@ import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
-import type { HistoryRow, StoreDialect } from './store-dialect.js';
+import type { FamilyHead, HistoryRow, PushedFamilies, StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -32,30 +32,34 @@ export const postgresDialect: StoreDialect = {
   },
   statementRunner: sendDirect,
   lockGroup,
-  async groupForPush(trx, key, statements) {
-    // The group and its families in one statement, the group's row locked; a group not there yet
-    // is inserted, or, if another transaction inserts it first, read again once that commits.
+  async groupForPush(trx, key, statements, pushed) {
+    // The group and its families in one statement, the group's row locked (and, given the pushed
+    // families, their names, as lockPushedNames would); a group not there yet is inserted, or, if
+    // another transaction inserts it first, read again once that commits.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = splitGroupRows(
-        await statements.rows(
-          trx,
-          'group and its families, locked',
-          [key.id],
-          () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
-        ),
-      );
-      if (found) return found;
+      const found = splitGroupRows(await (pushed ? lockedGroupAndNames(trx, key, statements, pushed) : lockedGroup(trx, key, statements)));
+      if (found) {
+        if (pushed) namesLocked.set(found.families, pushed);
+        return found;
+      }
       const inserted = await trx
         .insertInto('metric_group')
         .values(newGroupRow(key))
         .onConflict((oc) => oc.column('grouping_key').doNothing())
         .returningAll()
         .executeTakeFirst();
-      if (inserted) return { group: inserted, families: [] };
+      if (inserted) {
+        // The statement before locked the names as for a group without families.
+        const families: FamilyHead[] = [];
+        if (pushed) namesLocked.set(families, pushed);
+        return { group: inserted, families };
+      }
     }
     throw vanished();
   },
   lockPushedNames(trx, { existingRows, existing, pushed, replace }, statements) {
+    const locked = namesLocked.get(existingRows);
+    if (locked && locked.pushed === pushed && locked.replace === replace) return Promise.resolve();
     // A family that replaces one of the same type changes nothing in the name registry, so it
     // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
     // parallel with pushes of the same names to other groups.
@@ -229,6 +233,72 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
       .execute();
   }
   throw vanished();
+}
+
+/** The group's row, locked, with its families. */
+function lockedGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<GroupAndFamily[]> {
+  return statements.rows(
+    trx,
+    'group and its families, locked',
+    [key.id],
+    () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
+  );
+}
+
+/**
+ * The families groupForPush returned whose names it locked, and for which push: lockPushedNames
+ * with those families (the group was not emptied in between) has nothing left to lock.
+ */
+const namesLocked = new WeakMap<readonly FamilyHead[], PushedFamilies>();
+
+/**
+ * lockedGroup plus the locks lockPushedNames takes for the families it finds, in one statement:
+ * exclusive for a name pushed with another type than the group holds or not held at all, and
+ * for a name a PUT drops; shared for a name pushed with the type the group holds. Keys, buckets
+ * and their order are lockNames's. The locks depend on the group's row, so they are taken after
+ * it, as two statements would.
+ */
+function lockedGroupAndNames(
+  trx: Transaction<Database>,
+  key: GroupingKey,
+  statements: CompiledStatements,
+  families: PushedFamilies,
+): Promise<GroupAndFamily[]> {
+  const values = [
+    key.id,
+    families.pushed.map((f) => f.name),
+    families.pushed.map((f) => f.type),
+    families.replace,
+    ALL_NAMES_LOCK,
+    NAME_LOCK,
+    NAME_LOCK,
+    NAME_LOCK_BUCKETS - 1,
+  ] as const;
+  return statements.rows(
+    trx,
+    'group and its families, locked with their names',
+    values,
+    () => sql<GroupAndFamily>`WITH g AS MATERIALIZED (SELECT * FROM metric_group WHERE grouping_key = ${values[0]} FOR UPDATE),
+      r AS MATERIALIZED (SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type, f.series_digest AS family_digest
+        FROM g LEFT JOIN metric_family f ON f.group_id = g.id),
+      p AS (SELECT * FROM unnest(${values[1]}::text[], ${values[2]}::text[]) AS p(name, type)),
+      wanted AS (
+        SELECT p.name, NOT EXISTS (SELECT 1 FROM r WHERE r.family_name = p.name AND r.family_type = p.type) AS x FROM p
+        UNION ALL
+        SELECT r.family_name, true FROM r
+        WHERE ${values[3]}::boolean AND r.family_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p WHERE p.name = r.family_name)),
+      keys AS (
+        SELECT k.key, wanted.x FROM wanted, unnest(ARRAY[wanted.name, substring(wanted.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key)
+        WHERE k.key IS NOT NULL),
+      locks AS MATERIALIZED (
+        SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${values[4]}, 0)
+          WHEN l.x THEN pg_advisory_xact_lock(${values[5]}, l.b) ELSE pg_advisory_xact_lock_shared(${values[6]}, l.b) END
+        FROM (SELECT 0 AS c, 0 AS b, false AS x FROM (SELECT count(*) FROM g) AS after_group
+              UNION ALL
+              SELECT 1, hashtext(key) & ${values[7]}, bool_or(x) FROM keys GROUP BY 2
+              ORDER BY 1, 2) AS l)
+      SELECT r.* FROM r WHERE (SELECT count(*) FROM locks) >= 0`,
+  );
 }
 
 /** Created and deleted by others between our statements, over and over: the caller retries. */

@@ -42,6 +42,13 @@ export interface FamilyInPlace {
   readonly series_digest: string;
 }
 
+/** The families a push sends, as groupForPush may lock their names. */
+export interface PushedFamilies {
+  readonly pushed: readonly { readonly name: string; readonly type: MetricType }[];
+  /** PUT: the group's other families go. */
+  readonly replace: boolean;
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -95,8 +102,17 @@ export interface StoreDialect {
   transaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
   /** The group's row, created if missing and, with concurrent writers, locked until COMMIT. */
   lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
-  /** lockGroup plus the group's families, in as few round trips as the database allows. */
-  groupForPush(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
+  /**
+   * lockGroup plus the group's families, in as few round trips as the database allows. `pushed`:
+   * the push's families, whose names a database that locks them may lock in the same statement,
+   * as lockPushedNames would for the families returned (which then sends nothing).
+   */
+  groupForPush(
+    trx: Transaction<Database>,
+    key: GroupingKey,
+    statements: CompiledStatements,
+    pushed?: PushedFamilies,
+  ): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
   /**
    * Locks the names a push adds, changes or removes, so the consistency check sees them as at
    * COMMIT. The statements that follow may be sent before it settles: they run after it.
