@@ -127,32 +127,38 @@ export const postgresDialect: StoreDialect = {
         WHERE s.family_id = ${values[3]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
     );
   },
-  async updateFamilyInPlace(trx, statements, familyId, family, samples) {
-    // updateValues with the family's own UPDATE in front, as a data-modifying WITH: one statement
-    // instead of two (each costs the driver and the server about what running it does). The two
-    // touch different rows, so sharing one snapshot changes nothing.
-    const values = [
-      family.help,
-      family.pushed_at_seconds,
-      family.metrics_json,
-      family.rendered_series_json,
-      family.series_digest,
-      familyId,
+  async updateFamilyInPlace(trx, statements, familyId, family, samples, group) {
+    // updateValues with the family's own UPDATE (and the group's) in front, as data-modifying
+    // WITHs: one statement instead of two or three (each costs the driver and the server about
+    // what running it does). They touch different rows, so sharing one snapshot changes nothing.
+    const values: unknown[] = [family.help, family.pushed_at_seconds, family.metrics_json, family.rendered_series_json, family.series_digest, familyId];
+    const numbered = group !== undefined && typeof group.changed_seq === 'number';
+    if (group) values.push(group.push_time_seconds, ...(numbered ? [group.changed_seq] : []), group.ttl_seconds, group.expires_at_seconds, group.id);
+    values.push(
       samples.map((s) => s.metric_name),
       samples.map((s) => s.labels_json),
       samples.map((s) => s.value),
       familyId,
-    ] as const;
-    await statements.rows(
-      trx,
-      'family and values in place',
-      values,
-      () => sql`WITH family AS (UPDATE metric_family SET help = ${values[0]}, pushed_at_seconds = ${values[1]}, metrics_json = ${values[2]},
-          rendered_series_json = ${values[3]}, series_digest = ${values[4]} WHERE id = ${values[5]})
-        UPDATE metric_sample AS s SET value = v.value
-        FROM unnest(${values[6]}::text[], ${values[7]}::text[], ${values[8]}::double precision[]) AS v(metric_name, labels_json, value)
-        WHERE s.family_id = ${values[9]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
     );
+    const shape = group
+      ? `family, values and group in place${group.emptied ? ', emptied' : ''}${group.aggregation ? `, ${group.aggregation}` : ''}${numbered ? ', numbered' : ''}`
+      : 'family and values in place';
+    await statements.rows(trx, shape, values, () => {
+      const v = [...values];
+      const next = () => v.shift();
+      const familyUpdate = sql`UPDATE metric_family SET help = ${next()}, pushed_at_seconds = ${next()}, metrics_json = ${next()},
+        rendered_series_json = ${next()}, series_digest = ${next()} WHERE id = ${next()}`;
+      const groupUpdate = group
+        ? sql`, grp AS (UPDATE metric_group SET push_time_seconds = ${next()}, changed_seq = ${numbered ? next() : group.changed_seq},
+            ttl_seconds = ${next()}, expires_at_seconds = ${next()}${group.emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
+              group.aggregation ? sql.raw(`, aggregation = '${group.aggregation}'`) : sql``
+            } WHERE id = ${next()})`
+        : sql``;
+      return sql`WITH family AS (${familyUpdate})${groupUpdate}
+        UPDATE metric_sample AS s SET value = v.value
+        FROM unnest(${next()}::text[], ${next()}::text[], ${next()}::double precision[]) AS v(metric_name, labels_json, value)
+        WHERE s.family_id = ${next()} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`;
+    });
   },
   async appendHistory(db, rows) {
     // The attempts go in as one column array each, and their labels come out of the rows the

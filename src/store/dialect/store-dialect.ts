@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, RawBuilder, SelectQueryBuilder, Transaction } from 'kysely';
+import type { AggregationMode } from '../../domain/aggregation.js';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { MetricType } from '../../exposition/types.js';
 import type { CompiledStatements, StatementRunner } from '../compiled-statements.js';
@@ -47,6 +48,19 @@ export interface PushedFamilies {
   readonly pushed: readonly { readonly name: string; readonly type: MetricType }[];
   /** PUT: the group's other families go. */
   readonly replace: boolean;
+}
+
+/** A pushed group's row as updateFamilyInPlace may update it in the same statement. */
+export interface GroupUpdate {
+  readonly id: number;
+  readonly push_time_seconds: number;
+  readonly changed_seq: ChangeStamp;
+  readonly ttl_seconds: number | null;
+  readonly expires_at_seconds: number | null;
+  /** Emptied by expiry: its failure time goes too. */
+  readonly emptied: boolean;
+  /** Set when the push changes it. */
+  readonly aggregation?: AggregationMode;
 }
 
 /** What a push is about to do to the name registry, for the databases that lock names. */
@@ -134,8 +148,8 @@ export interface StoreDialect {
 
   /**
    * The family's row rewritten and its samples' values set (updateValues) in one statement, where
-   * the database can; without it, the caller sends the two statements itself. The statements that
-   * follow may be sent before it settles.
+   * the database can, and with `group`, the group's row updated in it too; without it, the caller
+   * sends those statements itself. The statements that follow may be sent before it settles.
    */
   readonly updateFamilyInPlace?: (
     trx: Transaction<Database>,
@@ -143,6 +157,7 @@ export interface StoreDialect {
     familyId: number,
     family: FamilyInPlace,
     samples: readonly SampleValue[],
+    group?: GroupUpdate,
   ) => Promise<void>;
 
   /**
