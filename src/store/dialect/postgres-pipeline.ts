@@ -49,7 +49,13 @@ export function sendDirect(trx: Kysely<Database>, text: string, parameters: read
   if (!connection) return undefined;
   coalesceWrites(connection.client);
   const values = parameters.map((p) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p));
-  const rows = connection.client.query({ name: statementName(text), text, values }).then((r) => r.rows as unknown[]);
+  const rows = new Promise<unknown[]>((resolve, reject) => {
+    // A Query of text and values, named afterwards: pg copies a config object, descriptor by
+    // descriptor, for every statement it is given.
+    const query: pg.Query & { name?: string } = new queryClass!(text, values, (err, result) => (err ? reject(err) : resolve(result.rows as unknown[])));
+    query.name = statementName(text);
+    connection.client.query(query);
+  });
   rows.catch(() => {});
   connection.sent.push(rows);
   return rows;
@@ -232,7 +238,11 @@ class PipelinedPostgresDialect extends KyselyPostgresDialect {
   }
 }
 
+/** pg's Query class, from the pg that newPool was given. */
+let queryClass: typeof pg.Query | undefined;
+
 export function newPool(lib: typeof pg, url: string, max: number, pipeline: boolean): pg.Pool {
+  queryClass = lib.Query;
   const pool = new lib.Pool({
     connectionString: url,
     max,
