@@ -34,12 +34,13 @@ export const postgresDialect: StoreDialect = {
   lockGroup,
   async groupForPush(trx, key, statements, pushed) {
     // The group and its families in one statement, the group's row locked (and, given the pushed
-    // families, their names, as lockPushedNames would); a group not there yet is inserted, or, if
-    // another transaction inserts it first, read again once that commits.
+    // families, their names where the push changes none, as lockPushedNames would); a group not
+    // there yet is inserted, or, if another transaction inserts it first, read again once that
+    // commits.
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = splitGroupRows(await (pushed ? lockedGroupAndNames(trx, key, statements, pushed) : lockedGroup(trx, key, statements)));
       if (found) {
-        if (pushed) namesLocked.set(found.families, pushed);
+        if (pushed && namesUnchanged(found.families, pushed)) namesLocked.set(found.families, pushed);
         return found;
       }
       const inserted = await trx
@@ -48,12 +49,7 @@ export const postgresDialect: StoreDialect = {
         .onConflict((oc) => oc.column('grouping_key').doNothing())
         .returningAll()
         .executeTakeFirst();
-      if (inserted) {
-        // The statement before locked the names as for a group without families.
-        const families: FamilyHead[] = [];
-        if (pushed) namesLocked.set(families, pushed);
-        return { group: inserted, families };
-      }
+      if (inserted) return { group: inserted, families: [] };
     }
     throw vanished();
   },
@@ -258,11 +254,24 @@ function lockedGroup(trx: Transaction<Database>, key: GroupingKey, statements: C
 const namesLocked = new WeakMap<readonly FamilyHead[], PushedFamilies>();
 
 /**
- * lockedGroup plus the locks lockPushedNames takes for the families it finds, in one statement:
- * exclusive for a name pushed with another type than the group holds or not held at all, and
- * for a name a PUT drops; shared for a name pushed with the type the group holds. Keys, buckets
- * and their order are lockNames's. The locks depend on the group's row, so they are taken after
- * it, as two statements would.
+ * Whether the push changes no name of the group: it pushes only names the group holds, each with
+ * the type it holds, and, for a PUT, drops none. lockedGroupAndNames's SQL asks the same.
+ */
+function namesUnchanged(families: readonly FamilyHead[], { pushed, replace }: PushedFamilies): boolean {
+  const held = new Map(families.map((f) => [f.name, f.type] as const));
+  if (!pushed.every((f) => held.get(f.name) === f.type)) return false;
+  if (!replace) return true;
+  const names = new Set(pushed.map((f) => f.name));
+  return families.every((f) => names.has(f.name));
+}
+
+/**
+ * lockedGroup plus, for a push that changes no name of the group (namesUnchanged: the periodic
+ * re-push), the shared locks lockPushedNames would take, in one statement; keys, buckets and
+ * their order are lockNames's, and they are taken after the group's row, as two statements would.
+ * A push that adds, changes or drops a name locks nothing here: its exclusive locks are taken by
+ * lockPushedNames, in the round trip that writes and commits, so that they are held for one round
+ * trip, not two.
  */
 function lockedGroupAndNames(
   trx: Transaction<Database>,
@@ -277,32 +286,29 @@ function lockedGroupAndNames(
     families.replace,
     ALL_NAMES_LOCK,
     NAME_LOCK,
-    NAME_LOCK,
     NAME_LOCK_BUCKETS - 1,
   ] as const;
   return statements.rows(
     trx,
-    'group and its families, locked with their names',
+    'group and its families, locked with their unchanged names',
     values,
     () => sql<GroupAndFamily>`WITH g AS MATERIALIZED (SELECT * FROM metric_group WHERE grouping_key = ${values[0]} FOR UPDATE),
       r AS MATERIALIZED (SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type, f.series_digest AS family_digest
         FROM g LEFT JOIN metric_family f ON f.group_id = g.id),
       p AS (SELECT * FROM unnest(${values[1]}::text[], ${values[2]}::text[]) AS p(name, type)),
-      wanted AS (
-        SELECT p.name, NOT EXISTS (SELECT 1 FROM r WHERE r.family_name = p.name AND r.family_type = p.type) AS x FROM p
-        UNION ALL
-        SELECT r.family_name, true FROM r
-        WHERE ${values[3]}::boolean AND r.family_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p WHERE p.name = r.family_name)),
+      unchanged AS (
+        SELECT NOT EXISTS (SELECT 1 FROM p WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.family_name = p.name AND r.family_type = p.type))
+          AND NOT (${values[3]}::boolean AND EXISTS (
+            SELECT 1 FROM r WHERE r.family_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p WHERE p.name = r.family_name))) AS yes),
       keys AS (
-        SELECT k.key, wanted.x FROM wanted, unnest(ARRAY[wanted.name, substring(wanted.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key)
-        WHERE k.key IS NOT NULL),
+        SELECT k.key FROM p, unnest(ARRAY[p.name, substring(p.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key) WHERE k.key IS NOT NULL),
       locks AS MATERIALIZED (
-        SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${values[4]}, 0)
-          WHEN l.x THEN pg_advisory_xact_lock(${values[5]}, l.b) ELSE pg_advisory_xact_lock_shared(${values[6]}, l.b) END
-        FROM (SELECT 0 AS c, 0 AS b, false AS x FROM (SELECT count(*) FROM g) AS after_group
-              UNION ALL
-              SELECT 1, hashtext(key) & ${values[7]}, bool_or(x) FROM keys GROUP BY 2
-              ORDER BY 1, 2) AS l)
+        SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${values[4]}, 0) ELSE pg_advisory_xact_lock_shared(${values[5]}, l.b) END
+        FROM (SELECT 0 AS c, 0 AS b FROM g
+              UNION
+              SELECT 1, hashtext(key) & ${values[6]} FROM keys
+              ORDER BY 1, 2) AS l
+        WHERE (SELECT yes FROM unchanged))
       SELECT r.* FROM r WHERE (SELECT count(*) FROM locks) >= 0`,
   );
 }
