@@ -23,7 +23,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('arrays sent to PostgreSQL as text', () => {
   };
 
   it('reads back text with quotes, backslashes, braces, commas, blanks, non-ASCII and the word null', async () => {
-    const values = ['{"job":"a"}', 'back\\slash', 'q"uote\\"', '{a,b}', ' spaced ', '', 'null', 'NULL', 'żółw ✓ 𝄞', '\\', '"'];
+    const values = ['{"job":"a"}', 'back\\slash', 'q"uote\\"', '{a,b}', ' spaced ', '', 'null', 'NULL', 'żółw ✓', '\\', '"'];
     expect(await readBack(values, 'text')).toEqual(values);
   });
 
@@ -46,6 +46,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('arrays sent to PostgreSQL as text', () => {
     expect(arrayLiteral(['tab\t'])).toBeUndefined();
     expect(arrayLiteral(['back\\slash then\nbreak'])).toBeUndefined();
     expect(arrayLiteral(['\ud800'])).toBeUndefined();
+    expect(arrayLiteral(['𝄞'])).toBeUndefined();
     expect(arrayLiteral(['a', 1])).toBeUndefined();
     expect(arrayLiteral([{}])).toBeUndefined();
     expect(arrayLiteral([undefined])).toBeUndefined();
