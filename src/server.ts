@@ -116,7 +116,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     logger,
     clock: () => retention.now(),
   });
-  const history = new PushHistory(new KyselyHistoryStore(database.db), {
+  const history = new PushHistory(new KyselyHistoryStore(database.db, database.dialect), {
     retentionSeconds: options.history?.retentionSeconds ?? 7 * 86_400,
     ...(options.history?.flushDelayMs !== undefined ? { flushDelayMs: options.history.flushDelayMs } : {}),
     onWriteError: (err, dropped) => logger.warn({ err, dropped }, 'push history not written'),

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { HistoryStore, PushAttempt } from '../domain/push-attempt.js';
 import { labelsJson } from './metrics-json.js';
 import type { Database } from './schema.js';
+import type { HistoryRow, StoreDialect } from './dialect/store-dialect.js';
 
 // Label rows per INSERT, far below both databases' parameter limits.
 const LABEL_BATCH = 2000;
@@ -12,29 +13,33 @@ const LABEL_BATCH = 2000;
  * so that a label-filtered read finds every attempt. Retention's deletes cascade to the labels.
  */
 export class KyselyHistoryStore implements HistoryStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** `dialect`: where it appends in one statement (StoreDialect.appendHistory). */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect?: StoreDialect,
+  ) {}
 
-  async appendHistory(rows: readonly PushAttempt[]): Promise<void> {
-    if (rows.length === 0) return;
+  async appendHistory(attempts: readonly PushAttempt[]): Promise<void> {
+    if (attempts.length === 0) return;
+    const rows = attempts.map((r): HistoryRow => ({
+      time_seconds: r.timeSeconds,
+      method: r.method,
+      path: r.path,
+      grouping_key: r.key?.id ?? null,
+      job: r.key?.job ?? null,
+      labels_json: r.key ? labelsJson(r.key.labels) : null,
+      outcome: r.outcome,
+      status_code: r.statusCode,
+      reason: r.reason ?? null,
+      body_bytes: r.bodyBytes,
+      series_count: r.seriesCount ?? null,
+      client_address: r.clientAddress ?? null,
+    }));
+    if (this.dialect?.appendHistory) return this.dialect.appendHistory(this.db, rows);
     await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('push_attempt')
-        .values(
-          rows.map((r) => ({
-            time_seconds: r.timeSeconds,
-            method: r.method,
-            path: r.path,
-            grouping_key: r.key?.id ?? null,
-            job: r.key?.job ?? null,
-            labels_json: r.key ? labelsJson(r.key.labels) : null,
-            outcome: r.outcome,
-            status_code: r.statusCode,
-            reason: r.reason ?? null,
-            body_bytes: r.bodyBytes,
-            series_count: r.seriesCount ?? null,
-            client_address: r.clientAddress ?? null,
-          })),
-        )
+        .values(rows)
         // Neither database promises RETURNING rows in VALUES order: each row brings its own labels back.
         .returning(['id', 'time_seconds', 'labels_json'])
         .execute();

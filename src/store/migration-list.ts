@@ -8,6 +8,7 @@ import * as m0006 from '../../migrations/0006_add_series_digest.js';
 import * as m0007 from '../../migrations/0007_add_aggregation.js';
 import * as m0008 from '../../migrations/0008_index_push_history.js';
 import * as m0009 from '../../migrations/0009_index_push_attempt_labels.js';
+import * as m0010 from '../../migrations/0010_leave_room_for_updates.js';
 
 /**
  * Every migration in migrations/, by file name without extension, imported statically so that
@@ -25,4 +26,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007_add_aggregation': m0007,
   '0008_index_push_history': m0008,
   '0009_index_push_attempt_labels': m0009,
+  '0010_leave_room_for_updates': m0010,
 };

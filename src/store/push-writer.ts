@@ -67,7 +67,7 @@ async function writePush(
     statement.catch(() => {});
     sent.push(statement);
   };
-  const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements);
+  const { group, families } = await ctx.dialect.groupForPush(trx, write.key, ctx.statements, { pushed: write.families, replace: write.replace });
   // Under the group's lock: two repeats of one key cannot both be new.
   if (write.idempotency) await checkIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
   // Readers stopped showing a group once its expiry passed: a push to it starts a new group.
@@ -116,10 +116,25 @@ async function writePush(
     rendered_series_json: rendered(family) ?? null,
     series_digest: digests.get(family.name)!,
   });
+  const emptied = expiredNames !== undefined;
+  const expiry = pushedExpiry(group, write, emptied);
+  const changed = stamp ?? (await ctx.dialect.changeStamp(trx));
+  const modeChanged = mode !== group.aggregation;
+  // Where the dialect rewrites a family in place in one statement, the group's UPDATE rides along
+  // with the first such family's (nothing after it reads the group's row).
+  let groupSent = false;
   for (const family of pushed) {
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
     const row = familyRow(family);
+    if (ctx.dialect.updateFamilyInPlace) {
+      const groupUpdate = groupSent
+        ? undefined
+        : { id: group.id, push_time_seconds: write.timeSeconds, changed_seq: changed, ...expiry, emptied, ...(modeChanged ? { aggregation: mode } : {}) };
+      send(ctx.dialect.updateFamilyInPlace(trx, ctx.statements, id, row, sampleRows.get(family.name)!, groupUpdate));
+      groupSent = true;
+      continue;
+    }
     const values = [row.help, row.pushed_at_seconds, row.metrics_json, row.rendered_series_json, row.series_digest, id] as const;
     send(
       ctx.statements.rows(
@@ -152,10 +167,7 @@ async function writePush(
     removed.map((r) => r.name),
   );
 
-  const emptied = expiredNames !== undefined;
-  const expiry = pushedExpiry(group, write, emptied);
   if (write.idempotency) await rememberIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
-  const changed = stamp ?? (await ctx.dialect.changeStamp(trx));
   // The group's row was read (and, where writers run concurrently, locked) in this transaction,
   // so the header after the UPDATE is known without RETURNING, which costs SQLite an ephemeral
   // table per statement.
@@ -167,7 +179,9 @@ async function writePush(
     ...(emptied ? { push_failure_time_seconds: 0 } : {}),
     aggregation: mode,
   };
-  const modeChanged = mode !== group.aggregation;
+  const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
+  const result = { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
+  if (groupSent) return result;
   const values = [write.timeSeconds, changed, expiry.ttl_seconds, expiry.expires_at_seconds, group.id] as const;
   const update = () => sql`UPDATE metric_group SET push_time_seconds = ${values[0]}, changed_seq = ${values[1]},
     ttl_seconds = ${values[2]}, expires_at_seconds = ${values[3]}${emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
@@ -176,8 +190,7 @@ async function writePush(
   const statement = `pushed group${emptied ? ', emptied' : ''}${modeChanged ? `, ${mode}` : ''}`;
   // A change stamp that is an expression is part of the SQL text, not a parameter.
   send(ctx.statements.rows(trx, statement, typeof changed === 'number' ? values : values.filter((_, i) => i !== 1), update));
-  const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
-  return { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
+  return result;
 }
 
 /** MetricStore.recordFailure inside a transaction. */

@@ -44,7 +44,7 @@ describeDialects('push history labels', (dialect) => {
         .execute();
       expect((await migrator.migrateToLatest()).error).toBeUndefined();
 
-      const store = new KyselyHistoryStore(database.db);
+      const store = new KyselyHistoryStore(database.db, database.dialect);
       await store.appendHistory([
         {
           timeSeconds: 500,

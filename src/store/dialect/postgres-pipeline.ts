@@ -1,13 +1,12 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import {
+  AbortedTransactionError,
   CompiledQuery,
   Kysely,
   PostgresDialect as KyselyPostgresDialect,
-  PostgresDriver,
   type DatabaseConnection,
   type Driver,
-  type PostgresDialectConfig,
+  type QueryResult,
   type Transaction,
   type TransactionSettings,
 } from 'kysely';
@@ -27,15 +26,15 @@ import { firstFailure } from '../../util/first-failure.js';
  * statement's error, the reason (a deadlock, a duplicate series).
  */
 export async function pipelinedTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  const slot: ConnectionSlot = {};
   const sent: Promise<unknown>[] = [];
   try {
-    return await acquiring.run(slot, () =>
-      db.transaction().execute((trx) => {
-        if (slot.client) connections.set(trx, { client: slot.client, sent });
-        return work(trx);
-      }),
-    );
+    return await db.transaction().execute(async (trx) => {
+      // The transaction's own connection, which kysely keeps to itself: a statement sent on it
+      // directly is part of the transaction.
+      const connection = await trx.getExecutor().provideConnection(async (c) => c);
+      if (connection instanceof PipelinedConnection) connections.set(trx, { client: connection.client, sent });
+      return work(trx);
+    });
   } catch (caught) {
     throw (await firstFailure(sent)) ?? caught;
   }
@@ -49,31 +48,58 @@ export function sendDirect(trx: Kysely<Database>, text: string, parameters: read
   const connection = connections.get(trx);
   if (!connection) return undefined;
   coalesceWrites(connection.client);
-  const rows = connection.client.query({ name: statementName(text), text, values: parameters as unknown[] }).then((r) => r.rows as unknown[]);
+  const values = parameters.map((p) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p));
+  const rows = new Promise<unknown[]>((resolve, reject) => {
+    // A Query of text and values, named afterwards: pg copies a config object, descriptor by
+    // descriptor, for every statement it is given.
+    const query: pg.Query & { name?: string } = new queryClass!(text, values, (err, result) => (err ? reject(err) : resolve(result.rows as unknown[])));
+    query.name = statementName(text);
+    connection.client.query(query);
+  });
   rows.catch(() => {});
   connection.sent.push(rows);
   return rows;
 }
 
-/** kysely on the pool, its transactions ready for pipelinedTransaction. */
-export function pipelinedKysely(pool: pg.Pool): Kysely<Database> {
-  const connecting = {
-    async connect() {
-      const client = await pool.connect();
-      const slot = acquiring.getStore();
-      if (slot && slot.client === undefined) slot.client = client;
-      return client;
-    },
-    end: () => pool.end(),
-  };
-  return new Kysely<Database>({ dialect: new PipelinedPostgresDialect({ pool: connecting }) });
+/**
+ * The array as PostgreSQL's text form of an array (`{"a","b"}`, `{1.5,NULL}`), built by V8
+ * instead of pg, whose per-element JavaScript quoting cost a push with a hundred series more
+ * than the rest of its statement's encoding; undefined where this shortcut does not apply (pg
+ * then encodes the array): mixed or other types, and strings JSON would escape otherwise.
+ * Every array these statements take is cast to its array type in their SQL, so the text is read
+ * as that type.
+ */
+export function arrayLiteral(values: readonly unknown[]): string | undefined {
+  let strings = 0;
+  let scalars = 0;
+  for (const v of values) {
+    if (typeof v === 'string') {
+      if (ESCAPED_OTHERWISE.test(v)) return undefined;
+      strings++;
+    } else if (typeof v === 'number' || typeof v === 'boolean') scalars++;
+    else if (v !== null) return undefined;
+  }
+  if (strings > 0 && scalars > 0) return undefined;
+  if (strings === 0) return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
+  // JSON quotes a string as an array literal does (\" and \\), and writes null unquoted, which
+  // an array literal reads as NULL.
+  const json = JSON.stringify(values);
+  return `{${json.slice(1, -1)}}`;
 }
 
-/** What a write transaction's connection is, while kysely acquires it (pipelinedTransaction). */
-interface ConnectionSlot {
-  client?: pg.PoolClient;
+/**
+ * What JSON escapes in its own way (control characters as \n or \u0001, lone surrogates as
+ * \ud800), which an array literal would read differently; surrogates paired or not, since a
+ * test for pairs costs more than the rare string that holds one going through pg.
+ */
+// eslint-disable-next-line no-control-regex
+const ESCAPED_OTHERWISE = /[\u0000-\u001f\ud800-\udfff]/;
+
+/** kysely on the pool, its transactions ready for pipelinedTransaction. */
+export function pipelinedKysely(pool: pg.Pool): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new PipelinedPostgresDialect(pool) });
 }
-const acquiring = new AsyncLocalStorage<ConnectionSlot>();
+
 /**
  * The pg connection under each pipelinedTransaction, and the statements sent on it through
  * sendDirect.
@@ -123,41 +149,109 @@ function coalesceWrites(client: pg.ClientBase): void {
 }
 
 const BEGIN = CompiledQuery.raw('begin');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
+/** A pooled pg client as kysely's connection, the client in sight (kysely's own keeps it private). */
+class PipelinedConnection implements DatabaseConnection {
+  discarded = false;
+
+  constructor(readonly client: pg.PoolClient) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.discarded) throw new Error('PostgreSQL connection has been discarded');
+    const { command, rowCount, rows } = await this.client.query<R & pg.QueryResultRow>(query.sql, [...query.parameters]);
+    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command } as R] };
+    const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+    return { ...(changed ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}), rows: rows ?? [] };
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery(): AsyncIterableIterator<QueryResult<never>> {
+    throw new Error('streaming is not supported on this connection');
+  }
+}
 
 /**
- * kysely's driver but for BEGIN, which is sent without waiting for its answer: the transaction's
- * first statement goes in the same round trip, and fails, as the transaction does, if BEGIN did.
- * COMMIT still waits for BEGIN's answer.
+ * kysely's PostgreSQL driver, but on connections that show their pg client (sendDirect needs it;
+ * finding it otherwise took an AsyncLocalStorage, whose promise hooks slowed every promise of the
+ * process), and sending BEGIN without waiting for its answer: the transaction's first statement
+ * goes in the same round trip, and fails, as the transaction does, if BEGIN did. COMMIT still
+ * waits for BEGIN's answer.
  */
-class PipelinedPostgresDriver extends PostgresDriver {
+class PipelinedPostgresDriver implements Driver {
+  private readonly connections = new WeakMap<pg.PoolClient, PipelinedConnection>();
   private readonly begun = new WeakMap<DatabaseConnection, Promise<unknown>>();
 
-  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    if (settings.isolationLevel || settings.accessMode) return super.beginTransaction(connection, settings);
-    const client = acquiring.getStore()?.client;
-    if (client) coalesceWrites(client);
+  constructor(private pool: pg.Pool | undefined) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    if (!this.pool) throw new Error('driver has already been destroyed');
+    const client = await this.pool.connect();
+    let connection = this.connections.get(client);
+    if (!connection) this.connections.set(client, (connection = new PipelinedConnection(client)));
+    return connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (settings.isolationLevel || settings.accessMode) {
+      const mode = [settings.isolationLevel && `isolation level ${settings.isolationLevel}`, settings.accessMode].filter(Boolean).join(' ');
+      await connection.executeQuery(CompiledQuery.raw(`start transaction ${mode}`));
+      return;
+    }
+    if (connection instanceof PipelinedConnection) coalesceWrites(connection.client);
     const begun = connection.executeQuery(BEGIN);
     begun.catch(() => {});
     this.begun.set(connection, begun);
   }
 
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await this.begun.get(connection);
-    return super.commitTransaction(connection);
+    this.begun.delete(connection);
+    const { rows } = await connection.executeQuery<{ command?: string }>(COMMIT);
+    // PostgreSQL answers COMMIT with ROLLBACK when an earlier statement aborted the transaction.
+    if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.begun.get(connection)?.catch(() => {});
+    this.begun.delete(connection);
+    try {
+      await connection.executeQuery(ROLLBACK);
+    } catch (err) {
+      if (connection instanceof PipelinedConnection) connection.discarded = true;
+      throw err;
+    }
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    if (connection instanceof PipelinedConnection) connection.client.release(connection.discarded);
+  }
+
+  async destroy(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end();
   }
 }
 
 class PipelinedPostgresDialect extends KyselyPostgresDialect {
-  constructor(private readonly config: PostgresDialectConfig) {
-    super(config);
+  constructor(private readonly pool: pg.Pool) {
+    super({ pool });
   }
 
   override createDriver(): Driver {
-    return new PipelinedPostgresDriver(this.config);
+    return new PipelinedPostgresDriver(this.pool);
   }
 }
 
+/** pg's Query class, from the pg that newPool was given. */
+let queryClass: typeof pg.Query | undefined;
+
 export function newPool(lib: typeof pg, url: string, max: number, pipeline: boolean): pg.Pool {
+  queryClass = lib.Query;
   const pool = new lib.Pool({
     connectionString: url,
     max,

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
@@ -8,7 +8,7 @@ import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, MetricGroupRow } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
-import type { StoreDialect } from './store-dialect.js';
+import type { FamilyHead, HistoryRow, PushedFamilies, StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -32,19 +32,17 @@ export const postgresDialect: StoreDialect = {
   },
   statementRunner: sendDirect,
   lockGroup,
-  async groupForPush(trx, key, statements) {
-    // The group and its families in one statement, the group's row locked; a group not there yet
-    // is inserted, or, if another transaction inserts it first, read again once that commits.
+  async groupForPush(trx, key, statements, pushed) {
+    // The group and its families in one statement, the group's row locked (and, given the pushed
+    // families, their names where the push changes none, as lockPushedNames would); a group not
+    // there yet is inserted, or, if another transaction inserts it first, read again once that
+    // commits.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = splitGroupRows(
-        await statements.rows(
-          trx,
-          'group and its families, locked',
-          [key.id],
-          () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
-        ),
-      );
-      if (found) return found;
+      const found = splitGroupRows(await (pushed ? lockedGroupAndNames(trx, key, statements, pushed) : lockedGroup(trx, key, statements)));
+      if (found) {
+        if (pushed && namesUnchanged(found.families, pushed)) namesLocked.set(found.families, pushed);
+        return found;
+      }
       const inserted = await trx
         .insertInto('metric_group')
         .values(newGroupRow(key))
@@ -56,6 +54,8 @@ export const postgresDialect: StoreDialect = {
     throw vanished();
   },
   lockPushedNames(trx, { existingRows, existing, pushed, replace }, statements) {
+    const locked = namesLocked.get(existingRows);
+    if (locked && locked.pushed === pushed && locked.replace === replace) return Promise.resolve();
     // A family that replaces one of the same type changes nothing in the name registry, so it
     // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
     // parallel with pushes of the same names to other groups.
@@ -123,6 +123,46 @@ export const postgresDialect: StoreDialect = {
         WHERE s.family_id = ${values[3]} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`,
     );
   },
+  async updateFamilyInPlace(trx, statements, familyId, family, samples, group) {
+    // updateValues with the family's own UPDATE (and the group's) in front, as data-modifying
+    // WITHs: one statement instead of two or three (each costs the driver and the server about
+    // what running it does). They touch different rows, so sharing one snapshot changes nothing.
+    const values: unknown[] = [family.help, family.pushed_at_seconds, family.metrics_json, family.rendered_series_json, family.series_digest, familyId];
+    const numbered = group !== undefined && typeof group.changed_seq === 'number';
+    if (group) values.push(group.push_time_seconds, ...(numbered ? [group.changed_seq] : []), group.ttl_seconds, group.expires_at_seconds, group.id);
+    values.push(
+      samples.map((s) => s.metric_name),
+      samples.map((s) => s.labels_json),
+      samples.map((s) => s.value),
+      familyId,
+    );
+    const shape = group
+      ? `family, values and group in place${group.emptied ? ', emptied' : ''}${group.aggregation ? `, ${group.aggregation}` : ''}${numbered ? ', numbered' : ''}`
+      : 'family and values in place';
+    await statements.rows(trx, shape, values, () => {
+      const v = [...values];
+      const next = () => v.shift();
+      const familyUpdate = sql`UPDATE metric_family SET help = ${next()}, pushed_at_seconds = ${next()}, metrics_json = ${next()},
+        rendered_series_json = ${next()}, series_digest = ${next()} WHERE id = ${next()}`;
+      const groupUpdate = group
+        ? sql`, grp AS (UPDATE metric_group SET push_time_seconds = ${next()}, changed_seq = ${numbered ? next() : group.changed_seq},
+            ttl_seconds = ${next()}, expires_at_seconds = ${next()}${group.emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
+              group.aggregation ? sql.raw(`, aggregation = '${group.aggregation}'`) : sql``
+            } WHERE id = ${next()})`
+        : sql``;
+      return sql`WITH family AS (${familyUpdate})${groupUpdate}
+        UPDATE metric_sample AS s SET value = v.value
+        FROM unnest(${next()}::text[], ${next()}::text[], ${next()}::double precision[]) AS v(metric_name, labels_json, value)
+        WHERE s.family_id = ${next()} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`;
+    });
+  },
+  async appendHistory(db, rows) {
+    // The attempts go in as one column array each, and their labels come out of the rows the
+    // INSERT returns, in the same statement: no ids or labels travel back to be parsed and sent
+    // again, and the text is fixed whatever the number of rows.
+    const columns = HISTORY_COLUMNS.map((column) => rows.map((r) => r[column] ?? null));
+    await db.executeQuery(CompiledQuery.raw(APPEND_HISTORY, columns));
+  },
   async bumpVersion(trx) {
     // A counter row would hold a lock from each write to its COMMIT and serialise every write in
     // the cluster; the transaction's own id needs none. Ids commit out of order, which the
@@ -137,6 +177,29 @@ export const postgresDialect: StoreDialect = {
   horizonRow: () => sql`SELECT 0 AS kind, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS id, 0 AS seq`,
   fullRead: (_db, pages) => pages(),
 };
+
+const HISTORY_COLUMNS = [
+  'time_seconds',
+  'method',
+  'path',
+  'grouping_key',
+  'job',
+  'labels_json',
+  'outcome',
+  'status_code',
+  'reason',
+  'body_bytes',
+  'series_count',
+  'client_address',
+] as const satisfies readonly (keyof HistoryRow)[];
+const HISTORY_TYPES = ['double precision', 'text', 'text', 'text', 'text', 'text', 'text', 'integer', 'text', 'bigint', 'integer', 'text'];
+const APPEND_HISTORY = `WITH a AS (
+    INSERT INTO push_attempt (${HISTORY_COLUMNS.join(', ')})
+    SELECT * FROM unnest(${HISTORY_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})
+    RETURNING id, time_seconds, labels_json)
+  INSERT INTO push_attempt_label (attempt_id, name, value, time_seconds)
+  SELECT a.id, j.key, j.value, a.time_seconds FROM a, json_each_text(CAST(a.labels_json AS json)) AS j
+  WHERE a.labels_json IS NOT NULL AND j.key <> 'job'`;
 
 // Attempts of a write transaction that PostgreSQL aborted for a deadlock or serialization failure.
 const MAX_ATTEMPTS = 5;
@@ -172,6 +235,82 @@ async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statemen
       .execute();
   }
   throw vanished();
+}
+
+/** The group's row, locked, with its families. */
+function lockedGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<GroupAndFamily[]> {
+  return statements.rows(
+    trx,
+    'group and its families, locked',
+    [key.id],
+    () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
+  );
+}
+
+/**
+ * The families groupForPush returned whose names it locked, and for which push: lockPushedNames
+ * with those families (the group was not emptied in between) has nothing left to lock.
+ */
+const namesLocked = new WeakMap<readonly FamilyHead[], PushedFamilies>();
+
+/**
+ * Whether the push changes no name of the group: it pushes only names the group holds, each with
+ * the type it holds, and, for a PUT, drops none. lockedGroupAndNames's SQL asks the same.
+ */
+function namesUnchanged(families: readonly FamilyHead[], { pushed, replace }: PushedFamilies): boolean {
+  const held = new Map(families.map((f) => [f.name, f.type] as const));
+  if (!pushed.every((f) => held.get(f.name) === f.type)) return false;
+  if (!replace) return true;
+  const names = new Set(pushed.map((f) => f.name));
+  return families.every((f) => names.has(f.name));
+}
+
+/**
+ * lockedGroup plus, for a push that changes no name of the group (namesUnchanged: the periodic
+ * re-push), the shared locks lockPushedNames would take, in one statement; keys, buckets and
+ * their order are lockNames's, and they are taken after the group's row, as two statements would.
+ * A push that adds, changes or drops a name locks nothing here: its exclusive locks are taken by
+ * lockPushedNames, in the round trip that writes and commits, so that they are held for one round
+ * trip, not two.
+ */
+function lockedGroupAndNames(
+  trx: Transaction<Database>,
+  key: GroupingKey,
+  statements: CompiledStatements,
+  families: PushedFamilies,
+): Promise<GroupAndFamily[]> {
+  const values = [
+    key.id,
+    families.pushed.map((f) => f.name),
+    families.pushed.map((f) => f.type),
+    families.replace,
+    ALL_NAMES_LOCK,
+    NAME_LOCK,
+    NAME_LOCK_BUCKETS - 1,
+  ] as const;
+  return statements.rows(
+    trx,
+    'group and its families, locked with their unchanged names',
+    values,
+    () => sql<GroupAndFamily>`WITH g AS MATERIALIZED (SELECT * FROM metric_group WHERE grouping_key = ${values[0]} FOR UPDATE),
+      r AS MATERIALIZED (SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type, f.series_digest AS family_digest
+        FROM g LEFT JOIN metric_family f ON f.group_id = g.id),
+      p AS (SELECT * FROM unnest(${values[1]}::text[], ${values[2]}::text[]) AS p(name, type)),
+      unchanged AS (
+        SELECT NOT EXISTS (SELECT 1 FROM p WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.family_name = p.name AND r.family_type = p.type))
+          AND NOT (${values[3]}::boolean AND EXISTS (
+            SELECT 1 FROM r WHERE r.family_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p WHERE p.name = r.family_name))) AS yes),
+      keys AS (
+        SELECT k.key FROM p, unnest(ARRAY[p.name, substring(p.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key) WHERE k.key IS NOT NULL),
+      locks AS MATERIALIZED (
+        SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${values[4]}, 0) ELSE pg_advisory_xact_lock_shared(${values[5]}, l.b) END
+        FROM (SELECT 0 AS c, 0 AS b FROM g
+              UNION
+              SELECT 1, hashtext(key) & ${values[6]} FROM keys
+              ORDER BY 1, 2) AS l
+        WHERE (SELECT yes FROM unchanged))
+      SELECT r.* FROM r WHERE (SELECT count(*) FROM locks) >= 0`,
+  );
 }
 
 /** Created and deleted by others between our statements, over and over: the caller retries. */

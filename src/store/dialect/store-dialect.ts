@@ -1,8 +1,9 @@
-import type { Kysely, RawBuilder, SelectQueryBuilder, Transaction } from 'kysely';
+import type { Insertable, Kysely, RawBuilder, SelectQueryBuilder, Transaction } from 'kysely';
+import type { AggregationMode } from '../../domain/aggregation.js';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { MetricType } from '../../exposition/types.js';
 import type { CompiledStatements, StatementRunner } from '../compiled-statements.js';
-import type { Database, MetricGroupRow } from '../schema.js';
+import type { Database, MetricGroupRow, PushAttemptTable } from '../schema.js';
 
 /** A stored family as a push first reads it. */
 export interface FamilyHead {
@@ -33,6 +34,35 @@ export interface FreshFamily {
   readonly samples: readonly SampleValue[];
 }
 
+/** A stored family's columns as a push rewrites them in place (its name, type and series stay). */
+export interface FamilyInPlace {
+  readonly help: string | null;
+  readonly pushed_at_seconds: number;
+  readonly metrics_json: string;
+  readonly rendered_series_json: string | null;
+  readonly series_digest: string;
+}
+
+/** The families a push sends, as groupForPush may lock their names. */
+export interface PushedFamilies {
+  readonly pushed: readonly { readonly name: string; readonly type: MetricType }[];
+  /** PUT: the group's other families go. */
+  readonly replace: boolean;
+}
+
+/** A pushed group's row as updateFamilyInPlace may update it in the same statement. */
+export interface GroupUpdate {
+  readonly id: number;
+  readonly push_time_seconds: number;
+  readonly changed_seq: ChangeStamp;
+  readonly ttl_seconds: number | null;
+  readonly expires_at_seconds: number | null;
+  /** Emptied by expiry: its failure time goes too. */
+  readonly emptied: boolean;
+  /** Set when the push changes it. */
+  readonly aggregation?: AggregationMode;
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -43,6 +73,9 @@ export interface PushedNames {
   /** PUT: the group's other families go. */
   readonly replace: boolean;
 }
+
+/** A push_attempt row as the history recorder writes it. */
+export type HistoryRow = Omit<Insertable<PushAttemptTable>, 'id'>;
 
 /** A change number as a write stores it: a number, or an expression the database evaluates. */
 export type ChangeStamp = number | RawBuilder<number>;
@@ -83,8 +116,17 @@ export interface StoreDialect {
   transaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
   /** The group's row, created if missing and, with concurrent writers, locked until COMMIT. */
   lockGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow>;
-  /** lockGroup plus the group's families, in as few round trips as the database allows. */
-  groupForPush(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
+  /**
+   * lockGroup plus the group's families, in as few round trips as the database allows. `pushed`:
+   * the push's families, whose names a database that locks them may lock in the same statement,
+   * as lockPushedNames would for the families returned (which then sends nothing).
+   */
+  groupForPush(
+    trx: Transaction<Database>,
+    key: GroupingKey,
+    statements: CompiledStatements,
+    pushed?: PushedFamilies,
+  ): Promise<{ group: MetricGroupRow; families: FamilyHead[] }>;
   /**
    * Locks the names a push adds, changes or removes, so the consistency check sees them as at
    * COMMIT. The statements that follow may be sent before it settles: they run after it.
@@ -105,10 +147,31 @@ export interface StoreDialect {
   updateValues(trx: Transaction<Database>, statements: CompiledStatements, familyId: number, samples: readonly SampleValue[]): Promise<void>;
 
   /**
+   * The family's row rewritten and its samples' values set (updateValues) in one statement, where
+   * the database can, and with `group`, the group's row updated in it too; without it, the caller
+   * sends those statements itself. The statements that follow may be sent before it settles.
+   */
+  readonly updateFamilyInPlace?: (
+    trx: Transaction<Database>,
+    statements: CompiledStatements,
+    familyId: number,
+    family: FamilyInPlace,
+    samples: readonly SampleValue[],
+    group?: GroupUpdate,
+  ) => Promise<void>;
+
+  /**
    * Inserts a group's new families and their samples (none of these names is in the group). The
    * statements that follow may be sent before it settles.
    */
   insertFamilies(trx: Transaction<Database>, statements: CompiledStatements, groupId: number, families: readonly FreshFamily[]): Promise<void>;
+
+  /**
+   * Appends push attempts and their grouping labels but job (push_attempt_label) in one statement,
+   * atomically, where the database can; without it, the history store inserts the attempts, reads
+   * their ids back and inserts the labels, in a transaction.
+   */
+  readonly appendHistory?: (db: Kysely<Database>, rows: readonly HistoryRow[]) => Promise<void>;
 
   /** Takes the next change number (change-feed.ts) and reads the tombstone pruning mark. */
   bumpVersion(trx: Transaction<Database>): Promise<{ seq: number; pruned_seq: number }>;
