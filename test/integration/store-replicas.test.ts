@@ -197,6 +197,25 @@ describeDialects('replicas on one database', (dialect) => {
     }
   });
 
+  it('a POST that waited for a concurrent PUT of its group applies to what that PUT left', async () => {
+    // The PUT gives family f another series set (a new row); the POST, if it waited for the PUT's
+    // lock, must find that row, not the one it would have seen before the wait: otherwise its f is
+    // written nowhere and only its new family k is kept, a state neither order of the two leaves.
+    for (let round = 0; round < 30; round++) {
+      const job = `race${round}`;
+      expect(await a.push(job, 'f{s="1"} 1\nf{s="2"} 1\n')).toBe('ok');
+      const results = await Promise.all([a.push(job, 'f{s="3"} 3\n'), b.push(job, 'f{s="1"} 7\nf{s="2"} 7\nk 7\n', false)]);
+      expect(results).toEqual(['ok', 'ok']);
+      const lines = (await a.scrape())
+        .split('\n')
+        .filter((l) => l.includes(`job="${job}"`) && !l.startsWith('push_'))
+        .sort();
+      const putLast = [`f{instance="",job="${job}",s="3"} 3`];
+      const postLast = [`f{instance="",job="${job}",s="1"} 7`, `f{instance="",job="${job}",s="2"} 7`, `k{instance="",job="${job}"} 7`];
+      expect([putLast, postLast]).toContainEqual(lines);
+    }
+  });
+
   it('the first pushes of a new group from both at once both succeed', async () => {
     for (let round = 0; round < 10; round++) {
       const results = await Promise.all([a.push(`new${round}`, 'p 1\n', false), b.push(`new${round}`, 'q 1\n', false)]);

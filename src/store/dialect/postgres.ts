@@ -1,14 +1,12 @@
 import { createRequire } from 'node:module';
-import { CompiledQuery, Kysely, PostgresDialect as KyselyPostgresDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect as KyselyPostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
-import type { GroupingKey } from '../../domain/grouping-key.js';
-import { GROUP_AND_FAMILIES, newGroupRow, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { leadingKeyword, oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
-import type { CompiledStatements } from '../compiled-statements.js';
-import type { Database, MetricGroupRow } from '../schema.js';
+import type { Database } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
+import { ALL_NAMES_LOCK, lockGroup, lockGroupForPush, lockNames, lockPushedNames } from './postgres-locks.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
-import type { FamilyHead, HistoryRow, PushedFamilies, StoreDialect } from './store-dialect.js';
+import type { HistoryRow, StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -32,39 +30,8 @@ export const postgresDialect: StoreDialect = {
   },
   statementRunner: sendDirect,
   lockGroup,
-  async groupForPush(trx, key, statements, pushed) {
-    // The group and its families in one statement, the group's row locked (and, given the pushed
-    // families, their names where the push changes none, as lockPushedNames would); a group not
-    // there yet is inserted, or, if another transaction inserts it first, read again once that
-    // commits.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = splitGroupRows(await (pushed ? lockedGroupAndNames(trx, key, statements, pushed) : lockedGroup(trx, key, statements)));
-      if (found) {
-        if (pushed && namesUnchanged(found.families, pushed)) namesLocked.set(found.families, pushed);
-        return found;
-      }
-      const inserted = await trx
-        .insertInto('metric_group')
-        .values(newGroupRow(key))
-        .onConflict((oc) => oc.column('grouping_key').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) return { group: inserted, families: [] };
-    }
-    throw vanished();
-  },
-  lockPushedNames(trx, { existingRows, existing, pushed, replace }, statements) {
-    const locked = namesLocked.get(existingRows);
-    if (locked && locked.pushed === pushed && locked.replace === replace) return Promise.resolve();
-    // A family that replaces one of the same type changes nothing in the name registry, so it
-    // locks shared: the periodic re-push of the same group, by far the commonest push, runs in
-    // parallel with pushes of the same names to other groups.
-    const pushedNames = new Set(pushed.map((f) => f.name));
-    const dropping = replace ? existingRows.filter((r) => !pushedNames.has(r.name)).map((r) => r.name) : [];
-    const same = pushed.filter((f) => existing.get(f.name) === f.type).map((f) => f.name);
-    const changing = pushed.filter((f) => existing.get(f.name) !== f.type).map((f) => f.name);
-    return lockNames(trx, [...changing, ...dropping], same, statements);
-  },
+  groupForPush: lockGroupForPush,
+  lockPushedNames,
   lockNames: (trx, names) => lockNames(trx, names),
   async lockAllNames(trx) {
     await sql`SELECT pg_advisory_xact_lock(${ALL_NAMES_LOCK}, 0)`.execute(trx);
@@ -208,151 +175,6 @@ const MAX_ATTEMPTS = 5;
 function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '40001' || code === '40P01';
-}
-
-// Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
-const ALL_NAMES_LOCK = 0x706b0001;
-const NAME_LOCK = 0x706b0002;
-// A power of two. Bounds the advisory locks one transaction holds: each takes a slot of
-// PostgreSQL's shared lock table, sized 64 per connection by default.
-const NAME_LOCK_BUCKETS = 128;
-
-/**
- * The group's row, created if missing, locked until COMMIT: two writes to one group then run one
- * after the other, each seeing the other's result whole.
- */
-async function lockGroup(trx: Transaction<Database>, key: GroupingKey, _statements?: CompiledStatements): Promise<MetricGroupRow> {
-  const locked = () => trx.selectFrom('metric_group').selectAll().where('grouping_key', '=', key.id).forUpdate().executeTakeFirst();
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const found = await locked();
-    if (found) return found;
-    // DO NOTHING waits for a concurrent insert of the same key to commit or roll back instead
-    // of failing on the unique index; the SELECT after it sees whichever row won.
-    await trx
-      .insertInto('metric_group')
-      .values(newGroupRow(key))
-      .onConflict((oc) => oc.column('grouping_key').doNothing())
-      .execute();
-  }
-  throw vanished();
-}
-
-/** The group's row, locked, with its families. */
-function lockedGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<GroupAndFamily[]> {
-  return statements.rows(
-    trx,
-    'group and its families, locked',
-    [key.id],
-    () => sql<GroupAndFamily>`SELECT ${sql.raw(GROUP_AND_FAMILIES)} WHERE g.grouping_key = ${key.id} FOR UPDATE OF g`,
-  );
-}
-
-/**
- * The families groupForPush returned whose names it locked, and for which push: lockPushedNames
- * with those families (the group was not emptied in between) has nothing left to lock.
- */
-const namesLocked = new WeakMap<readonly FamilyHead[], PushedFamilies>();
-
-/**
- * Whether the push changes no name of the group: it pushes only names the group holds, each with
- * the type it holds, and, for a PUT, drops none. lockedGroupAndNames's SQL asks the same.
- */
-function namesUnchanged(families: readonly FamilyHead[], { pushed, replace }: PushedFamilies): boolean {
-  const held = new Map(families.map((f) => [f.name, f.type] as const));
-  if (!pushed.every((f) => held.get(f.name) === f.type)) return false;
-  if (!replace) return true;
-  const names = new Set(pushed.map((f) => f.name));
-  return families.every((f) => names.has(f.name));
-}
-
-/**
- * lockedGroup plus, for a push that changes no name of the group (namesUnchanged: the periodic
- * re-push), the shared locks lockPushedNames would take, in one statement; keys, buckets and
- * their order are lockNames's, and they are taken after the group's row, as two statements would.
- * A push that adds, changes or drops a name locks nothing here: its exclusive locks are taken by
- * lockPushedNames, in the round trip that writes and commits, so that they are held for one round
- * trip, not two.
- */
-function lockedGroupAndNames(
-  trx: Transaction<Database>,
-  key: GroupingKey,
-  statements: CompiledStatements,
-  families: PushedFamilies,
-): Promise<GroupAndFamily[]> {
-  const values = [
-    key.id,
-    families.pushed.map((f) => f.name),
-    families.pushed.map((f) => f.type),
-    families.replace,
-    ALL_NAMES_LOCK,
-    NAME_LOCK,
-    NAME_LOCK_BUCKETS - 1,
-  ] as const;
-  return statements.rows(
-    trx,
-    'group and its families, locked with their unchanged names',
-    values,
-    () => sql<GroupAndFamily>`WITH g AS MATERIALIZED (SELECT * FROM metric_group WHERE grouping_key = ${values[0]} FOR UPDATE),
-      r AS MATERIALIZED (SELECT g.*, f.id AS family_id, f.name AS family_name, f.type AS family_type, f.series_digest AS family_digest
-        FROM g LEFT JOIN metric_family f ON f.group_id = g.id),
-      p AS (SELECT * FROM unnest(${values[1]}::text[], ${values[2]}::text[]) AS p(name, type)),
-      unchanged AS (
-        SELECT NOT EXISTS (SELECT 1 FROM p WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.family_name = p.name AND r.family_type = p.type))
-          AND NOT (${values[3]}::boolean AND EXISTS (
-            SELECT 1 FROM r WHERE r.family_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p WHERE p.name = r.family_name))) AS yes),
-      keys AS (
-        SELECT k.key FROM p, unnest(ARRAY[p.name, substring(p.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key) WHERE k.key IS NOT NULL),
-      locks AS MATERIALIZED (
-        SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${values[4]}, 0) ELSE pg_advisory_xact_lock_shared(${values[5]}, l.b) END
-        FROM (SELECT 0 AS c, 0 AS b FROM g
-              UNION
-              SELECT 1, hashtext(key) & ${values[6]} FROM keys
-              ORDER BY 1, 2) AS l
-        WHERE (SELECT yes FROM unchanged))
-      SELECT r.* FROM r WHERE (SELECT count(*) FROM locks) >= 0`,
-  );
-}
-
-/** Created and deleted by others between our statements, over and over: the caller retries. */
-function vanished(): Error {
-  return Object.assign(new Error('group vanished while being locked'), { code: '40001' });
-}
-
-/**
- * Transaction-scoped advisory locks on metric names, exclusive (`names`: added, changed or
- * removed) or shared (`sharedNames`: rewritten unchanged), so the consistency check sees the name
- * registry as it will be at COMMIT. A family `x_sum` and a summary `x` conflict, so each name
- * locks itself and its base (the name without _sum/_count/_bucket): any two conflicting names
- * share a key. Keys are hashed into NAME_LOCK_BUCKETS, which bounds the locks a transaction holds
- * at the price of unrelated names sometimes sharing one, and taken in one sorted order, so
- * writers never deadlock on them. Every such write also holds the all-names lock shared.
- */
-async function lockNames(
-  trx: Transaction<Database>,
-  names: Iterable<string>,
-  sharedNames: Iterable<string> = [],
-  statements?: CompiledStatements,
-): Promise<void> {
-  const keys = new Map<string, boolean>();
-  const add = (name: string, exclusive: boolean) => {
-    for (const key of [name, /^(.+)_(?:sum|count|bucket)$/.exec(name)?.[1]]) {
-      if (key !== undefined) keys.set(key, exclusive || (keys.get(key) ?? false));
-    }
-  };
-  for (const name of names) add(name, true);
-  for (const name of sharedNames) add(name, false);
-  const values = [ALL_NAMES_LOCK, NAME_LOCK, NAME_LOCK, NAME_LOCK_BUCKETS - 1, [...keys.keys()], [...keys.values()]] as const;
-  // One round trip. Names sharing a bucket lock it exclusively if any of them asks so.
-  const locks = () => sql`SELECT pg_advisory_xact_lock_shared(${values[0]}, 0)
-    UNION ALL
-    SELECT CASE WHEN x THEN pg_advisory_xact_lock(${values[1]}, b) ELSE pg_advisory_xact_lock_shared(${values[2]}, b) END
-    FROM (SELECT hashtext(n) & ${values[3]} AS b, bool_or(x) AS x
-          FROM unnest(${values[4]}::text[], ${values[5]}::bool[]) AS t(n, x)
-          GROUP BY 1 ORDER BY 1) AS locks`;
-  // Through `statements`, sent at once: the caller may go on without waiting for the locks, since
-  // PostgreSQL runs what it sends next after them.
-  if (statements) await statements.rows(trx, 'name locks', values, locks);
-  else await locks().execute(trx);
 }
 
 // pg is loaded only when PostgreSQL is used: loading it costs SQLite users time at every start.
