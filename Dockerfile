@@ -45,4 +45,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9091/-/healthy',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The database path comes from PUSHKEEP_STORAGE_PATH, so `docker run pushkeep --some.flag` adds
 # flags without dropping the volume's database, and --storage.path or --storage.url still win.
+# One malloc arena: glibc gives each thread that allocates (V8's compiler and GC workers) an
+# arena of its own, which keeps what a burst of optimising compilations freed resident
+# (docs/performance.md, memory). An operator's own value wins.
+ENV MALLOC_ARENA_MAX=1
 ENTRYPOINT ["node", "dist/src/main.js"]

@@ -106,8 +106,11 @@ export async function startTarget(name: TargetName, env: Environment, opts: Star
   let command: string;
   let args: string[];
   let stateFile: string | undefined;
+  let childEnv: NodeJS.ProcessEnv = process.env;
   if (isPushkeep(name)) {
     command = process.execPath;
+    // As `npm start` and the image start it (package.json, Dockerfile): one malloc arena.
+    childEnv = { ...process.env, MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '1' };
     args = [path.join(env.repoRoot, 'dist/src/main.js'), `--web.listen-address=${listen}`];
     if (name === 'pushkeep-pg') {
       if (typeof env.postgres === 'string') throw new StartError(env.postgres);
@@ -133,7 +136,7 @@ export async function startTarget(name: TargetName, env: Environment, opts: Star
   }
 
   const spawnedAt = performance.now();
-  const child = spawnTracked(command, args, { cwd: env.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(command, args, { cwd: env.repoRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   // Always drain the pipes: a child blocked on a full pipe would look like a slow server.
   const keep = (chunk: Buffer): void => {

@@ -8,20 +8,22 @@ import { encodeFamilyFrame, encodeMetricField } from '../exposition/protobuf/enc
 import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { parseText } from '../exposition/text-parser.js';
 import type { Metric, MetricFamily, MetricType } from '../exposition/types.js';
-import { renderSeries, type RenderedSeries } from './rendered-series.js';
+import { renderSeries } from './rendered-series.js';
+import { firstKey, groupPart, keysOf, lastKey, textsOf, wholeText, type GroupPart } from './group-part.js';
 
-/** One group's series of one family. */
-export interface GroupPart extends RenderedSeries {
-  readonly help: string | undefined;
-  /** Protobuf `metric` fields, encoded by the first protobuf scrape that needed them. */
-  pbs?: (Buffer | undefined)[];
-}
+export type { GroupPart } from './group-part.js';
 
-/** A series' place in a block being rendered. */
+/**
+ * Series in a block being rendered: series `i` of a part, with its text lines, or (i = WHOLE)
+ * every series of the part in the part's own order.
+ */
 export interface Entry {
   readonly part: GroupPart;
   readonly i: number;
+  readonly text: string;
 }
+
+const WHOLE = -1;
 
 export type Piece = string | Buffer;
 
@@ -34,14 +36,14 @@ export function hasUtf8Names(name: string, parts: Iterable<GroupPart>): boolean 
 
 /** A series as a part of its own, for the gateway's own families, which are rendered per scrape. */
 export function standalonePart(name: string, type: MetricType, help: string | undefined, metrics: readonly Metric[]): GroupPart {
-  return { help, ...renderSeries({ name, type, metrics }, true) };
+  return groupPart(help, renderSeries({ name, type, metrics }, true));
 }
 
 /** The structured series: kept, or parsed back from its own exactly-written text lines. */
 export function metricOf(e: Entry, name: string, type: MetricType): Metric {
   const kept = e.part.metrics?.[e.i];
   if (kept) return kept;
-  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${e.part.texts[e.i]!}`, { utf8Names: true })[0];
+  const family = parseText(`# TYPE ${name} ${type === 'gaugehistogram' ? 'histogram' : type}\n${e.text}`, { utf8Names: true })[0];
   return family!.metrics[0]!;
 }
 
@@ -52,38 +54,47 @@ export function metricOf(e: Entry, name: string, type: MetricType): Metric {
  * series. Otherwise every series is sorted.
  */
 export function sortedEntries(parts: GroupPart[]): Entry[] {
-  const entries: Entry[] = [];
-  const nonEmpty = parts.filter((p) => p.keys.length > 0);
-  nonEmpty.sort((a, b) => compareKeys(a.keys[0]!, b.keys[0]!));
+  const nonEmpty = parts.filter((p) => p.count > 0).map((part) => ({ part, first: firstKey(part) }));
+  nonEmpty.sort((a, b) => compareKeys(a.first, b.first));
   let ordered = true;
   let last: string | undefined;
-  for (const part of nonEmpty) {
-    for (let i = 0; i < part.keys.length; i++) {
-      const key = part.keys[i]!;
-      if (last !== undefined && !(last < key)) ordered = false;
-      last = key;
-      entries.push({ part, i });
+  for (const { part, first } of nonEmpty) {
+    if (!part.ordered || (last !== undefined && !(last < first))) {
+      ordered = false;
+      break;
     }
+    last = lastKey(part);
   }
-  if (ordered) return entries;
-  // Ties keep the parts' own order, as they always have.
-  entries.length = 0;
-  for (const part of parts) for (let i = 0; i < part.keys.length; i++) entries.push({ part, i });
-  return entries.sort(compareEntries);
+  if (ordered) return nonEmpty.map(({ part }) => ({ part, i: WHOLE, text: wholeText(part) }));
+  // Ties keep the parts' own order, as they always have (the sort is stable).
+  const keyed: { entry: Entry; key: string }[] = [];
+  for (const part of parts) {
+    const keys = keysOf(part);
+    const texts = textsOf(part);
+    for (let i = 0; i < part.count; i++) keyed.push({ entry: { part, i, text: texts[i]! }, key: keys[i]! });
+  }
+  return keyed.sort((a, b) => compareKeys(a.key, b.key)).map((k) => k.entry);
+}
+
+/** The entries with every whole part split into its series, for renderings that go series by series. */
+export function eachSeries(entries: readonly Entry[]): Entry[] {
+  if (entries.every((e) => e.i !== WHOLE)) return entries as Entry[];
+  const out: Entry[] = [];
+  for (const e of entries) {
+    if (e.i !== WHOLE) out.push(e);
+    else textsOf(e.part).forEach((text, i) => out.push({ part: e.part, i, text }));
+  }
+  return out;
 }
 
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function compareEntries(a: Entry, b: Entry): number {
-  return compareKeys(a.part.keys[a.i]!, b.part.keys[b.i]!);
-}
-
 // The gateway's own families have legacy names only: every scheme renders them alike.
 export function renderStandalone(family: MetricFamily, format: ScrapeFormat, scheme: EscapingScheme): Piece {
   const part = standalonePart(family.name, family.type, family.help, family.metrics);
-  const entries = part.keys.map((_, i) => ({ part, i })).sort(compareEntries);
+  const entries = sortedEntries([part]);
   return renderFamily(format, hasUtf8Names(family.name, [part]) ? scheme : 'underscores', family.name, family.type, family.help, entries);
 }
 
@@ -105,14 +116,15 @@ export function renderFamily(
   switch (format) {
     case 'text': {
       const out = new TextChunks(renderFamilyHeader(shown, help, type));
-      for (const e of series) out.add(e.part.texts[e.i]!);
+      for (const e of series) out.add(e.text);
       return out.done();
     }
     case 'openmetrics': {
       const out = new TextChunks(renderOpenMetricsFamilyHeader(shown, type, help));
-      for (const e of series) {
+      // A part without kept metrics has no exemplars: its text lines are its OpenMetrics lines.
+      for (const e of series.some((e) => e.part.metrics) ? eachSeries(series) : series) {
         const metric = e.part.metrics?.[e.i];
-        out.add(metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.part.texts[e.i]!);
+        out.add(metric && hasExemplars(metric) ? renderOpenMetricsMetricLines(shown, type, metric) : e.text);
       }
       return out.done();
     }
@@ -121,7 +133,7 @@ export function renderFamily(
         shown,
         help,
         type,
-        series.map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
+        eachSeries(series).map((e) => ((e.part.pbs ??= [])[e.i] ??= encodeMetricField(type, metricOf(e, shown, type)))),
       );
   }
 }
@@ -143,7 +155,7 @@ export function renderFamilyEscaped(
 ): Piece {
   const shown = escapeMetricName(name, scheme);
   const quote = scheme === 'allow-utf-8';
-  const metrics = series.map((e) => escapeMetric(e.part.original?.[e.i] ?? metricOf(e, underscored, type), scheme));
+  const metrics = eachSeries(series).map((e) => escapeMetric(e.part.original?.[e.i] ?? metricOf(e, underscored, type), scheme));
   switch (format) {
     case 'text': {
       const out = new TextChunks(renderFamilyHeader(shown, help, type, quote));

@@ -9,6 +9,7 @@ import type { GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
+import { firstKey, groupPart, singlePart, textsOf } from './group-part.js';
 import {
   type GroupPart,
   type Piece,
@@ -103,18 +104,18 @@ export class ScrapeCache {
     // Both gauges have the group's labels, hence one sort key, held once, and one label text
     // (`{job="j",...} `), rendered once per group: a push reuses its group's from the line it
     // replaces (the value follows the last space; label values are quoted before it).
-    let keys: readonly string[];
+    let key: string;
     let line: string;
     // The grouping labels as pushed, kept only when a label name is not a legacy name.
     let utf8Labels: readonly LabelPair[] | undefined;
     const previous = this.blocks.get(PUSH_TIME_METRIC)?.parts.get(header.id);
     if (previous) {
-      keys = previous.keys;
-      line = previous.texts[0]!;
+      key = firstKey(previous);
+      line = textsOf(previous)[0]!;
       utf8Labels = previous.original?.[0]?.labels;
     } else {
       const labels = groupSeriesLabels(header.key);
-      keys = [seriesKey(labels)];
+      key = seriesKey(labels);
       line = renderMetricLines(PUSH_TIME_METRIC, 'gauge', escapeMetric({ labels, value: 0 }));
       if (!hasLegacyLabelNames(labels)) utf8Labels = labels;
     }
@@ -123,8 +124,7 @@ export class ScrapeCache {
       [PUSH_TIME_METRIC, PUSH_TIME_HELP, header.pushTimeSeconds],
       [PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, header.pushFailureTimeSeconds],
     ] as const) {
-      const original = utf8Labels ? { original: [{ labels: utf8Labels, value }] } : {};
-      this.putPart(header.id, name, 'gauge', { help, keys, texts: [flat(`${name}${labelText}${formatFloat(value)}\n`)], ...original }, 1);
+      this.putPart(header.id, name, 'gauge', singlePart(help, key, flat(`${name}${labelText}${formatFloat(value)}\n`), utf8Labels, value));
     }
   }
 
@@ -253,7 +253,7 @@ export class ScrapeCache {
   private setPart(groupId: number, family: StoredFamily, rendered: RenderedSeries | undefined): void {
     const series = rendered ?? (family.renderedSeries !== undefined ? fromStored(family.renderedSeries) : undefined) ?? renderSeries(family);
     const block = this.blockFor(family.name, family.type);
-    this.putPart(groupId, family.name, family.type, { help: block.ownHelp(family.help), ...series }, series.keys.length);
+    this.putPart(groupId, family.name, family.type, groupPart(block.ownHelp(family.help), series));
   }
 
   private blockFor(name: string, type: MetricType): FamilyBlock {
@@ -266,10 +266,10 @@ export class ScrapeCache {
     return block;
   }
 
-  private putPart(groupId: number, name: string, type: MetricType, part: GroupPart, series: number): void {
+  private putPart(groupId: number, name: string, type: MetricType, part: GroupPart): void {
     const block = this.blockFor(name, type);
     block.type = type;
-    if (!isTimestampGauge(name)) this.seriesCount += series - (block.parts.get(groupId)?.keys.length ?? 0);
+    if (!isTimestampGauge(name)) this.seriesCount += part.count - (block.parts.get(groupId)?.count ?? 0);
     block.parts.set(groupId, part);
     block.rendered.clear();
     this.changes++;
@@ -282,7 +282,7 @@ export class ScrapeCache {
   private dropPart(name: string, groupId: number): void {
     const block = this.blocks.get(name);
     if (!block) return;
-    if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.keys.length ?? 0;
+    if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.count ?? 0;
     block.parts.delete(groupId);
     block.rendered.clear();
     this.changes++;

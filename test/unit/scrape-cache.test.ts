@@ -76,6 +76,33 @@ describe('ScrapeCache text scrape', () => {
     expect(om.endsWith('# EOF\n')).toBe(true);
   });
 
+  it('orders series of several lines, and label values holding U+0000, as the official does, in text and protobuf', () => {
+    const histogram = (instance: string, ...ks: string[]): StoredFamily => ({
+      name: 'h',
+      type: 'histogram',
+      pushedAtSeconds: 0,
+      metrics: ks.map((k) => ({
+        labels: [
+          { name: 'instance', value: instance },
+          { name: 'job', value: 'j' },
+          { name: 'k', value: k },
+        ],
+        histogram: { sampleCount: 1, sampleSum: 2, buckets: [{ upperBound: Infinity, cumulativeCount: 1 }] },
+      })),
+    });
+    const cache = new ScrapeCache(() => 0);
+    const other = (id: number) => ({ ...header(id, 'a'), key: { ...header(id, 'a').key, id: `other${id}` } });
+    // Two groups of the same instance: their series interleave by k.
+    cache.applyWrite(header(1, 'a'), [histogram('a', '1', '3'), gauge('a', ['x\u0000b', 1], ['x', 2])], []);
+    cache.applyWrite(other(2), [histogram('a', '2'), gauge('a', ['x\u0000a', 3])], []);
+    const lines = text(cache);
+    expect(lines.filter((l) => l.startsWith('h_count')).map((l) => l.match(/k="(\d)"/)![1])).toEqual(['1', '2', '3']);
+    expect(lines.filter((l) => l.startsWith('x{')).map((l) => l.split(' ')[1])).toEqual(['2', '3', '1']);
+    const pb = Buffer.concat(cache.render([], 'protobuf').map((b) => b.text));
+    expect(pb.includes('x\u0000a')).toBe(true);
+    expect(pb.indexOf('x\u0000a')).toBeLessThan(pb.indexOf('x\u0000b'));
+  });
+
   it("shows each group's timestamp gauges with its labels, updated by every write to the group", () => {
     const cache = new ScrapeCache(() => 0);
     cache.applyWrite(header(1, 'a"b'), [gauge('a"b', ['1', 1])], []);

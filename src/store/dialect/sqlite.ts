@@ -192,21 +192,38 @@ const PAGE_CACHE_KIB = 2048;
 const STATEMENT_CACHE_SIZE = 256;
 
 /**
+ * ...and at most this much SQL text among them. A prepared statement's program grows with its
+ * text, and a multi-row INSERT of hundreds of rows holds a program of a hundred kilobytes or more
+ * outside the JavaScript heap: one per distinct row count, which the history recorder's batches
+ * vary, kept tens of megabytes resident. The least recently used statements go first.
+ */
+const STATEMENT_CACHE_CHARS = 64 * 1024;
+
+/**
  * kysely's SQLite driver prepares every statement it runs; preparing costs more than running
  * the small statements of a push. Statements are cached by SQL text (kysely emits the same text
- * for the same query shape). A hit is one lookup; when the cache is full it starts over, which
- * only the rare odd-sized batches (an INSERT of an unusual row count) ever cause.
+ * for the same query shape). A hit is one lookup and a move to the back of the cache; a miss
+ * beyond the cache's bounds evicts the least recently used.
  */
 function withStatementCache(sqlite: SQLite.Database): SqliteDatabaseLike & { prepare(sql: string): SQLite.Statement } {
   const cache = new Map<string, SQLite.Statement>();
+  let chars = 0;
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
       let stmt = cache.get(sql);
-      if (!stmt) {
-        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
-        stmt = sqlite.prepare(sql);
+      if (stmt) {
+        cache.delete(sql);
         cache.set(sql, stmt);
+        return stmt;
+      }
+      stmt = sqlite.prepare(sql);
+      cache.set(sql, stmt);
+      chars += sql.length;
+      while (cache.size > 1 && (cache.size > STATEMENT_CACHE_SIZE || chars > STATEMENT_CACHE_CHARS)) {
+        const oldest = cache.keys().next().value!;
+        cache.delete(oldest);
+        chars -= oldest.length;
       }
       return stmt;
     },
