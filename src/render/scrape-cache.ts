@@ -25,6 +25,13 @@ import {
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
   /**
+   * Group ids in the order of the last rendering, then the ids added since: a rendering sorts the
+   * parts from that order, which the sort (a merge sort) walks almost linearly when only some
+   * groups' values changed, the common case between two scrapes.
+   */
+  order: number[] = [];
+  private added: number[] = [];
+  /**
    * The HELP most groups push, held once: a HELP parsed from a body is a slice that keeps the
    * whole body alive, so each part shares this copy instead when its HELP is the same.
    */
@@ -38,6 +45,27 @@ class FamilyBlock {
     public type: MetricType,
     readonly name: string,
   ) {}
+
+  /** Notes a group's first part in this block. */
+  addGroup(groupId: number): void {
+    this.added.push(groupId);
+  }
+
+  /** The parts in the order of the last rendering, new ones last; `order` becomes their ids. */
+  partsInLastOrder(): { ids: number[]; parts: GroupPart[] } {
+    let ids = this.order.concat(this.added);
+    if (this.added.length > 0) ids = [...new Set(ids)];
+    this.added = [];
+    const kept: number[] = [];
+    const parts: GroupPart[] = [];
+    for (const id of ids) {
+      const part = this.parts.get(id);
+      if (part === undefined) continue;
+      kept.push(id);
+      parts.push(part);
+    }
+    return { ids: kept, parts };
+  }
 
   /** `help` as a string that holds no request body alive, shared with other parts where equal. */
   ownHelp(help: string | undefined): string | undefined {
@@ -97,6 +125,20 @@ export class ScrapeCache {
     this.applyHeader(header);
   }
 
+  /**
+   * Makes the group's families exactly `families` (a group read back whole from the store): the
+   * ones it no longer has are dropped, the timestamp gauges kept for applyHeader to reuse.
+   */
+  replaceGroup(header: GroupHeader, families: readonly StoredFamily[]): void {
+    const held = this.groupNames.get(header.id);
+    const removed: string[] = [];
+    if (held) {
+      const kept = new Set(families.map((f) => f.name));
+      for (const name of held) if (!isTimestampGauge(name) && !kept.has(name)) removed.push(name);
+    }
+    this.applyWrite(header, families, removed);
+  }
+
   /** Sets the group's push_time_seconds and push_failure_time_seconds series. */
   applyHeader(header: GroupHeader): void {
     this.expiries.set(header.id, header.expiresAtSeconds);
@@ -124,7 +166,11 @@ export class ScrapeCache {
       [PUSH_TIME_METRIC, PUSH_TIME_HELP, header.pushTimeSeconds],
       [PUSH_FAILURE_TIME_METRIC, PUSH_FAILURE_TIME_HELP, header.pushFailureTimeSeconds],
     ] as const) {
-      this.putPart(header.id, name, 'gauge', singlePart(help, key, flat(`${name}${labelText}${formatFloat(value)}\n`), utf8Labels, value));
+      const line = `${name}${labelText}${formatFloat(value)}\n`;
+      // The failure time rarely changes: its block then stays rendered.
+      const held = previous && this.blocks.get(name)?.parts.get(header.id);
+      if (held && held.texts === line && held.help === help) continue;
+      this.putPart(header.id, name, 'gauge', singlePart(help, key, flat(line), utf8Labels, value));
     }
   }
 
@@ -269,7 +315,9 @@ export class ScrapeCache {
   private putPart(groupId: number, name: string, type: MetricType, part: GroupPart): void {
     const block = this.blockFor(name, type);
     block.type = type;
-    if (!isTimestampGauge(name)) this.seriesCount += part.count - (block.parts.get(groupId)?.count ?? 0);
+    const previous = block.parts.get(groupId);
+    if (!isTimestampGauge(name)) this.seriesCount += part.count - (previous?.count ?? 0);
+    if (previous === undefined) block.addGroup(groupId);
     block.parts.set(groupId, part);
     block.rendered.clear();
     this.changes++;
@@ -304,8 +352,13 @@ function copyString(s: string): string {
 }
 
 function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
-  const parts = extra ? [...block.parts.values(), extra] : [...block.parts.values()];
-  const entries = sortedEntries(parts);
+  const { ids, parts } = block.partsInLastOrder();
+  const keyed = ids.map((id, i) => ({ id, part: parts[i]!, first: firstKey(parts[i]!) }));
+  keyed.sort((a, b) => compareKeys(a.first, b.first));
+  block.order = keyed.map((k) => k.id);
+  const sorted = keyed.map((k) => k.part);
+  if (extra) sorted.push(extra);
+  const entries = sortedEntries(sorted);
   if (entries.length === 0) return '';
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape. Own families' HELP wins.

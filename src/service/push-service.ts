@@ -133,10 +133,10 @@ export class PushService {
     for await (const page of changes.pages) {
       if (yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
       for (const group of page) {
-        // A full load starts from the cleared cache: nothing of the group to drop.
-        if (!changes.full) this.cache.removeGroup(group.id);
         try {
-          this.cache.applyWrite(group, group.families, []);
+          // A full load starts from the cleared cache: nothing of the group to drop.
+          if (changes.full) this.cache.applyWrite(group, group.families, []);
+          else this.cache.replaceGroup(group, group.families);
         } catch (err) {
           // A kept rendering this version cannot use (another STORED_VERSION): the cache renders
           // from the series, which a full load brings only for families kept without one.

@@ -36,6 +36,48 @@ const text = (cache: ScrapeCache) =>
     .split('\n');
 
 describe('ScrapeCache text scrape', () => {
+  it('a scrape after writes, removals and replaced groups equals one of a cache filled afresh with the result', () => {
+    // Renderings sort from the order of the one before: every step below must still come out as
+    // a cache that saw only the final state renders it.
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const cache = new ScrapeCache(() => 0);
+    const state = new Map<number, { instance: string; family: StoredFamily; failure: number }>();
+    for (let step = 0; step < 400; step++) {
+      const id = 1 + random(40);
+      const instance = `i${id * 7}`;
+      const roll = random(10);
+      if (roll === 0) {
+        cache.removeGroup(id);
+        state.delete(id);
+      } else {
+        const series = Array.from({ length: 1 + random(3) }, (_, k): [string, number] => [`${random(5)}${k}`, random(100)]);
+        const family = gauge(instance, ...series);
+        const failure = roll === 1 ? step : (state.get(id)?.failure ?? 0);
+        if (roll < 5) cache.replaceGroup(header(id, instance, 1700000000 + step, failure), [family]);
+        else cache.applyWrite(header(id, instance, 1700000000 + step, failure), [family], []);
+        state.set(id, { instance, family, failure });
+      }
+      if (step % 9 === 0 || step === 399) {
+        const fresh = new ScrapeCache(() => 0);
+        for (const [gid, g] of state) {
+          fresh.applyWrite(header(gid, g.instance, 1700000000, g.failure), [g.family], []);
+        }
+        const withoutPushTimes = (lines: string[]) => lines.filter((l) => !l.startsWith('push_time_seconds{'));
+        expect(withoutPushTimes(text(cache))).toEqual(withoutPushTimes(text(fresh)));
+        expect(text(cache).filter((l) => l.startsWith('push_time_seconds{'))).toHaveLength(state.size);
+      }
+    }
+  });
+
+  it('replaceGroup drops the families the group no longer has', () => {
+    const cache = new ScrapeCache(() => 0);
+    cache.applyWrite(header(1, 'a'), [gauge('a', ['1', 1]), { ...gauge('a', ['1', 2]), name: 'y' }], []);
+    cache.replaceGroup(header(1, 'a'), [{ ...gauge('a', ['1', 3]), name: 'y' }]);
+    expect(text(cache).filter((l) => /^[xy]\{/.test(l))).toEqual(['y{instance="a",job="j",k="1"} 3']);
+    expect(cache.stats()).toEqual({ groups: 1, series: 1 });
+  });
+
   it('sorts the series of a family across groups, whether their groups interleave or not', () => {
     const cache = new ScrapeCache(() => 0);
     // Inserted out of order; b's series fall between a's two groups' series only by key.
