@@ -50,6 +50,9 @@ export interface PushServiceOptions {
 
 const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 86_400;
 
+/** What recording a refused push's failure on its group needs of the request. */
+type FailedGroup = Pick<PushRequest, 'key' | 'timeSeconds' | 'ttlSeconds'>;
+
 interface PreparedPush {
   readonly write: PushWrite;
   /** The renderings the store's transaction made of the families it wrote. */
@@ -162,14 +165,20 @@ export class PushService {
    * group (creating it if needed, as the official does), 'invalid' without recording anything.
    * Store outages propagate as StoreUnavailableError.
    */
-  async push(request: PushRequest): Promise<PushOutcome> {
-    const prepared = await this.prepare(request);
+  push(request: PushRequest): Promise<PushOutcome> {
+    // Not async: an async function keeps its arguments until it returns, and the parsed families
+    // (request.families, garbage once sanitized) would live as long as the push waits for its commit.
+    return this.write(this.prepare(request), { key: request.key, timeSeconds: request.timeSeconds, ttlSeconds: request.ttlSeconds });
+  }
+
+  private async write(preparing: Promise<PreparedPush>, group: FailedGroup): Promise<PushOutcome> {
+    const prepared = await preparing;
     try {
       this.applied(prepared, await this.store.writePush(prepared.write));
       return {};
     } catch (err) {
       if (err instanceof IdempotentReplay) return { replayedStatus: err.status };
-      throw await this.refused(request, err);
+      throw await this.refused(group, err);
     } finally {
       prepared.release();
     }
@@ -252,7 +261,7 @@ export class PushService {
   }
 
   /** What a push the store refused throws, after recording the failure where a failed push records one. */
-  private async refused(request: PushRequest, err: unknown): Promise<unknown> {
+  private async refused(request: FailedGroup, err: unknown): Promise<unknown> {
     if (err instanceof ConflictError) {
       await this.recordFailure(request.key, request.timeSeconds, request.ttlSeconds);
       return new PushError('inconsistent', err.message);
