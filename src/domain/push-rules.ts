@@ -1,8 +1,8 @@
 import { jsonString } from '../exposition/json-string.js';
-import { sameLabel, type LabelPair, type Metric, type MetricFamily, type MetricType } from '../exposition/types.js';
-import { PrefixReusingText } from '../util/prefix-reusing-text.js';
+import { type LabelPair, type Metric, type MetricFamily, type MetricType } from '../exposition/types.js';
 import { sortSmall } from '../util/small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
+import { LabelSets } from './label-sets.js';
 import { PushError } from './push-error.js';
 import { isLegacyLabelName, isLegacyMetricName } from '../exposition/names.js';
 
@@ -41,8 +41,7 @@ export function sanitizeFamilies(families: readonly MetricFamily[], key: Groupin
     }
     if (seen.has(family.name)) throw inconsistent(`metric family "${family.name}" appears twice in the push`);
     seen.add(family.name);
-    const seriesSeen = new Set<string>();
-    const identities = seriesIdentities();
+    const seriesSeen = new LabelSets();
     const metrics: Metric[] = [];
     for (const metric of family.metrics) {
       if (metric.timestampMs !== undefined) throw inconsistent('pushed metrics must not have timestamps');
@@ -65,11 +64,9 @@ export function sanitizeFamilies(families: readonly MetricFamily[], key: Groupin
       for (const l of key.labels) labels[at++] = l;
       if (addInstance) labels[at] = EMPTY_INSTANCE;
       sortSmall(labels, compareLabelNames);
-      const identity = identities(labels);
-      if (seriesSeen.has(identity)) {
-        throw inconsistent(`metric "${family.name}" has two series with the labels ${identity}`);
+      if (!seriesSeen.add(labels)) {
+        throw inconsistent(`metric "${family.name}" has two series with the labels ${seriesIdentity(labels)}`);
       }
-      seriesSeen.add(identity);
       checkShape(family.name, family.type, metric);
       metrics.push({ ...metric, labels });
     }
@@ -99,12 +96,6 @@ export function seriesIdentity(labels: readonly LabelPair[]): string {
   let out = '{';
   for (let i = 0; i < labels.length; i++) out += identityPiece(labels[i]!, i === 0);
   return out + '}';
-}
-
-/** seriesIdentity for the series of one family, one after another (PrefixReusingText). */
-function seriesIdentities(): (labels: readonly LabelPair[]) => string {
-  const text = new PrefixReusingText<LabelPair>('{', identityPiece, sameLabel);
-  return (labels) => text.of(labels) + '}';
 }
 
 function identityPiece(l: LabelPair, first: boolean): string {

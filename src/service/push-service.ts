@@ -50,11 +50,13 @@ export interface PushServiceOptions {
 
 const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 86_400;
 
+/** What recording a refused push's failure on its group needs of the request. */
+type FailedGroup = Pick<PushRequest, 'key' | 'timeSeconds' | 'ttlSeconds'>;
+
 interface PreparedPush {
   readonly write: PushWrite;
-  /** The renderings made before the write; `late` gets those the store's transaction made. */
+  /** The renderings the store's transaction made of the families it wrote. */
   readonly rendered: Map<string, RenderedSeries>;
-  readonly late: Map<string, RenderedSeries>;
   readonly release: () => void;
 }
 
@@ -163,14 +165,20 @@ export class PushService {
    * group (creating it if needed, as the official does), 'invalid' without recording anything.
    * Store outages propagate as StoreUnavailableError.
    */
-  async push(request: PushRequest): Promise<PushOutcome> {
-    const prepared = await this.prepare(request);
+  push(request: PushRequest): Promise<PushOutcome> {
+    // Not async: an async function keeps its arguments until it returns, and the parsed families
+    // (request.families, garbage once sanitized) would live as long as the push waits for its commit.
+    return this.write(this.prepare(request), { key: request.key, timeSeconds: request.timeSeconds, ttlSeconds: request.ttlSeconds });
+  }
+
+  private async write(preparing: Promise<PreparedPush>, group: FailedGroup): Promise<PushOutcome> {
+    const prepared = await preparing;
     try {
       this.applied(prepared, await this.store.writePush(prepared.write));
       return {};
     } catch (err) {
       if (err instanceof IdempotentReplay) return { replayedStatus: err.status };
-      throw await this.refused(request, err);
+      throw await this.refused(group, err);
     } finally {
       prepared.release();
     }
@@ -218,22 +226,15 @@ export class PushService {
     }
     const release = await this.enforceLimits(key, families, replace, timeSeconds);
     const own = this.options.ownTypes();
-    // Rendered once, for both the store (a start then reads it instead of rendering) and the cache.
-    // Families that will be added to stored ones are rendered by the store's callback, from the sums.
     const initial = request.aggregation ?? this.options.aggregation?.modeFor(key) ?? 'replace';
-    const addedAll = initial === 'sum' && !replace;
+    // Rendered once, for both the store (a start then reads it instead of rendering) and the cache,
+    // by the store's transaction as it writes each family (a summed one's values only it knows):
+    // rendered here, the series' texts would live as long as the push waits for its commit, and
+    // what the pushes waiting together keep alive is what each young-generation collection copies.
     const rendered = new Map<string, RenderedSeries>();
-    for (const f of families) if (!addedAll && !request.addFamilies?.has(f.name)) rendered.set(f.name, renderSeries(f));
-    const stored = new Map<string, string>();
-    for (const [name, series] of rendered) {
-      const text = toStored(series);
-      if (text !== undefined) stored.set(name, text);
-    }
-    // A summed family's rendering follows from the sum, made inside the store's transaction.
-    const late = new Map<string, RenderedSeries>();
     const render = (family: MetricFamily) => {
       const series = renderSeries(family);
-      late.set(family.name, series);
+      rendered.set(family.name, series);
       return toStored(series);
     };
     const idempotency = this.idempotencyRecord(request.idempotency, timeSeconds);
@@ -246,23 +247,21 @@ export class PushService {
       check: (facts) => checkConsistency({ pushed: families, replace, own, ...facts }),
       ...(request.ttlSeconds !== undefined ? { ttlSeconds: request.ttlSeconds } : {}),
       expiry: this.expiryOf(key, timeSeconds, request.ttlSeconds),
-      renderedSeries: stored,
       aggregation: { requested: request.aggregation, initial },
       ...(request.addFamilies && request.addFamilies.size > 0 ? { addFamilies: request.addFamilies } : {}),
       render,
       ...(idempotency ? { idempotency } : {}),
     };
-    return { write, rendered, late, release };
+    return { write, rendered, release };
   }
 
   /** Brings the cache in step with a committed push. */
   private applied(prepared: PreparedPush, result: WriteResult): void {
-    for (const [name, series] of prepared.late) prepared.rendered.set(name, series);
     if (this.applyLocally) this.cache.applyWrite(result.group, result.written, result.removed, prepared.rendered);
   }
 
   /** What a push the store refused throws, after recording the failure where a failed push records one. */
-  private async refused(request: PushRequest, err: unknown): Promise<unknown> {
+  private async refused(request: FailedGroup, err: unknown): Promise<unknown> {
     if (err instanceof ConflictError) {
       await this.recordFailure(request.key, request.timeSeconds, request.ttlSeconds);
       return new PushError('inconsistent', err.message);

@@ -22,7 +22,10 @@ export function seriesDigest(series: readonly SeriesIdentity[]): string {
   if (series.every((s) => s.metric_name === name)) {
     const prefix = `${name.length}:${name}`;
     const labels = series.map((s) => s.labels_json).sort();
-    return hash('sha256', labels.length === 0 ? '' : prefix + labels.join(prefix), 'base64');
+    // A leading empty text makes join put the prefix before the first identity too, in the one
+    // string it builds (prefix + join would copy that string again for the hash).
+    if (labels.length > 0) labels.unshift('');
+    return hash('sha256', labels.join(prefix), 'base64');
   }
   // Of two names, the texts differ before the labels' JSON starts (the length ends at the colon).
   const prefixes = new Map<string, string>();

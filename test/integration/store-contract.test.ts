@@ -219,4 +219,19 @@ describeDialects('the MetricStore contract', (dialect) => {
     expect(many.metrics.find((m) => m.labels.some((l) => l.value === '599'))!.value).toBe(1198.5);
     expect(many.metrics.find((m) => m.labels.some((l) => l.value === '1'))!.value).toBe(Infinity);
   });
+
+  it('a re-push that keeps most values and changes a few stores each series at its latest value', async () => {
+    const values = (changed: Record<number, string>) => {
+      let out = '# TYPE g gauge\n';
+      for (let i = 0; i < 100; i++) out += `g{i="${i}"} ${changed[i] ?? (i < 2 ? 'NaN' : String(i))}\n`;
+      return out;
+    };
+    await store.writePush(write(key('kept'), values({})));
+    // Series 0 stays NaN; 1 goes from NaN to a number, 2 from a number to NaN, 3 to another number.
+    await store.writePush(write(key('kept'), values({ 1: '7', 2: 'NaN', 3: '-3.5' }), { timeSeconds: 1001 }));
+    const rows = await database.db.selectFrom('metric_sample').select(['labels_json', 'value']).where('metric_name', '=', 'g').execute();
+    const stored = new Map(rows.map((r) => [r.labels_json, r.value === null ? null : Number(r.value)]));
+    expect(stored.size).toBe(100);
+    expect([0, 1, 2, 3, 4, 99].map((i) => stored.get(`{"i":"${i}"}`))).toEqual([null, 7, null, -3.5, 4, 99]);
+  });
 });

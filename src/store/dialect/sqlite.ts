@@ -78,7 +78,8 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
       // Larger ones join a list of (name, labels, value) rows, each found through the series
       // index: one statement, where one a row costs each its own call into SQLite. The list is
       // padded with rows that match nothing to a multiple of VALUES_STEP, which bounds how many
-      // statement texts the family sizes make.
+      // statement texts the family sizes make. A series whose value is unchanged is found but not
+      // rewritten (IS NOT: NULL, a NaN, equals NULL).
       for (let i = 0; i < samples.length; i += VALUES_BATCH) {
         const batch = samples.slice(i, i + VALUES_BATCH);
         const rows = Math.ceil(batch.length / VALUES_STEP) * VALUES_STEP;
@@ -89,7 +90,8 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
         await statements.rows(trx, `values list:${rows}`, values, () => {
           const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[3 * j]}, ${values[3 * j + 1]}, ${values[3 * j + 2]})`));
           return sql`UPDATE metric_sample SET value = v.column3 FROM (VALUES ${list}) AS v
-            WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}`;
+            WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}
+              AND metric_sample.value IS NOT v.column3`;
         });
       }
     },
