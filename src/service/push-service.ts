@@ -100,9 +100,8 @@ export class PushService {
 
   /**
    * Brings the scrape cache up to date with writes other replicas committed; call before serving
-   * a scrape. Costs one query and nothing at all on an unshared store (its only writer keeps the
-   * cache current). Rejects with StoreUnavailableError when the store
-   * cannot be read.
+   * a scrape. Costs one query on a shared store, nothing on an unshared one (its only writer
+   * keeps the cache current). Rejects with StoreUnavailableError when the store cannot be read.
    *
    * A refresh already running may have read the counter before the caller's request arrived, so
    * the caller waits for the next one instead, which everyone arriving meanwhile shares: a

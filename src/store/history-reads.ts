@@ -14,6 +14,7 @@ import {
 import { jsonString } from '../exposition/json-string.js';
 import type { LabelPair } from '../exposition/types.js';
 import type { Database, PushAttemptTable } from './schema.js';
+import { HISTORY_COLUMNS } from './dialect/store-dialect.js';
 
 // Rows one request may examine when the filters reject most of them: the page then ends early,
 // with a cursor where the reading stopped.
@@ -26,21 +27,7 @@ const JS_WINDOW = { growth: 2, max: 5000 } as const;
 // of the matches, usually a close one.
 const PREFIX_WINDOW = { growth: 8, max: 20_000 } as const;
 
-const COLUMNS = [
-  'id',
-  'time_seconds',
-  'method',
-  'path',
-  'grouping_key',
-  'job',
-  'labels_json',
-  'outcome',
-  'status_code',
-  'reason',
-  'body_bytes',
-  'series_count',
-  'client_address',
-] as const;
+const COLUMNS = ['id', ...HISTORY_COLUMNS] as const;
 
 // Selectors merged from one walk each at most; more walk the time index once.
 const MAX_MERGED = 10;

@@ -6,7 +6,7 @@ import type { Database } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
 import { ALL_NAMES_LOCK, lockGroup, lockGroupForPush, lockNames, lockPushedNames } from './postgres-locks.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
-import type { HistoryRow, StoreDialect } from './store-dialect.js';
+import { HISTORY_COLUMNS, type StoreDialect } from './store-dialect.js';
 
 /**
  * PostgreSQL runs writers in parallel, possibly in other processes (replicas): writes lock what
@@ -145,20 +145,6 @@ export const postgresDialect: StoreDialect = {
   fullRead: (_db, pages) => pages(),
 };
 
-const HISTORY_COLUMNS = [
-  'time_seconds',
-  'method',
-  'path',
-  'grouping_key',
-  'job',
-  'labels_json',
-  'outcome',
-  'status_code',
-  'reason',
-  'body_bytes',
-  'series_count',
-  'client_address',
-] as const satisfies readonly (keyof HistoryRow)[];
 const HISTORY_TYPES = ['double precision', 'text', 'text', 'text', 'text', 'text', 'text', 'integer', 'text', 'bigint', 'integer', 'text'];
 const APPEND_HISTORY = `WITH a AS (
     INSERT INTO push_attempt (${HISTORY_COLUMNS.join(', ')})

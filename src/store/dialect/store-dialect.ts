@@ -77,6 +77,22 @@ export interface PushedNames {
 /** A push_attempt row as the history recorder writes it. */
 export type HistoryRow = Omit<Insertable<PushAttemptTable>, 'id'>;
 
+/** The columns of a HistoryRow, in the table's order. */
+export const HISTORY_COLUMNS = [
+  'time_seconds',
+  'method',
+  'path',
+  'grouping_key',
+  'job',
+  'labels_json',
+  'outcome',
+  'status_code',
+  'reason',
+  'body_bytes',
+  'series_count',
+  'client_address',
+] as const satisfies readonly (keyof HistoryRow)[];
+
 /** A change number as a write stores it: a number, or an expression the database evaluates. */
 export type ChangeStamp = number | RawBuilder<number>;
 
