@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import { planOtlpPushes, withoutDeltaHistograms, type OtlpGroupPush } from '../domain/otlp-groups.js';
+import type { GroupingKey } from '../domain/grouping-key.js';
 import { PushError } from '../domain/push-error.js';
 import { seriesCount } from '../domain/push-attempt.js';
 import { parseTtlHeader } from '../domain/retention-policy.js';
@@ -107,7 +108,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
   const timeSeconds = (performance.timeOrigin + started) / 1000;
   let status = 500;
   let bodyBytes = 0;
-  const attempts: { group?: OtlpGroupPush; outcome: Outcome }[] = [];
+  const attempts: { group?: SentGroup; outcome: Outcome }[] = [];
   const encoding = otlpEncodingOf(req.headers['content-type']);
   try {
     if (!encoding) {
@@ -140,7 +141,6 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
 
     let rejected = plan.rejected;
     const reasons = [...plan.reasons];
-    let groups = plan.groups;
     const request = (group: OtlpGroupPush) => ({
       key: group.key,
       families: group.families,
@@ -149,22 +149,30 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
       ttlSeconds,
       addFamilies: group.addFamilies,
     });
+    // What the push waits for its commit with is what each young-generation collection copies:
+    // only the groups' keys and series counts are kept, and their families only where a refused
+    // delta histogram may make the request run again without it.
+    let pending: OtlpGroupPush[] = plan.groups;
     for (;;) {
+      const sent: SentGroup[] = pending.map((g): SentGroup => ({ key: g.key, series: seriesCount(g.families), fallback: withoutDeltaHistograms(g) }));
+      const retryable: OtlpGroupPush[] | undefined = sent.some((g) => g.fallback !== undefined) ? pending : undefined;
+      const requests = pending.map(request);
+      pending = [];
       try {
-        if (groups.length > 0) await service.pushAll(groups.map(request));
-        for (const group of groups) attempts.push({ group, outcome: { status: 200 } });
+        if (requests.length > 0) await service.pushAll(requests);
+        for (const group of sent) attempts.push({ group, outcome: { status: 200 } });
         break;
       } catch (err) {
-        const refused = err instanceof PushRefusedError ? groups[err.index] : undefined;
+        const index = err instanceof PushRefusedError ? err.index : undefined;
+        const refused = index !== undefined ? sent[index] : undefined;
         const cause = err instanceof PushRefusedError ? err.error : err;
         // A refused delta histogram (bounds that differ from the stored ones) should not cost the
         // export its other points: the request runs again without that group's delta histograms.
-        const fallback =
-          refused && cause instanceof PushError && (cause.kind === 'inconsistent' || cause.kind === 'invalid') ? withoutDeltaHistograms(refused) : undefined;
-        if (refused && fallback) {
+        const fallback = refused && cause instanceof PushError && (cause.kind === 'inconsistent' || cause.kind === 'invalid') ? refused.fallback : undefined;
+        if (retryable && refused && fallback) {
           rejected += fallback.refusedPoints;
           reasons.push(`${refused.key.id}: ${fallback.names.join(', ')} refused: ${errorStatus(cause).message}`);
-          groups = groups.map((g) => (g === refused ? fallback.group : g));
+          pending = retryable.map((g, i) => (i === index ? fallback.group : g));
           continue;
         }
         // One transaction for the request: a refused group leaves every group unwritten, and the
@@ -172,8 +180,8 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
         const mapped = errorStatus(cause);
         reject(options, mapped, req, url);
         status = mapped.status;
-        const message = refused && groups.length > 1 ? `group ${refused.key.id}: ${mapped.message}` : mapped.message;
-        for (const group of groups) {
+        const message = refused && sent.length > 1 ? `group ${refused.key.id}: ${mapped.message}` : mapped.message;
+        for (const group of sent) {
           const reason = group === refused || !refused ? mapped.message : `not written: group ${refused.key.id} of the same request was refused`;
           attempts.push({ group, outcome: { status, reason } });
         }
@@ -192,7 +200,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
         timeSeconds,
         method: 'POST',
         path: url,
-        ...(group ? { key: group.key, seriesCount: seriesCount(group.families) } : {}),
+        ...(group ? { key: group.key, seriesCount: group.series } : {}),
         outcome: outcome.reason === undefined && outcome.status < 300 ? 'accepted' : 'rejected',
         statusCode: outcome.status,
         ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
@@ -203,6 +211,14 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     telemetry.requests.inc({ code: String(status), handler: 'otlp', method: 'post' });
     telemetry.pushDuration.observe({ method: 'post' }, (performance.now() - started) / 1000);
   }
+}
+
+/** A group of a request as the handler keeps it while the push waits for its commit. */
+interface SentGroup {
+  readonly key: GroupingKey;
+  readonly series: number;
+  /** The group without its delta histograms, where it has any. */
+  readonly fallback: ReturnType<typeof withoutDeltaHistograms>;
 }
 
 function reject(options: OtlpRouterOptions, mapped: ErrorStatus, req: IncomingMessage, url: string): void {

@@ -7,9 +7,7 @@ import type { ScrapeCache } from '../render/scrape-cache.js';
 import {
   ConflictError,
   IdempotentReplay,
-  SeriesNotLoadedError,
   type IdempotencyRecord,
-  type ChangeCursor,
   type ExpiredGroup,
   type ExpiryOf,
   type GroupHeader,
@@ -27,6 +25,7 @@ import { PushError } from '../domain/push-error.js';
 import { CapacityGuard, checkPushShape, LimitError, type PushLimits } from '../domain/push-limits.js';
 import { sanitizeFamilies } from '../domain/push-rules.js';
 import { AggregationConflictError, AggregationError, type AggregationPolicy } from '../domain/aggregation.js';
+import { CacheFeed } from './cache-feed.js';
 import { PushRefusedError, type IdempotentRequest, type PushOutcome, type PushRequest } from './push-request.js';
 
 export interface PushServiceOptions {
@@ -67,13 +66,9 @@ interface PreparedPush {
 export class PushService {
   private readonly capacity: CapacityGuard | undefined;
   private readonly retention: RetentionPolicy;
-  /** Where the cache caught up with the store; undefined before the first load. */
-  private cursor: ChangeCursor | undefined;
   /** The groups of the start's full load, until applyRetention has used them. */
   private loadedHeaders: readonly GroupHeader[] | undefined;
-  /** Refreshes run one after another; a caller joins the queued one that has not started yet. */
-  private refreshChain: Promise<void> = Promise.resolve();
-  private queuedRefresh: Promise<void> | undefined;
+  private readonly feed: CacheFeed;
   /** Local writes go straight into the cache only when nobody else writes the store. */
   private readonly applyLocally: boolean;
 
@@ -85,6 +80,7 @@ export class PushService {
     this.capacity = options.limits ? new CapacityGuard(options.limits) : undefined;
     this.retention = options.retention ?? new RetentionPolicy(NO_RETENTION, systemClock);
     this.applyLocally = !options.shared;
+    this.feed = new CacheFeed(store, cache);
   }
 
   /**
@@ -92,10 +88,7 @@ export class PushService {
    * event loop answer (or queue) requests between the pages of a long load.
    */
   async load(options: { readonly yieldBetweenPages?: boolean } = {}): Promise<void> {
-    this.cursor = undefined;
-    const headers: GroupHeader[] = [];
-    await this.catchUp(headers, options.yieldBetweenPages ?? false);
-    this.loadedHeaders = headers;
+    this.loadedHeaders = await this.feed.load(options.yieldBetweenPages ?? false);
   }
 
   /**
@@ -103,60 +96,10 @@ export class PushService {
    * a scrape. Costs one query on a shared store, nothing on an unshared one (its only writer
    * keeps the cache current). Rejects with StoreUnavailableError when the store cannot be read.
    *
-   * A refresh already running may have read the counter before the caller's request arrived, so
-   * the caller waits for the next one instead, which everyone arriving meanwhile shares: a
-   * scrape never misses a write acknowledged before it started.
+   * A scrape never misses a write acknowledged before it started (CacheFeed.refresh).
    */
   refresh(): Promise<void> {
-    if (this.applyLocally) return Promise.resolve();
-    if (this.queuedRefresh) return this.queuedRefresh;
-    const next = this.refreshChain.then(
-      () => this.startRefresh(),
-      () => this.startRefresh(),
-    );
-    this.queuedRefresh = next;
-    this.refreshChain = next;
-    return next;
-  }
-
-  private async startRefresh(): Promise<void> {
-    this.queuedRefresh = undefined;
-    await this.catchUp();
-  }
-
-  /** Adds the headers of the groups it loaded to `loaded`, when given. */
-  private async catchUp(loaded?: GroupHeader[], yieldBetweenPages = false): Promise<void> {
-    const changes = await this.store.loadGroupsChangedSince(this.cursor);
-    if (changes.full) this.cache.clear();
-    // Removals first: SQLite may give a new group the id of a removed one.
-    for (const id of changes.removedIds) this.cache.removeGroup(id);
-    const unrendered: number[] = [];
-    for await (const page of changes.pages) {
-      if (yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
-      for (const group of page) {
-        try {
-          // A full load starts from the cleared cache: nothing of the group to drop.
-          if (changes.full) this.cache.applyWrite(group, group.families, []);
-          else this.cache.replaceGroup(group, group.families);
-        } catch (err) {
-          // A kept rendering this version cannot use (another STORED_VERSION): the cache renders
-          // from the series, which a full load brings only for families kept without one.
-          if (!(err instanceof SeriesNotLoadedError)) throw err;
-          this.cache.removeGroup(group.id);
-          unrendered.push(group.id);
-        }
-        // The header alone: the families' texts are garbage once the cache holds them.
-        if (loaded) {
-          const { families: _applied, ...header } = group;
-          loaded.push(header);
-        }
-      }
-    }
-    for (const group of await this.store.loadGroupsById(unrendered)) {
-      this.cache.removeGroup(group.id);
-      this.cache.applyWrite(group, group.families, []);
-    }
-    this.cursor = changes.cursor;
+    return this.applyLocally ? Promise.resolve() : this.feed.refresh();
   }
 
   /**
@@ -188,23 +131,38 @@ export class PushService {
    * naming several resources). A refused push is recorded on its group as push() does, and
    * thrown as PushRefusedError naming it; nothing of the others is stored.
    */
-  async pushAll(requests: readonly PushRequest[]): Promise<void> {
+  pushAll(requests: readonly PushRequest[]): Promise<void> {
+    // Not async, as push(): the requests' parsed families must not live through the commit wait.
+    return this.writeAll(
+      this.prepareAll(requests),
+      requests.map((r) => ({ key: r.key, timeSeconds: r.timeSeconds, ttlSeconds: r.ttlSeconds })),
+    );
+  }
+
+  /** The requests prepared one after another; a refusal is a PushRefusedError naming its request. */
+  private async prepareAll(requests: readonly PushRequest[]): Promise<PreparedPush[]> {
     const prepared: PreparedPush[] = [];
-    try {
-      for (let i = 0; i < requests.length; i++) {
-        try {
-          prepared.push(await this.prepare(requests[i]!));
-        } catch (err) {
-          throw new PushRefusedError(i, err);
-        }
+    for (let i = 0; i < requests.length; i++) {
+      try {
+        prepared.push(await this.prepare(requests[i]!));
+      } catch (err) {
+        for (const p of prepared) p.release();
+        throw new PushRefusedError(i, err);
       }
+    }
+    return prepared;
+  }
+
+  private async writeAll(preparing: Promise<PreparedPush[]>, groups: readonly FailedGroup[]): Promise<void> {
+    const prepared = await preparing;
+    try {
       let results: WriteResult[];
       try {
         // One push takes writePush, which commits concurrent pushes together where the store can.
         results = prepared.length === 1 ? [await this.store.writePush(prepared[0]!.write)] : await this.store.writePushes(prepared.map((p) => p.write));
       } catch (err) {
-        if (err instanceof WriteRefusedError) throw new PushRefusedError(err.index, await this.refused(requests[err.index]!, err.error));
-        if (prepared.length === 1) throw new PushRefusedError(0, await this.refused(requests[0]!, err));
+        if (err instanceof WriteRefusedError) throw new PushRefusedError(err.index, await this.refused(groups[err.index]!, err.error));
+        if (prepared.length === 1) throw new PushRefusedError(0, await this.refused(groups[0]!, err));
         throw err;
       }
       for (let i = 0; i < results.length; i++) this.applied(prepared[i]!, results[i]!);
