@@ -54,18 +54,33 @@ export function metricOf(e: Entry, name: string, type: MetricType): Metric {
  * series. Otherwise every series is sorted.
  */
 export function sortedEntries(parts: GroupPart[]): Entry[] {
-  const nonEmpty = parts.filter((p) => p.count > 0).map((part) => ({ part, first: firstKey(part) }));
-  nonEmpty.sort((a, b) => compareKeys(a.first, b.first));
+  const keyed = parts.filter((p) => p.count > 0).map((part) => ({ part, first: firstKey(part) }));
+  keyed.sort(byFirstKey);
+  return entriesOfSorted(keyed, parts);
+}
+
+/** A non-empty part with its first series' sort key. */
+export interface KeyedPart {
+  readonly part: GroupPart;
+  readonly first: string;
+}
+
+export function byFirstKey(a: KeyedPart, b: KeyedPart): number {
+  return compareKeys(a.first, b.first);
+}
+
+/** sortedEntries of `parts`, given their non-empty ones sorted by first key (`sorted`). */
+export function entriesOfSorted(sorted: readonly KeyedPart[], parts: readonly GroupPart[]): Entry[] {
   let ordered = true;
   let last: string | undefined;
-  for (const { part, first } of nonEmpty) {
+  for (const { part, first } of sorted) {
     if (!part.ordered || (last !== undefined && !(last < first))) {
       ordered = false;
       break;
     }
     last = lastKey(part);
   }
-  if (ordered) return nonEmpty.map(({ part }) => ({ part, i: WHOLE, text: wholeText(part) }));
+  if (ordered) return sorted.map(({ part }) => ({ part, i: WHOLE, text: wholeText(part) }));
   // Ties keep the parts' own order, as they always have (the sort is stable).
   const keyed: { entry: Entry; key: string }[] = [];
   for (const part of parts) {

@@ -16,6 +16,8 @@ import {
   hasUtf8Names,
   standalonePart,
   sortedEntries,
+  entriesOfSorted,
+  byFirstKey,
   compareKeys,
   renderStandalone,
   renderFamily,
@@ -49,6 +51,12 @@ class FamilyBlock {
   /** Notes a group's first part in this block. */
   addGroup(groupId: number): void {
     this.added.push(groupId);
+    // Ids of groups gone since the last rendering stay until the next one: a store that nobody
+    // scrapes while groups come and go would otherwise collect them without end.
+    if (this.order.length + this.added.length > 2 * this.parts.size + 64) {
+      this.order = [];
+      this.added = [...this.parts.keys(), groupId];
+    }
   }
 
   /** The parts in the order of the last rendering, new ones last; `order` becomes their ids. */
@@ -354,11 +362,12 @@ function copyString(s: string): string {
 function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
   const { ids, parts } = block.partsInLastOrder();
   const keyed = ids.map((id, i) => ({ id, part: parts[i]!, first: firstKey(parts[i]!) }));
-  keyed.sort((a, b) => compareKeys(a.first, b.first));
+  keyed.sort(byFirstKey);
   block.order = keyed.map((k) => k.id);
-  const sorted = keyed.map((k) => k.part);
-  if (extra) sorted.push(extra);
-  const entries = sortedEntries(sorted);
+  const nonEmpty = keyed.filter((k) => k.part.count > 0);
+  const sortedParts = nonEmpty.map((k) => k.part);
+  // An own family's series go among the pushed ones: sorted again with them (rare).
+  const entries = extra ? sortedEntries([...sortedParts, extra]) : entriesOfSorted(nonEmpty, sortedParts);
   if (entries.length === 0) return '';
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape. Own families' HELP wins.

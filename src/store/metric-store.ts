@@ -51,15 +51,13 @@ export interface PushWrite {
   readonly ttlSeconds?: number;
   /** The group's expiry after this push; absent leaves it never expiring. */
   readonly expiry?: ExpiryOf;
-  /** Per pushed family name, its rendering to keep beside the series (StoredFamily.renderedSeries). */
-  readonly renderedSeries?: ReadonlyMap<string, string>;
   /** The group's mode (domain/aggregation.ts); absent = replace, and no mode asked for. */
   readonly aggregation?: AggregationRequest;
   /** Families whose values are added to the stored ones whatever the group's mode (deltas). */
   readonly addFamilies?: ReadonlySet<string>;
   /**
-   * The rendering to keep for a family as written, where renderedSeries has none for it: always
-   * for a family the store summed, whose values only the transaction knows.
+   * The rendering to keep beside a family's series as written (StoredFamily.renderedSeries),
+   * called by the store's transaction: a family the store summed has values only it knows.
    */
   readonly render?: (family: MetricFamily) => string | undefined;
   /** Idempotency-Key: a repeat throws IdempotentReplay, the key on another request 422. */

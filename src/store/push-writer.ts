@@ -88,8 +88,6 @@ async function writePush(
   const adding = new Set<string>();
   for (const f of write.families) if ((mode === 'sum' && !write.replace) || write.addFamilies?.has(f.name)) adding.add(f.name);
   const pushed = adding.size > 0 ? await sumWithStored(ctx.statements, trx, write.families, adding, existingRows, write.addFamilies) : write.families;
-  const rendered = (family: MetricFamily) =>
-    adding.has(family.name) || !write.renderedSeries?.has(family.name) ? write.render?.(family) : write.renderedSeries.get(family.name);
 
   const pushedNames = new Set(pushed.map((f) => f.name));
   const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
@@ -113,7 +111,7 @@ async function writePush(
     help: family.help ?? null,
     pushed_at_seconds: write.timeSeconds,
     metrics_json: encodeMetrics(family.metrics),
-    rendered_series_json: rendered(family) ?? null,
+    rendered_series_json: write.render?.(family) ?? null,
     series_digest: digests.get(family.name)!,
   });
   const emptied = expiredNames !== undefined;

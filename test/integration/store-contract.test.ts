@@ -139,7 +139,7 @@ describeDialects('the MetricStore contract', (dialect) => {
 
   it('loadGroupsChangedSince: everything first, then only what changed and what was removed', async () => {
     await store.writePush(write(key('a'), 'x 1\n', { check: false }));
-    await store.writePush({ ...write(key('b'), 'y 1\n', { check: false }), renderedSeries: new Map([['y', 'opaque']]) });
+    await store.writePush({ ...write(key('b'), 'y 1\n', { check: false }), render: () => 'opaque' });
     const first = await store.loadGroupsChangedSince(undefined);
     expect(first.full).toBe(true);
     const pages = [];

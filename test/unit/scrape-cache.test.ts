@@ -70,6 +70,22 @@ describe('ScrapeCache text scrape', () => {
     }
   });
 
+  it('groups that come and go between two scrapes leave the next scrape as a fresh cache renders it', () => {
+    const cache = new ScrapeCache(() => 0);
+    for (let id = 1; id <= 5; id++) cache.applyWrite(header(id, `i${id}`), [gauge(`i${id}`, ['1', id])], []);
+    text(cache);
+    // Many groups pushed and deleted without a scrape in between, then a few kept.
+    for (let id = 6; id <= 500; id++) {
+      cache.applyWrite(header(id, `i${id}`), [gauge(`i${id}`, ['1', id])], []);
+      if (id % 50 !== 0) cache.removeGroup(id);
+    }
+    const fresh = new ScrapeCache(() => 0);
+    for (const id of [1, 2, 3, 4, 5, 50, 100, 150, 200, 250, 300, 350, 400, 450, 500]) {
+      fresh.applyWrite(header(id, `i${id}`), [gauge(`i${id}`, ['1', id])], []);
+    }
+    expect(text(cache)).toEqual(text(fresh));
+  });
+
   it('replaceGroup drops the families the group no longer has', () => {
     const cache = new ScrapeCache(() => 0);
     cache.applyWrite(header(1, 'a'), [gauge('a', ['1', 1]), { ...gauge('a', ['1', 2]), name: 'y' }], []);
