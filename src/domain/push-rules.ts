@@ -1,5 +1,5 @@
 import { jsonString } from '../exposition/json-string.js';
-import { type LabelPair, type Metric, type MetricFamily, type MetricType } from '../exposition/types.js';
+import type { LabelPair, Metric, MetricFamily, MetricType } from '../exposition/types.js';
 import { sortSmall } from '../util/small-sort.js';
 import type { GroupingKey } from './grouping-key.js';
 import { LabelSets } from './label-sets.js';
@@ -94,12 +94,12 @@ export function compareLabelNames(a: LabelPair, b: LabelPair): number {
 /** `{a="1",b="2"}` for sorted labels: a readable identity for messages and map keys. */
 export function seriesIdentity(labels: readonly LabelPair[]): string {
   let out = '{';
-  for (let i = 0; i < labels.length; i++) out += identityPiece(labels[i]!, i === 0);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (i > 0) out += ',';
+    out += l.name + '=' + jsonString(l.value);
+  }
   return out + '}';
-}
-
-function identityPiece(l: LabelPair, first: boolean): string {
-  return (first ? '' : ',') + l.name + '=' + jsonString(l.value);
 }
 
 /** The `instance=""` a series gets when neither it nor its grouping key has an instance. */
