@@ -72,6 +72,27 @@ describe('OTLP resources into groups', () => {
     expect(plan.groups[1]!.families[1]!.metrics[0]!.labels).toEqual([{ name: 'k8s_pod_name', value: 'p' }]);
   });
 
+  it('reads attribute values of every length and script as they were sent', () => {
+    const values = ['', 'a', 'x'.repeat(24), 'y'.repeat(25), 'z'.repeat(300), 'é', 'Ünïcödé-wert', '日本語のラベル値', '🙂', `${'a'.repeat(23)}é`, 'tab\there'];
+    const request = decodeExportRequest(
+      encodeExportRequest({
+        resourceMetrics: [
+          {
+            resource: { attributes: [attr('service.name', 'svc-ü')] },
+            scopeMetrics: [
+              { metrics: [{ name: 'g', gauge: { dataPoints: values.map((v, i) => ({ asDouble: i, attributes: [attr('v', v), attr('i', String(i))] })) } }] },
+            ],
+          },
+        ],
+      }),
+      'protobuf',
+    );
+    const [group] = planOtlpPushes(request, { utf8Names: false }).groups;
+    expect(group!.key.id).toBe('{job="svc-ü"}');
+    const gauge = group!.families.find((f) => f.name === 'g')!;
+    expect(gauge.metrics.map((m) => m.labels.find((l) => l.name === 'v')?.value ?? '')).toEqual(values);
+  });
+
   it('joins the values of attributes that sanitise to the same label, and refuses duplicate series', () => {
     const request = decodeExportRequest(
       encodeExportRequest({
