@@ -193,7 +193,10 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     res.statusCode = 200;
     res.setHeader('Content-Type', OTLP_CONTENT_TYPES[encoding]);
     res.setHeader('Content-Length', body.length);
-    res.end(body);
+    // An empty body (protobuf's whole success) ends without a chunk: node then writes the head as
+    // one string instead of gathering it and an empty buffer into a writev.
+    if (body.length === 0) res.end();
+    else res.end(body);
   } finally {
     for (const { group, outcome } of attempts.length > 0 ? attempts : [{ outcome: { status } }]) {
       options.history?.record({
