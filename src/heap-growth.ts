@@ -14,10 +14,10 @@ const HEAP_GROWING_PERCENT = 30;
  * ...but never less room than this. On a small heap the percentage is a few megabytes: V8 then
  * marks almost without pause, and its marking slows every allocation, which costs a push
  * measurably more CPU. Small heaps are let grow this much instead; on large ones the percentage is
- * the larger. More than this (64 MB was tried) cost a push no less CPU within the benchmark's
- * noise, and kept that much more garbage resident at 100k series.
+ * the larger. More than this (16 and 64 MB were tried) cost a push no less CPU within the
+ * benchmark's noise, and kept that much more garbage resident at 100k series.
  */
-const MIN_GROWTH_BYTES = 16 * 1024 * 1024;
+const MIN_GROWTH_BYTES = 8 * 1024 * 1024;
 
 /** V8's own largest factor (4x). */
 const MAX_GROWING_PERCENT = 300;

@@ -101,3 +101,58 @@ function escapeLabelValue(value: string): string {
   if (!/[\\"\n]/.test(value)) return value;
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
+
+/**
+ * The grouping key whose `id` is `id`, read back from the id alone: holders of many keys (the
+ * scrape cache holds one per group) keep the id string, a fraction of a key object's memory.
+ * Undefined when `id` is not an id buildKey made.
+ */
+export function groupingKeyFromId(id: string): GroupingKey | undefined {
+  if (id.charCodeAt(0) !== 0x7b || id.charCodeAt(id.length - 1) !== 0x7d) return undefined;
+  const labels: LabelPair[] = [];
+  let job: string | undefined;
+  let at = 1;
+  while (at < id.length - 1) {
+    if (labels.length > 0) {
+      if (id.charCodeAt(at) !== 0x2c) return undefined;
+      at++;
+    }
+    let name: string;
+    if (id.charCodeAt(at) === 0x22) {
+      const quoted = readQuoted(id, at);
+      if (quoted === undefined) return undefined;
+      [name, at] = quoted;
+    } else {
+      const eq = id.indexOf('=', at);
+      if (eq <= at) return undefined;
+      name = id.slice(at, eq);
+      at = eq;
+    }
+    if (id.charCodeAt(at) !== 0x3d) return undefined;
+    const value = readQuoted(id, at + 1);
+    if (value === undefined) return undefined;
+    at = value[1];
+    if (name === 'job') job = value[0];
+    labels.push(Object.freeze({ name, value: value[0] }));
+  }
+  if (job === undefined || at !== id.length - 1) return undefined;
+  return Object.freeze({ job, labels: Object.freeze(labels), id });
+}
+
+/** The unescaped text of the double-quoted string at `at`, and the index after its closing quote. */
+function readQuoted(s: string, at: number): [string, number] | undefined {
+  if (s.charCodeAt(at) !== 0x22) return undefined;
+  let out = '';
+  let from = at + 1;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) return [out + s.slice(from, i), i + 1];
+    if (c === 0x5c) {
+      const next = s[i + 1];
+      if (next === undefined) return undefined;
+      out += s.slice(from, i) + (next === 'n' ? '\n' : next);
+      from = ++i + 1;
+    }
+  }
+  return undefined;
+}

@@ -5,7 +5,7 @@ import { formatFloat } from '../exposition/float-format.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
-import type { GroupingKey } from '../domain/grouping-key.js';
+import { groupingKeyFromId, type GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
@@ -97,9 +97,13 @@ const OPENMETRICS_EOF: Block = { text: Buffer.from('# EOF\n') };
  */
 export class ScrapeCache {
   private readonly blocks = new Map<string, FamilyBlock>();
-  private readonly groupNames = new Map<number, Set<string>>();
-  /** Each group's grouping key, for scrapes confined to some groups (renderMatching). */
-  private readonly groupKeys = new Map<number, GroupingKey>();
+  /** The families of each group besides its two timestamp gauges (see FamilyNames). */
+  private readonly groupNames = new Map<number, FamilyNames>();
+  /**
+   * Each group's grouping key as its id, for scrapes confined to some groups (renderMatching),
+   * which read the key back from it: a key object with its labels costs several times the id.
+   */
+  private readonly groupIds = new Map<number, string>();
   private sortedNames: string[] | undefined;
   private seriesCount = 0;
   private changes = 0;
@@ -140,9 +144,9 @@ export class ScrapeCache {
   replaceGroup(header: GroupHeader, families: readonly StoredFamily[]): void {
     const held = this.groupNames.get(header.id);
     const removed: string[] = [];
-    if (held) {
+    if (held !== undefined) {
       const kept = new Set(families.map((f) => f.name));
-      for (const name of held) if (!isTimestampGauge(name) && !kept.has(name)) removed.push(name);
+      for (const name of namesOf(held)) if (!kept.has(name)) removed.push(name);
     }
     this.applyWrite(header, families, removed);
   }
@@ -150,7 +154,8 @@ export class ScrapeCache {
   /** Sets the group's push_time_seconds and push_failure_time_seconds series. */
   applyHeader(header: GroupHeader): void {
     this.expiries.set(header.id, header.expiresAtSeconds);
-    this.groupKeys.set(header.id, header.key);
+    if (this.groupIds.get(header.id) !== header.key.id) this.groupIds.set(header.id, header.key.id);
+    if (!this.groupNames.has(header.id)) this.groupNames.set(header.id, null);
     // Both gauges have the group's labels, hence one sort key, held once, and one label text
     // (`{job="j",...} `), rendered once per group: a push reuses its group's from the line it
     // replaces (the value follows the last space; label values are quoted before it).
@@ -185,10 +190,10 @@ export class ScrapeCache {
   /** Forgets a group entirely. */
   removeGroup(groupId: number): void {
     this.expiries.delete(groupId);
-    this.groupKeys.delete(groupId);
+    this.groupIds.delete(groupId);
     const names = this.groupNames.get(groupId);
-    if (!names) return;
-    for (const name of [...names]) this.dropPart(name, groupId);
+    if (names === undefined) return;
+    for (const name of [...namesOf(names), PUSH_TIME_METRIC, PUSH_FAILURE_TIME_METRIC]) this.dropPart(name, groupId);
     this.groupNames.delete(groupId);
   }
 
@@ -196,7 +201,7 @@ export class ScrapeCache {
     this.expiries.clear();
     this.blocks.clear();
     this.groupNames.clear();
-    this.groupKeys.clear();
+    this.groupIds.clear();
     this.sortedNames = undefined;
     this.seriesCount = 0;
     this.changes++;
@@ -252,9 +257,10 @@ export class ScrapeCache {
   renderMatching(format: ScrapeFormat, matches: (key: GroupingKey) => boolean, escaping: EscapingScheme = 'underscores'): Block[] {
     this.expireDue();
     const partsByName = new Map<string, GroupPart[]>();
-    for (const [groupId, key] of this.groupKeys) {
-      if (!matches(key)) continue;
-      for (const name of this.groupNames.get(groupId) ?? []) {
+    for (const [groupId, id] of this.groupIds) {
+      const key = groupingKeyFromId(id);
+      if (key === undefined || !matches(key)) continue;
+      for (const name of [...namesOf(this.groupNames.get(groupId) ?? null), PUSH_TIME_METRIC, PUSH_FAILURE_TIME_METRIC]) {
         const part = this.blocks.get(name)?.parts.get(groupId);
         if (!part) continue;
         let parts = partsByName.get(name);
@@ -329,10 +335,12 @@ export class ScrapeCache {
     block.parts.set(groupId, part);
     block.rendered.clear();
     this.changes++;
-    let names = this.groupNames.get(groupId);
-    if (!names) this.groupNames.set(groupId, (names = new Set()));
     // The block's own name string: one per family, not one per group.
-    names.add(block.name);
+    if (!isTimestampGauge(name)) {
+      const names = this.groupNames.get(groupId) ?? null;
+      const now = withName(names, block.name);
+      if (now !== names) this.groupNames.set(groupId, now);
+    }
   }
 
   private dropPart(name: string, groupId: number): void {
@@ -346,8 +354,34 @@ export class ScrapeCache {
       this.blocks.delete(name);
       this.sortedNames = undefined;
     }
-    this.groupNames.get(groupId)?.delete(name);
+    const names = this.groupNames.get(groupId);
+    if (names !== undefined && !isTimestampGauge(name)) {
+      const now = withoutName(names, name);
+      if (now !== names) this.groupNames.set(groupId, now);
+    }
   }
+}
+
+/**
+ * The names of a group's families other than its timestamp gauges, which every group has: none,
+ * one (most groups push one family), or several. A Set per group cost more than its names.
+ */
+type FamilyNames = string | Set<string> | null;
+
+function namesOf(names: FamilyNames): Iterable<string> {
+  return names === null ? [] : typeof names === 'string' ? [names] : names;
+}
+
+function withName(names: FamilyNames, name: string): FamilyNames {
+  if (names === null || names === name) return name;
+  if (typeof names === 'string') return new Set([names, name]);
+  return names.add(name);
+}
+
+function withoutName(names: FamilyNames, name: string): FamilyNames {
+  if (names === null || typeof names === 'string') return names === name ? null : names;
+  names.delete(name);
+  return names;
 }
 
 function isTimestampGauge(name: string): boolean {

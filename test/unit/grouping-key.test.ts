@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import '../helpers/fuzz-seed.js';
 import { describe, expect, it } from 'vitest';
-import { compareUtf8, groupingKeyFromLabels, groupingPathFor } from '../../src/domain/grouping-key.js';
+import { compareUtf8, groupingKeyFromId, groupingKeyFromLabels, groupingPathFor } from '../../src/domain/grouping-key.js';
 import { parseGroupingPath } from '../../src/http/grouping-path.js';
 import { PushError } from '../../src/domain/push-error.js';
 
@@ -331,5 +331,23 @@ describe('groupingPathFor', () => {
         expect(parsed.id).toBe(key.id);
       }),
     );
+  });
+});
+
+describe('groupingKeyFromId', () => {
+  it('reads back the key of any label set, names and values of any characters included', () => {
+    const name = fc.oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/), fc.string({ minLength: 1, unit: 'binary' }));
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, unit: 'binary' }), fc.dictionary(name, fc.string({ unit: 'binary' })), (job, rest) => {
+        const key = groupingKeyFromLabels({ ...rest, job });
+        expect(groupingKeyFromId(key.id)).toEqual(key);
+      }),
+    );
+  });
+
+  it('refuses what is not an id', () => {
+    for (const id of ['', '{}', 'other', '{job="j"', '{job=j}', '{a="1"}', '{job="j",}', '{job="j"x}', '{"job="j"}']) {
+      expect(groupingKeyFromId(id)).toBeUndefined();
+    }
   });
 });

@@ -31,12 +31,12 @@ describe('growingPercent', () => {
     expect(growingPercent(2048 * MB)).toBe(30);
   });
 
-  it("gives a small heap 16 MB of room instead, within V8's own 4x", () => {
-    expect(growingPercent(64 * MB)).toBe(30);
-    expect(growingPercent(32 * MB)).toBe(50);
-    expect(growingPercent(16 * MB)).toBe(100);
-    expect(growingPercent(8 * MB)).toBe(200);
-    expect(growingPercent(4 * MB)).toBe(300);
+  it("gives a small heap 8 MB of room instead, within V8's own 4x", () => {
+    expect(growingPercent(32 * MB)).toBe(30);
+    expect(growingPercent(16 * MB)).toBe(50);
+    expect(growingPercent(8 * MB)).toBe(100);
+    expect(growingPercent(4 * MB)).toBe(200);
+    expect(growingPercent(2 * MB)).toBe(300);
     expect(growingPercent(0)).toBe(300);
   });
 });

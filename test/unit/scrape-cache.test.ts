@@ -190,7 +190,9 @@ describe('ScrapeCache scrape of some groups (renderMatching)', () => {
     let now = 0;
     const cache = new ScrapeCache(() => now);
     cache.applyWrite(header(1, 'a'), [gauge('a', ['1', 1], ['9', 9])], []);
-    cache.applyWrite({ ...header(2, 'a'), key: { ...header(2, 'a').key, id: 'other' } }, [gauge('a', ['5', 5])], []);
+    // Another group of the same instance (its key has one more label): its series interleave with group 1's.
+    const other = { job: 'j', labels: [...header(2, 'a').key.labels, { name: 'zone', value: 'z' }], id: '{instance="a",job="j",zone="z"}' };
+    cache.applyWrite({ ...header(2, 'a'), key: other }, [gauge('a', ['5', 5])], []);
     cache.applyWrite({ ...header(3, 'c'), expiresAtSeconds: 10 }, [{ ...gauge('c', ['2', 2]), name: 'y' }], []);
     const full = text(cache).join('\n');
     expect(only(cache, ['a'])).toBe(keep(full, ['a'], ['y']));
