@@ -23,7 +23,7 @@ export interface Entry {
   readonly text: string;
 }
 
-const WHOLE = -1;
+export const WHOLE = -1;
 
 export type Piece = string | Buffer;
 

@@ -1,6 +1,6 @@
-import { escapeMetric, hasLegacyLabelNames, type EscapingScheme } from '../exposition/name-escaping.js';
+import { escapeMetric, escapeMetricName, hasLegacyLabelNames, type EscapingScheme } from '../exposition/name-escaping.js';
 import type { ScrapeFormat } from '../exposition/negotiate.js';
-import { renderMetricLines } from '../exposition/text-renderer.js';
+import { renderFamilyHeader, renderMetricLines } from '../exposition/text-renderer.js';
 import { formatFloat } from '../exposition/float-format.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
 import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC, groupSeriesLabels } from '../domain/push-rules.js';
@@ -9,7 +9,7 @@ import { groupingKeyFromId, type GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
-import { firstKey, groupPart, singlePart, textsOf } from './group-part.js';
+import { firstKey, groupPart, singlePart, textsOf, wholeText } from './group-part.js';
 import {
   type GroupPart,
   type Piece,
@@ -22,7 +22,16 @@ import {
   renderStandalone,
   renderFamily,
   toBuffer,
+  WHOLE,
 } from './family-render.js';
+
+/** A family's last text rendering under underscores: its header, its parts in order, and where each one's lines end. */
+interface TextRendering {
+  readonly bytes: Buffer;
+  readonly header: string;
+  readonly parts: readonly GroupPart[];
+  readonly ends: Int32Array;
+}
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
@@ -43,6 +52,13 @@ class FamilyBlock {
    * to send; dropped once a write touched the family.
    */
   readonly rendered = new Map<string, Block>();
+  /**
+   * The last text rendering, whose bytes the next one copies for the parts no write replaced
+   * (renderText). Dropped once a good share of the parts changed: it keeps the replaced parts
+   * and the old bytes alive until the next scrape.
+   */
+  lastText: TextRendering | undefined;
+  private replaced = 0;
   constructor(
     public type: MetricType,
     readonly name: string,
@@ -73,6 +89,16 @@ class FamilyBlock {
       parts.push(part);
     }
     return { ids: kept, parts };
+  }
+
+  /** Notes that a part changed or went since the last text rendering. */
+  touched(): void {
+    if (this.lastText !== undefined && ++this.replaced * 8 > this.lastText.parts.length) this.forgetText();
+  }
+
+  forgetText(rendering?: TextRendering): void {
+    this.lastText = rendering;
+    this.replaced = 0;
   }
 
   /** `help` as a string that holds no request body alive, shared with other parts where equal. */
@@ -334,6 +360,7 @@ export class ScrapeCache {
     if (previous === undefined) block.addGroup(groupId);
     block.parts.set(groupId, part);
     block.rendered.clear();
+    block.touched();
     this.changes++;
     // The block's own name string: one per family, not one per group.
     if (!isTimestampGauge(name)) {
@@ -349,6 +376,7 @@ export class ScrapeCache {
     if (!isTimestampGauge(name)) this.seriesCount -= block.parts.get(groupId)?.count ?? 0;
     block.parts.delete(groupId);
     block.rendered.clear();
+    block.touched();
     this.changes++;
     if (block.parts.size === 0) {
       this.blocks.delete(name);
@@ -406,7 +434,48 @@ function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string,
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape. Own families' HELP wins.
   const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
+  // Whole parts one after another, as renderFamily writes them: its bytes, from the last rendering's where it can.
+  if (format === 'text' && scheme === 'underscores' && !extra && entries[0]!.i === WHOLE) {
+    return renderText(block, renderFamilyHeader(escapeMetricName(name), help, block.type), sortedParts);
+  }
   return renderFamily(format, scheme, name, block.type, help, entries);
+}
+
+/**
+ * The header and the lines of each part, in order. A part at the same place in the block's last
+ * text rendering is copied from its bytes (a run of such parts at once), so rendering a family
+ * after some of its groups changed costs copying its bytes, not encoding every series again.
+ */
+function renderText(block: FamilyBlock, header: string, parts: readonly GroupPart[]): Buffer {
+  const last = block.lastText?.header === header ? block.lastText : undefined;
+  const headerBytes = Buffer.byteLength(header);
+  const startOf = (ends: Int32Array, i: number): number => (i === 0 ? headerBytes : ends[i - 1]!);
+  const ends = new Int32Array(parts.length);
+  let end = headerBytes;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    end += last?.parts[i] === part ? last.ends[i]! - startOf(last.ends, i) : Buffer.byteLength(wholeText(part));
+    ends[i] = end;
+  }
+  const bytes = Buffer.allocUnsafe(end);
+  let at = bytes.write(header, 0);
+  // The run of copied parts not written yet, as a range of the last rendering's bytes.
+  let runFrom = -1;
+  let runTo = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (last?.parts[i] === part) {
+      if (runFrom < 0) runFrom = startOf(last.ends, i);
+      runTo = last.ends[i]!;
+      continue;
+    }
+    if (runFrom >= 0) at += last!.bytes.copy(bytes, at, runFrom, runTo);
+    runFrom = -1;
+    at += bytes.write(wholeText(part), at);
+  }
+  if (runFrom >= 0) last!.bytes.copy(bytes, at, runFrom, runTo);
+  block.forgetText({ bytes, header, parts, ends });
+  return bytes;
 }
 
 function freshBlock(pieces: readonly Piece[]): Block {

@@ -45,7 +45,7 @@ export async function changesSince(ctx: StoreContext, cursor: ChangeCursor | und
   // On the feed's own connection where there is one: an acquisition from a pool that pushes
   // keep busy waits its turn behind them.
   const db = ctx.dialect.feed ?? ctx.db;
-  const { rows } = await (cursor ? changedRows(ctx.dialect, cursor.horizon) : stampRows(ctx.dialect)).execute(db);
+  const { rows } = await (cursor ? changedRows(ctx.dialect, cursor) : stampRows(ctx.dialect)).execute(db);
   let horizon = 0;
   let resetSeq = 0;
   let prunedSeq = 0;
@@ -69,10 +69,13 @@ export async function changesSince(ctx: StoreContext, cursor: ChangeCursor | und
   }
   // Rows stamped at or after the new horizon come back next time too: remembered, so that only
   // those with a new stamp count as changed then.
+  const seen = new Map([...stamped].filter(([, seq]) => seq >= horizon));
+  // The groups the read left out as seen (changedRows) are still as seen.
+  for (const [id, seq] of cursor?.seen ?? []) if (seq >= horizon && !stamped.has(id)) seen.set(id, seq);
   const next: ChangeCursor = {
     horizon,
     resetSeq,
-    seen: new Map([...stamped].filter(([, seq]) => seq >= horizon)),
+    seen,
     seenRemoved: new Set([...tombstones].filter(([, seq]) => seq >= horizon).map(([id]) => id)),
   };
   if (!cursor || resetSeq !== cursor.resetSeq || prunedSeq >= cursor.horizon) {
@@ -118,11 +121,20 @@ const GROUP_VALUES = sql.raw(GROUP_COLUMNS.join(', '));
 const NO_GROUP_VALUES = sql.raw(GROUP_COLUMNS.map(() => 'NULL').join(', '));
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
+// The most stamps a read names as seen: past this it reads every stamped group again.
+const MAX_SEEN_STAMPS = 1_000;
+
 /**
  * The horizon, marks, tombstones and stamped groups with their families (metrics_json only where
- * there is no rendering: the scrape cache reads the rendering) of writes at or after `since`.
+ * there is no rendering: the scrape cache reads the rendering) of writes at or after the cursor's
+ * horizon, but not the groups whose stamp the cursor saw: a writer's stamp seen on one group was
+ * committed and seen on every group it wrote. While a long transaction anywhere holds the horizon
+ * back, that spares reading and decoding every group written since, again on every read.
  */
-function changedRows(dialect: StoreDialect, since: number) {
+function changedRows(dialect: StoreDialect, cursor: ChangeCursor) {
+  const since = cursor.horizon;
+  const seen = [...new Set(cursor.seen.values())];
+  const unseen = seen.length > 0 && seen.length <= MAX_SEEN_STAMPS ? sql` AND g.changed_seq NOT IN (${sql.join(seen)})` : sql``;
   // The upper bounds select everything, but a planner without statistics yet (a new database)
   // reads a two-sided range as selective where it reads `>=` as a third of the table: it then
   // finds the few stamped groups by index and looks up their families by index, instead of
@@ -130,7 +142,7 @@ function changedRows(dialect: StoreDialect, since: number) {
   return sql<FeedRow>`
     SELECT 2 AS kind, g.id AS id, g.changed_seq AS changed_seq, ${GROUP_VALUES}
       FROM metric_group g LEFT JOIN metric_family f ON f.group_id = g.id AND f.group_id >= 0 AND f.group_id <= ${UNBOUNDED}
-      WHERE g.changed_seq >= ${since} AND g.changed_seq <= ${UNBOUNDED}
+      WHERE g.changed_seq >= ${since} AND g.changed_seq <= ${UNBOUNDED}${unseen}
     UNION ALL SELECT h.kind, h.id, h.seq, ${NO_GROUP_VALUES} FROM (${dialect.horizonRow()}) h
     UNION ALL SELECT 1, reset_seq, pruned_seq, ${NO_GROUP_VALUES} FROM store_version WHERE id = 1
     UNION ALL SELECT 3, group_id, seq, ${NO_GROUP_VALUES} FROM deleted_group WHERE seq >= ${since}`;

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { groupingKeyFromLabels } from '../../src/domain/grouping-key.js';
 import { PushError } from '../../src/domain/push-error.js';
@@ -133,6 +134,40 @@ describeDialects('replicas on one database', (dialect) => {
     await Promise.all(scrapes);
     expect(seenInOrder).toEqual([...seenInOrder].sort((x, y) => x - y));
     expect(seenInOrder.at(-1)).toBe(30);
+  });
+
+  it('while a long transaction holds the snapshot horizon back, scrapes miss nothing and read nothing again', async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = Promise.resolve();
+    if (dialect.name === 'postgres') {
+      // A transaction with an id, left open: PostgreSQL's horizon (its oldest running id) stays below every push that follows.
+      let begun = () => {};
+      const started = new Promise<void>((resolve) => (begun = resolve));
+      holding = a.database.db.transaction().execute(async (trx) => {
+        await sql`SELECT pg_current_xact_id()`.execute(trx);
+        begun();
+        await held;
+      });
+      await started;
+    }
+    try {
+      for (let i = 1; i <= 20; i++) expect(await a.push(`j${i}`, `x ${i}\n`)).toBe('ok');
+      expect(await b.scrape()).toMatch(/^x\{instance="",job="j20"\} 20$/m);
+      for (let round = 0; round < 3; round++) {
+        const version = b.service.scrapeVersion();
+        await b.scrape();
+        await b.scrape();
+        expect(b.service.scrapeVersion()).toBe(version);
+        expect(await a.push(`j${3 + round}`, `x ${100 + round}\n`)).toBe('ok');
+        const text = await b.scrape();
+        expect(text).toMatch(new RegExp(`^x\\{instance="",job="j${3 + round}"\\} ${100 + round}$`, 'm'));
+        expect(text.match(/^x\{/gm)).toHaveLength(20);
+      }
+    } finally {
+      release();
+      await holding;
+    }
   });
 
   it('catching up costs nothing when nothing changed', async () => {

@@ -86,6 +86,30 @@ describe('ScrapeCache text scrape', () => {
     expect(text(cache)).toEqual(text(fresh));
   });
 
+  it("scrapes between writes to a few of many groups (a HELP changed, groups added and removed) equal a fresh cache's", () => {
+    // A rendering reuses the bytes of the groups no write replaced since the one before.
+    const cache = new ScrapeCache(() => 0);
+    const state = new Map<number, StoredFamily>();
+    const write = (id: number, value: number, help?: string) => {
+      const family = { ...gauge(`i${1000 + id}`, ['a', value], ['b', value + 1]), ...(help ? { help } : {}) };
+      cache.applyWrite(header(id, `i${1000 + id}`), [family], []);
+      state.set(id, family);
+    };
+    for (let id = 1; id <= 200; id++) write(id, id);
+    for (let round = 0; round < 30; round++) {
+      text(cache);
+      write(1 + ((round * 37) % 200), round, round === 10 ? 'another help' : undefined);
+      if (round % 3 === 0) write(201 + round, round);
+      if (round % 4 === 0) {
+        cache.removeGroup(2 + round);
+        state.delete(2 + round);
+      }
+      const fresh = new ScrapeCache(() => 0);
+      for (const [id, family] of state) fresh.applyWrite(header(id, `i${1000 + id}`), [family], []);
+      expect(text(cache)).toEqual(text(fresh));
+    }
+  });
+
   it('replaceGroup drops the families the group no longer has', () => {
     const cache = new ScrapeCache(() => 0);
     cache.applyWrite(header(1, 'a'), [gauge('a', ['1', 1]), { ...gauge('a', ['1', 2]), name: 'y' }], []);
