@@ -14,7 +14,7 @@ import type { SampleValue, StoreDialect } from './store-dialect.js';
  * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
  * commits in order. Most of a write's cost is its COMMIT, so concurrent pushes commit together.
  */
-export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDialect {
+export function sqliteDialect(runner: StoreDialect['statementRunner'], familyRowids: (familyId: number) => readonly number[]): StoreDialect {
   return {
     name: 'sqlite',
     groupCommit: true,
@@ -83,12 +83,7 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
       // nothing to a multiple of VALUES_STEP, which bounds how many statement texts the family
       // sizes make. A series whose value is unchanged is found but not rewritten (IS NOT: NULL, a
       // NaN, equals NULL).
-      const rowids = await statements.rows(
-        trx,
-        'sample rowids',
-        [familyId],
-        () => sql<{ rowid: number }>`SELECT rowid FROM metric_sample WHERE family_id = ${familyId} ORDER BY rowid`,
-      );
+      const rowids = familyRowids(familyId);
       // Only a store written outside the gateway could make them differ; the series index then finds each row.
       const byRowid = rowids.length === samples.length;
       for (let i = 0; i < samples.length; i += VALUES_BATCH) {
@@ -138,6 +133,7 @@ const VALUES_STEP = 32;
 
 const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
 const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
+const FAMILY_ROWIDS = 'SELECT rowid FROM metric_sample WHERE family_id = ? ORDER BY rowid';
 const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
 const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
 
@@ -146,14 +142,14 @@ function updateByRowid(
   trx: Transaction<Database>,
   statements: CompiledStatements,
   familyId: number,
-  rowids: readonly { rowid: number }[],
+  rowids: readonly number[],
   samples: readonly SampleValue[],
   start: number,
   end: number,
   rows: number,
 ): Promise<unknown> {
   const values: unknown[] = [];
-  for (let i = start; i < end; i++) values.push(rowids[i]!.rowid, samples[i]!.value);
+  for (let i = start; i < end; i++) values.push(rowids[i]!, samples[i]!.value);
   for (let j = end - start; j < rows; j++) values.push(null, null);
   values.push(familyId);
   return statements.rows(trx, `values by rowid:${rows}`, values, () => {
@@ -216,9 +212,13 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
     stmt.run(parameters as unknown[]);
     return [];
   };
+  // A family's rowids in order, as a plain array of numbers: a re-push reads one per series.
+  // Prepared on first use, after the migrations made the table.
+  let rowidsStatement: SQLite.Statement | undefined;
+  const familyRowids = (familyId: number) => (rowidsStatement ??= sqlite.prepare(FAMILY_ROWIDS).pluck(true)).all(familyId) as number[];
   return {
     db,
-    dialect: sqliteDialect(runner),
+    dialect: sqliteDialect(runner, familyRowids),
     async sizeBytes() {
       if (file === ':memory:') return 0;
       let total = 0;
