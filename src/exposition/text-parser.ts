@@ -256,7 +256,7 @@ class TextParser {
     let bs = src.indexOf('\\', start);
     if (bs < 0 || bs > end) {
       this.pos = end;
-      return src.slice(start, end);
+      return detached(src.slice(start, end));
     }
     let out = '';
     let from = start;
@@ -275,7 +275,7 @@ class TextParser {
       bs = src.indexOf('\\', from);
     }
     this.pos = end;
-    return out + src.slice(from, end);
+    return detached(out + src.slice(from, end));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ class TextParser {
     const slot = (len * 31 + this.src.charCodeAt(start) + this.src.charCodeAt(end - 1) * 7) & 255;
     const hit = cache[slot];
     if (hit !== undefined && hit.length === len && this.src.startsWith(hit, start)) return hit;
-    const name = this.src.slice(start, end);
+    const name = detached(this.src.slice(start, end));
     cache[slot] = name;
     return name;
   }
@@ -349,13 +349,13 @@ class TextParser {
     while (c !== QUOTE && c !== BACKSLASH && c !== LF && p < src.length) c = src.charCodeAt(++p);
     if (c === QUOTE) {
       this.pos = p + 1;
-      return src.slice(start, p);
+      return detached(src.slice(start, p));
     }
     let out = src.slice(start, p);
     for (;;) {
       if (c === QUOTE) {
         this.pos = p + 1;
-        return out;
+        return detached(out);
       }
       if (c === LF || p >= src.length) {
         this.pos = p;
@@ -623,4 +623,17 @@ function signature(labels: readonly LabelPair[]): string {
   let key = '';
   for (const l of sorted) key += `${l.name.length}:${l.name}${l.value.length}:${l.value}`;
   return key;
+}
+
+/**
+ * V8 makes a slice of this many characters or more a view into the string it was cut from (and a
+ * concatenation a tree of its pieces): a name, HELP text or label value the parser returned would
+ * keep the whole request body alive, in the pushes waiting for their commit (which each young
+ * generation collection copies) and in what the gateway keeps of a push.
+ */
+const SLICE_MIN_LENGTH = 13;
+
+/** `s` in a string of its own (a view of a flat copy): it holds nothing of the body it was read from. */
+function detached(s: string): string {
+  return s.length < SLICE_MIN_LENGTH ? s : (' ' + s).slice(1);
 }

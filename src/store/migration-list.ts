@@ -9,6 +9,7 @@ import * as m0007 from '../../migrations/0007_add_aggregation.js';
 import * as m0008 from '../../migrations/0008_index_push_history.js';
 import * as m0009 from '../../migrations/0009_index_push_attempt_labels.js';
 import * as m0010 from '../../migrations/0010_leave_room_for_updates.js';
+import * as m0011 from '../../migrations/0011_narrow_family_head.js';
 
 /**
  * Every migration in migrations/, by file name without extension, imported statically so that
@@ -27,4 +28,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008_index_push_history': m0008,
   '0009_index_push_attempt_labels': m0009,
   '0010_leave_room_for_updates': m0010,
+  '0011_narrow_family_head': m0011,
 };

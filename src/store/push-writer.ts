@@ -4,7 +4,6 @@ import type { GroupingKey } from '../domain/grouping-key.js';
 import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
-import type { CompiledStatements } from './compiled-statements.js';
 import type { ChangeStamp, FamilyHead, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
 import { settleMode } from '../domain/aggregation.js';
@@ -93,7 +92,7 @@ async function writePush(
   const removed = write.replace ? existingRows.filter((r) => !pushedNames.has(r.name)) : [];
   const sampleRows = new Map(pushed.map((f) => [f.name, familySamples(f)] as const));
   const digests = new Map([...sampleRows].map(([name, rows]) => [name, seriesDigest(rows)] as const));
-  const inPlace = await familiesWithSameSeries(ctx.statements, trx, pushed, existingRows, sampleRows, digests);
+  const inPlace = familiesWithSameSeries(pushed, existingRows, sampleRows, digests);
   const replaced = existingRows.filter((r) => pushedNames.has(r.name) && !inPlace.has(r.name));
   const dropped = [...removed, ...replaced];
   if (dropped.length > 0) {
@@ -253,53 +252,21 @@ function labelsText(labels: readonly LabelPair[]): string {
 
 /**
  * The pushed families (name → stored family id) that replace a stored family of the same type
- * holding exactly the same series. Their digests tell; only families stored without one are
- * read back from metric_sample, in one query for all of them.
+ * holding exactly the same series in the same order, as their digests tell. A family stored
+ * without a digest (before migration 0006) is replaced: its rows' order is unknown.
  */
-async function familiesWithSameSeries(
-  statements: CompiledStatements,
-  trx: Transaction<Database>,
+function familiesWithSameSeries(
   families: readonly MetricFamily[],
   existingRows: readonly FamilyHead[],
   sampleRows: ReadonlyMap<string, readonly SampleValue[]>,
   digests: ReadonlyMap<string, string>,
-): Promise<Map<string, number>> {
+): Map<string, number> {
   const byName = new Map(existingRows.map((r) => [r.name, r] as const));
-  const candidates = new Map<number, string>();
   const same = new Map<string, number>();
   for (const f of families) {
     const row = byName.get(f.name);
-    const count = sampleRows.get(f.name)!.length;
-    if (!row || row.type !== f.type || count === 0) continue;
-    if (row.series_digest === null) candidates.set(Number(row.id), f.name);
-    else if (row.series_digest === digests.get(f.name)) same.set(f.name, Number(row.id));
-  }
-  if (candidates.size === 0) return same;
-  const stored = new Map<number, Set<string>>();
-  const ids = [...candidates.keys()];
-  const rows = await statements.rows(
-    trx,
-    `stored series:${ids.length}`,
-    ids,
-    () => sql<{ family_id: number; metric_name: string; labels_json: string }>`
-      SELECT family_id, metric_name, labels_json FROM metric_sample WHERE family_id IN (${sql.join(ids)})`,
-  );
-  for (const r of rows) {
-    const id = Number(r.family_id);
-    let set = stored.get(id);
-    if (!set) stored.set(id, (set = new Set()));
-    set.add(identityKey(r));
-  }
-  for (const [id, name] of candidates) {
-    const pushed = sampleRows.get(name)!;
-    const have = stored.get(id);
-    // Stored identities are unique (the series index) and so are pushed ones (the push rules):
-    // equal counts and every pushed one stored means the same set.
-    if (have && have.size === pushed.length && pushed.every((s) => have.has(identityKey(s)))) same.set(name, id);
+    if (!row || row.type !== f.type || sampleRows.get(f.name)!.length === 0) continue;
+    if (row.series_digest !== null && row.series_digest === digests.get(f.name)) same.set(f.name, Number(row.id));
   }
   return same;
-}
-
-function identityKey(s: { metric_name: string; labels_json: string }): string {
-  return `${s.metric_name}\u0000${s.labels_json}`;
 }

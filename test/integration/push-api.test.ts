@@ -354,6 +354,49 @@ describe('restart', () => {
     expect(await gw.scrapePushed()).toBe(before);
   });
 
+  it('a re-push of a family of many series sets each its own value, in the order first pushed or another', async () => {
+    const series = Array.from({ length: 60 }, (_, i) => i);
+    const body = (order: readonly number[], value: (i: number) => number) =>
+      `# TYPE big gauge\n${order.map((i) => `big{i="${i}"} ${value(i)}\n`).join('')}# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n`;
+    const stored = async () => {
+      const db = await openReadOnly(gw.database);
+      try {
+        const { rows } = await db.query("SELECT labels_json, value FROM pushed_samples WHERE job = 'big' AND metric_name = 'big'");
+        return new Map(rows.map((r) => [JSON.parse(r[0] as string).i as string, r[1]]));
+      } finally {
+        await db.close();
+      }
+    };
+    const expectValues = async (value: (i: number) => number) => {
+      const scrape = await gw.scrapePushed();
+      const db = await stored();
+      for (const i of series) {
+        expect(scrape).toContain(`big{i="${i}",instance="",job="big"} ${value(i)}\n`);
+        expect(db.get(String(i))).toBe(value(i));
+      }
+    };
+    await gw.push(
+      'PUT',
+      '/metrics/job/big',
+      body(series, (i) => i),
+    );
+    const reversed = [...series].reverse();
+    const shuffled = series.map((_, k) => (k * 7) % series.length);
+    for (const [order, value] of [
+      [series, (i: number) => i * 2],
+      [series, (i: number) => i * 2],
+      [reversed, (i: number) => i * 3],
+      [reversed, (i: number) => (i % 2 === 0 ? i * 3 : -i)],
+      [shuffled, (i: number) => i + 0.5],
+      [series, (i: number) => i * 4],
+    ] as const) {
+      expect((await gw.push('PUT', '/metrics/job/big', body(order, value))).status).toBe(200);
+      await expectValues(value);
+    }
+    await gw.close();
+    gw = await startTestServer({ database: gw.database });
+    await expectValues((i) => i * 4);
+  });
   it('serves the same scrape after the process reopens the same database, with or without the renderings kept', async () => {
     await gw.push('PUT', '/metrics/job/r/instance/i', '# HELP r_total Help.\n# TYPE r_total counter\nr_total{a="x"} 5\n');
     await gw.push('PUT', '/metrics/job/t', 'b 1 1000\n');

@@ -8,13 +8,13 @@ import type { Database, InsertableSample, MetricGroupRow } from '../schema.js';
 import { GROUP_AND_FAMILIES, insertGroup, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { OpenDatabase } from './open-database.js';
-import type { StoreDialect } from './store-dialect.js';
+import type { SampleValue, StoreDialect } from './store-dialect.js';
 
 /**
  * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
  * commits in order. Most of a write's cost is its COMMIT, so concurrent pushes commit together.
  */
-export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDialect {
+export function sqliteDialect(runner: StoreDialect['statementRunner'], familyRowids: (familyId: number) => readonly number[]): StoreDialect {
   return {
     name: 'sqlite',
     groupCommit: true,
@@ -75,24 +75,22 @@ export function sqliteDialect(runner: StoreDialect['statementRunner']): StoreDia
         });
         return;
       }
-      // Larger ones join a list of (name, labels, value) rows, each found through the series
-      // index: one statement, where one a row costs each its own call into SQLite. The list is
-      // padded with rows that match nothing to a multiple of VALUES_STEP, which bounds how many
-      // statement texts the family sizes make. A series whose value is unchanged is found but not
-      // rewritten (IS NOT: NULL, a NaN, equals NULL).
+      // Larger ones join a list of (rowid, value) rows, each found by its rowid: one statement,
+      // where one a row costs each its own call into SQLite, and no label text to convert and
+      // look up in the series index. The family's rows were inserted in the order of its series,
+      // which its digest fixes (store/series-digest.ts), and rowids follow the order of insertion:
+      // its rows in rowid order are its series in order. The list is padded with rows that match
+      // nothing to a multiple of VALUES_STEP, which bounds how many statement texts the family
+      // sizes make. A series whose value is unchanged is found but not rewritten (IS NOT: NULL, a
+      // NaN, equals NULL).
+      const rowids = familyRowids(familyId);
+      // Only a store written outside the gateway could make them differ; the series index then finds each row.
+      const byRowid = rowids.length === samples.length;
       for (let i = 0; i < samples.length; i += VALUES_BATCH) {
-        const batch = samples.slice(i, i + VALUES_BATCH);
-        const rows = Math.ceil(batch.length / VALUES_STEP) * VALUES_STEP;
-        const values: unknown[] = [];
-        for (const s of batch) values.push(s.metric_name, s.labels_json, s.value);
-        for (let j = batch.length; j < rows; j++) values.push(null, null, null);
-        values.push(familyId);
-        await statements.rows(trx, `values list:${rows}`, values, () => {
-          const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[3 * j]}, ${values[3 * j + 1]}, ${values[3 * j + 2]})`));
-          return sql`UPDATE metric_sample SET value = v.column3 FROM (VALUES ${list}) AS v
-            WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}
-              AND metric_sample.value IS NOT v.column3`;
-        });
+        const end = Math.min(samples.length, i + VALUES_BATCH);
+        const rows = Math.ceil((end - i) / VALUES_STEP) * VALUES_STEP;
+        if (byRowid) await updateByRowid(trx, statements, familyId, rowids, samples, i, end, rows);
+        else await updateByIdentity(trx, statements, familyId, samples, i, end, rows);
       }
     },
     async bumpVersion(trx) {
@@ -135,8 +133,53 @@ const VALUES_STEP = 32;
 
 const BUMP_SEQ = CompiledQuery.raw('UPDATE store_version SET seq = seq + 1 WHERE id = 1');
 const READ_SEQ = CompiledQuery.raw('SELECT seq, pruned_seq FROM store_version WHERE id = 1');
+const FAMILY_ROWIDS = 'SELECT rowid FROM metric_sample WHERE family_id = ? ORDER BY rowid';
 const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
 const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
+
+/** updateValues of samples[start, end), a list of `rows` rows: the rows of the family in rowid order are its samples in order. */
+function updateByRowid(
+  trx: Transaction<Database>,
+  statements: CompiledStatements,
+  familyId: number,
+  rowids: readonly number[],
+  samples: readonly SampleValue[],
+  start: number,
+  end: number,
+  rows: number,
+): Promise<unknown> {
+  const values: unknown[] = [];
+  for (let i = start; i < end; i++) values.push(rowids[i]!, samples[i]!.value);
+  for (let j = end - start; j < rows; j++) values.push(null, null);
+  values.push(familyId);
+  return statements.rows(trx, `values by rowid:${rows}`, values, () => {
+    const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[2 * j]}, ${values[2 * j + 1]})`));
+    return sql`UPDATE metric_sample SET value = v.column2 FROM (VALUES ${list}) AS v
+      WHERE metric_sample.rowid = v.column1 AND metric_sample.family_id = ${familyId} AND metric_sample.value IS NOT v.column2`;
+  });
+}
+
+/** updateValues of samples[start, end), a list of `rows` rows, each sample found through the series index. */
+function updateByIdentity(
+  trx: Transaction<Database>,
+  statements: CompiledStatements,
+  familyId: number,
+  samples: readonly SampleValue[],
+  start: number,
+  end: number,
+  rows: number,
+): Promise<unknown> {
+  const values: unknown[] = [];
+  for (let i = start; i < end; i++) values.push(samples[i]!.metric_name, samples[i]!.labels_json, samples[i]!.value);
+  for (let j = end - start; j < rows; j++) values.push(null, null, null);
+  values.push(familyId);
+  return statements.rows(trx, `values list:${rows}`, values, () => {
+    const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[3 * j]}, ${values[3 * j + 1]}, ${values[3 * j + 2]})`));
+    return sql`UPDATE metric_sample SET value = v.column3 FROM (VALUES ${list}) AS v
+      WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}
+        AND metric_sample.value IS NOT v.column3`;
+  });
+}
 
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow> {
   const [found] = await statements.rows(trx, 'group by key', [key.id], () => sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`);
@@ -169,9 +212,13 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
     stmt.run(parameters as unknown[]);
     return [];
   };
+  // A family's rowids in order, as a plain array of numbers: a re-push reads one per series.
+  // Prepared on first use, after the migrations made the table.
+  let rowidsStatement: SQLite.Statement | undefined;
+  const familyRowids = (familyId: number) => (rowidsStatement ??= sqlite.prepare(FAMILY_ROWIDS).pluck(true)).all(familyId) as number[];
   return {
     db,
-    dialect: sqliteDialect(runner),
+    dialect: sqliteDialect(runner, familyRowids),
     async sizeBytes() {
       if (file === ':memory:') return 0;
       let total = 0;
