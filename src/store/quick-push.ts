@@ -103,7 +103,7 @@ export class QuickPushes {
     for (const [i, family] of write.families.entries()) {
       const samples = familySamples(family);
       if (samples.length === 0 || seriesDigest(samples) !== heads[i]!.series_digest) return undefined;
-      families.push({ id: heads[i]!.id, row: familyInPlace(write, family, heads[i]!.series_digest!), samples });
+      families.push({ id: heads[i]!.id, name: family.name, row: familyInPlace(write, family, heads[i]!.series_digest!), samples });
     }
     const expiry = pushedExpiry(row, write, false);
     const statement: QuickWrite = {
@@ -112,7 +112,6 @@ export class QuickPushes {
       pushTimeSeconds: write.timeSeconds,
       ttlSeconds: expiry.ttl_seconds,
       expiresAtSeconds: expiry.expires_at_seconds,
-      names: write.families.map((f) => f.name),
       families,
     };
     const { updated, result } = pushResult(row, write, write.families, expiry, false, mode, [], []);

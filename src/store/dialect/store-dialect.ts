@@ -74,9 +74,8 @@ export interface QuickWrite {
   readonly pushTimeSeconds: number;
   readonly ttlSeconds: number | null;
   readonly expiresAtSeconds: number | null;
-  /** The pushed families' names, locked shared as lockPushedNames locks unchanged names. */
-  readonly names: readonly string[];
-  readonly families: readonly { readonly id: number; readonly row: FamilyInPlace; readonly samples: readonly SampleValue[] }[];
+  /** Their names are locked shared, as lockPushedNames locks unchanged names. */
+  readonly families: readonly { readonly id: number; readonly name: string; readonly row: FamilyInPlace; readonly samples: readonly SampleValue[] }[];
 }
 
 /** What a push is about to do to the name registry, for the databases that lock names. */
