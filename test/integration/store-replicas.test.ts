@@ -261,6 +261,38 @@ describeDialects('replicas on one database', (dialect) => {
     }
   });
 
+  it('re-pushes of many groups at once each store their own values, beside changes from the other replica', async () => {
+    // Re-pushes waiting together are written together: each must land on its own group, whole,
+    // and one whose group the other replica changed meanwhile must apply to what it left.
+    const jobs = Array.from({ length: 40 }, (_, i) => `many${i}`);
+    for (let i = 1; i <= 3; i++) await Promise.all(jobs.map((job) => a.push(job, `f{s="1"} ${i}\nf{s="2"} ${i}\ng 1\n`)));
+    for (let round = 0; round < 5; round++) {
+      const value = (job: string) => 100 * round + jobs.indexOf(job);
+      // Changed before the re-pushes: they must apply to what the other replica left. Changed
+      // while they run: either order leaves one of the two whole.
+      const before = jobs.filter((_, i) => i % 8 === round);
+      const during = jobs.filter((_, i) => i % 8 === round + 1);
+      await Promise.all(before.map((job) => b.push(job, 'f{s="3"} 3\n', false)));
+      const results = await Promise.all([
+        ...jobs.map((job) => a.push(job, `f{s="1"} ${value(job)}\nf{s="2"} ${value(job)}\n`, false)),
+        ...during.map((job) => b.push(job, 'f{s="3"} 3\n', false)),
+      ]);
+      expect(new Set(results)).toEqual(new Set(['ok']));
+      const scrape = await a.scrape();
+      for (const job of jobs) {
+        const lines = scrape
+          .split('\n')
+          .filter((l) => l.includes(`job="${job}"`) && l.startsWith('f{'))
+          .sort();
+        const ours = [`f{instance="",job="${job}",s="1"} ${value(job)}`, `f{instance="",job="${job}",s="2"} ${value(job)}`];
+        if (during.includes(job)) expect([ours, [`f{instance="",job="${job}",s="3"} 3`]]).toContainEqual(lines);
+        else expect(lines).toEqual(ours);
+        expect(scrape).toContain(`g{instance="",job="${job}"} 1`);
+      }
+      expect(await b.scrape()).toBe(scrape);
+    }
+  });
+
   it('the first pushes of a new group from both at once both succeed', async () => {
     for (let round = 0; round < 10; round++) {
       const results = await Promise.all([a.push(`new${round}`, 'p 1\n', false), b.push(`new${round}`, 'q 1\n', false)]);

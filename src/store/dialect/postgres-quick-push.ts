@@ -4,73 +4,156 @@ import { sendAlone } from './postgres-pipeline.js';
 import type { QuickWrite } from './store-dialect.js';
 
 // StoreDialect.quickPush on PostgreSQL: the periodic re-push as one statement outside a
-// transaction, instead of BEGIN, a locking read, the write and COMMIT in two round trips.
+// transaction, instead of BEGIN, a locking read, the write and COMMIT in two round trips. Re-pushes
+// of different groups that wait for a connection together go in one statement: one round trip
+// and one COMMIT for all of them, each applied or not on its own.
 //
-// The group's row is updated only while it is the version the push was prepared against: its
-// xmin (which every UPDATE of the row changes, the retention sweeper's too) and changed_seq (the
+// A group's row is updated only while it is the version the push was prepared against: its xmin
+// (which every UPDATE of the row changes, the retention sweeper's too) and changed_seq (the
 // 64-bit id of the push that wrote it, so that a 32-bit xmin met again after wraparound is not
 // taken for it). Every write that changes a group's families updates or deletes its row first,
 // and holds the row until it commits, so at that version the families and their series are
 // those the push was prepared against. An UPDATE that waits for another writer's lock on the row
 // checks the version again on the row that writer left, and skips it if it changed.
 //
-// The group's row is locked first, then, only if it was updated, the names, shared, as
-// lockPushedNames locks unchanged names (keys, buckets and order are lockNames's), then the
-// families and samples are written: the order in which every writer takes them. The family and
-// sample UPDATEs depend on the name locks (and those on the group's UPDATE), so PostgreSQL runs
-// them in that order, and writes nothing else when the version differs.
+// The groups' rows are locked first, in id order, then the names of the pushes applied, shared,
+// as lockPushedNames locks unchanged names (keys, buckets and order are lockNames's), then the
+// families and samples of those pushes are written: the order in which every writer takes them.
+// Each later part depends on the one before (the samples on the families written), so
+// PostgreSQL runs them in that order, and writes nothing of a push whose version differs.
 //
-// The samples' arrays are read through scalar subqueries: a plan made for the values at hand
-// would know their lengths, which one made for any values does not, and PostgreSQL, finding the
-// former cheaper, would plan the statement again at every run instead of keeping one plan. The
+// The arrays are read through scalar subqueries: a plan made for the values at hand would know
+// their lengths, which one made for any values does not, and PostgreSQL, finding the former
+// cheaper, would plan the statement again at every run instead of keeping one plan. The
 // families' columns are parameters of their own, a text per number of families: a family's
 // encoded series are long, and an array of them costs both sides its text form, quoted.
 function quickPushText(families: number): string {
   const rows = Array.from({ length: families }, (_, i) => {
     const p = FIRST_FAMILY_PARAMETER + i * FAMILY_PARAMETERS;
-    return `($${p}::bigint, $${p + 1}::text, $${p + 2}::text, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text)`;
+    return `($${p}::bigint, $${p + 1}::bigint, $${p + 2}::text, $${p + 3}::text, $${p + 4}::double precision, $${p + 5}::text, $${p + 6}::text, $${p + 7}::text)`;
   });
   return `WITH g AS (
-    UPDATE metric_group SET push_time_seconds = $1, changed_seq = pg_current_xact_id()::text::bigint, ttl_seconds = $2, expires_at_seconds = $3
-    WHERE id = $4 AND xmin = $5::xid AND changed_seq = $6
-    RETURNING changed_seq),
-  pushed (id, name, help, metrics_json, rendered_series_json, series_digest) AS (VALUES ${rows.join(', ')}),
+    UPDATE metric_group AS m SET push_time_seconds = v.push_time_seconds, changed_seq = pg_current_xact_id()::text::bigint,
+      ttl_seconds = v.ttl_seconds, expires_at_seconds = v.expires_at_seconds
+    FROM unnest((SELECT $1::bigint[]), (SELECT $2::xid[]), (SELECT $3::bigint[]), (SELECT $4::double precision[]), (SELECT $5::double precision[]),
+      (SELECT $6::double precision[])) AS v(id, xmin, changed_seq, push_time_seconds, ttl_seconds, expires_at_seconds)
+    WHERE m.id = v.id AND m.xmin = v.xmin AND m.changed_seq = v.changed_seq
+    RETURNING m.id, m.changed_seq),
+  pushed (group_id, id, name, help, pushed_at_seconds, metrics_json, rendered_series_json, series_digest) AS (VALUES ${rows.join(', ')}),
   locks AS MATERIALIZED (
     SELECT CASE WHEN l.c = 0 THEN pg_advisory_xact_lock_shared(${ALL_NAMES_LOCK}, 0) ELSE pg_advisory_xact_lock_shared(${NAME_LOCK}, l.b) END
-    FROM (SELECT 0 AS c, 0 AS b
+    FROM (SELECT 0 AS c, 0 AS b WHERE EXISTS (SELECT 1 FROM g)
           UNION
           SELECT 1, hashtext(k.key) & ${NAME_LOCK_BUCKETS - 1}
           FROM pushed AS p, unnest(ARRAY[p.name, substring(p.name FROM '^(.+)_(?:sum|count|bucket)$')]) AS k(key)
-          WHERE k.key IS NOT NULL
-          ORDER BY 1, 2) AS l
-    WHERE EXISTS (SELECT 1 FROM g)),
+          WHERE k.key IS NOT NULL AND p.group_id IN (SELECT id FROM g)
+          ORDER BY 1, 2) AS l),
   families AS (
-    UPDATE metric_family AS f SET help = v.help, pushed_at_seconds = $7, metrics_json = v.metrics_json, rendered_series_json = v.rendered_series_json,
+    UPDATE metric_family AS f SET help = v.help, pushed_at_seconds = v.pushed_at_seconds, metrics_json = v.metrics_json, rendered_series_json = v.rendered_series_json,
       series_digest = v.series_digest
     FROM pushed AS v
-    WHERE f.id = v.id AND (SELECT count(*) FROM locks) > 0),
+    WHERE f.id = v.id AND v.group_id IN (SELECT id FROM g) AND (SELECT count(*) FROM locks) > 0
+    RETURNING f.id),
   samples AS (
     UPDATE metric_sample AS s SET value = v.value
-    FROM unnest((SELECT $8::bigint[]), (SELECT $9::text[]), (SELECT $10::text[]), (SELECT $11::double precision[])) AS v(family_id, metric_name, labels_json, value)
-    WHERE s.family_id = v.family_id AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json AND (SELECT count(*) FROM locks) > 0)
-  SELECT changed_seq AS version FROM g`;
+    FROM unnest((SELECT $7::bigint[]), (SELECT $8::text[]), (SELECT $9::text[]), (SELECT $10::double precision[])) AS v(family_id, metric_name, labels_json, value)
+    WHERE s.family_id = v.family_id AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json AND v.family_id IN (SELECT id FROM families))
+  SELECT id, changed_seq AS version FROM g`;
 }
 
-const FIRST_FAMILY_PARAMETER = 12;
-const FAMILY_PARAMETERS = 6;
+const FIRST_FAMILY_PARAMETER = 11;
+const FAMILY_PARAMETERS = 8;
 const texts = new Map<number, string>();
 
 const XID_MODULUS = 2 ** 32;
 
+// Statements of re-pushes running at once; the pushes arriving meanwhile wait and go together in
+// the next. Fewer make larger batches (less work per push) but longer waits.
+const MAX_RUNNING = 4;
+// Families in one statement (a text each number): bounds the texts and the statements' size.
+const MAX_BATCH_FAMILIES = 64;
+
+interface Queued {
+  readonly write: QuickWrite;
+  readonly done: (version: number | undefined) => void;
+}
+
 /** StoreDialect.quickPush on the pool's connections. */
 export function quickPushOn(pool: pg.Pool): (write: QuickWrite) => Promise<number | undefined> {
-  return async (write) => {
-    const { families } = write;
-    const ids: number[] = [];
-    const names: string[] = [];
-    const labels: string[] = [];
-    const values: (number | null)[] = [];
-    for (const f of families) {
+  const queue: Queued[] = [];
+  let running = 0;
+  const pump = () => {
+    while (running < MAX_RUNNING && queue.length > 0) {
+      const batch = takeBatch(queue);
+      running++;
+      void runBatch(pool, batch).finally(() => {
+        running--;
+        pump();
+      });
+    }
+  };
+  return (write) =>
+    new Promise((done) => {
+      queue.push({ write, done });
+      pump();
+    });
+}
+
+/**
+ * The first pushes of the queue, one per group (a group's second push waits for the next
+ * statement: it was prepared against the version the first one replaces), up to
+ * MAX_BATCH_FAMILIES families, in group id order, the order in which writers lock groups.
+ */
+function takeBatch(queue: Queued[]): Queued[] {
+  const batch: Queued[] = [];
+  const groups = new Set<number>();
+  let families = 0;
+  for (let i = 0; i < queue.length;) {
+    const item = queue[i]!;
+    const n = item.write.families.length;
+    if (groups.has(item.write.groupId) || (batch.length > 0 && families + n > MAX_BATCH_FAMILIES)) {
+      i++;
+      continue;
+    }
+    batch.push(item);
+    groups.add(item.write.groupId);
+    families += n;
+    queue.splice(i, 1);
+  }
+  return batch.sort((a, b) => a.write.groupId - b.write.groupId);
+}
+
+/** Runs a batch; each push learns its group's new version, or undefined: not applied. */
+async function runBatch(pool: pg.Pool, batch: readonly Queued[]): Promise<void> {
+  let versions: Map<number, number> | undefined;
+  try {
+    versions = await sendBatch(pool, batch);
+  } catch {
+    // Nothing was committed (a deadlock, a lost connection): each push takes its transaction,
+    // which tries again, and reports the error if it meets it too.
+  }
+  for (const item of batch) item.done(versions?.get(item.write.groupId));
+}
+
+async function sendBatch(pool: pg.Pool, batch: readonly Queued[]): Promise<Map<number, number>> {
+  const writes = batch.map((b) => b.write);
+  const ids: number[] = [];
+  const names: string[] = [];
+  const labels: string[] = [];
+  const values: (number | null)[] = [];
+  const familyParameters: unknown[] = [];
+  for (const write of writes) {
+    for (const f of write.families) {
+      familyParameters.push(
+        write.groupId,
+        f.id,
+        f.name,
+        f.row.help,
+        f.row.pushed_at_seconds,
+        f.row.metrics_json,
+        f.row.rendered_series_json,
+        f.row.series_digest,
+      );
       for (const s of f.samples) {
         ids.push(f.id);
         names.push(s.metric_name);
@@ -78,24 +161,28 @@ export function quickPushOn(pool: pg.Pool): (write: QuickWrite) => Promise<numbe
         values.push(s.value);
       }
     }
-    const parameters: unknown[] = [
-      write.pushTimeSeconds,
-      write.ttlSeconds,
-      write.expiresAtSeconds,
-      write.groupId,
-      // changed_seq is a 64-bit transaction id, the epoch above the 32 bits of the row's xmin.
-      write.version % XID_MODULUS,
-      write.version,
-      write.pushTimeSeconds,
-      ids,
-      names,
-      labels,
-      values,
-    ];
-    for (const f of families) parameters.push(f.id, f.name, f.row.help, f.row.metrics_json, f.row.rendered_series_json, f.row.series_digest);
-    let text = texts.get(families.length);
-    if (text === undefined) texts.set(families.length, (text = quickPushText(families.length)));
-    const rows = (await sendAlone(pool, text, parameters)) as { version: number | string }[];
-    return rows[0] === undefined ? undefined : Number(rows[0].version);
-  };
+  }
+  // Rows of NULLs up to a power of two (they match no group): few texts, so that each is planned
+  // once per connection rather than a few times each, as PostgreSQL plans a new one.
+  let familyCount = 1;
+  while (familyCount * FAMILY_PARAMETERS < familyParameters.length) familyCount *= 2;
+  while (familyParameters.length < familyCount * FAMILY_PARAMETERS) familyParameters.push(null);
+  const parameters: unknown[] = [
+    writes.map((w) => w.groupId),
+    // changed_seq is a 64-bit transaction id, the epoch above the 32 bits of the row's xmin.
+    writes.map((w) => w.version % XID_MODULUS),
+    writes.map((w) => w.version),
+    writes.map((w) => w.pushTimeSeconds),
+    writes.map((w) => w.ttlSeconds),
+    writes.map((w) => w.expiresAtSeconds),
+    ids,
+    names,
+    labels,
+    values,
+    ...familyParameters,
+  ];
+  let text = texts.get(familyCount);
+  if (text === undefined) texts.set(familyCount, (text = quickPushText(familyCount)));
+  const rows = (await sendAlone(pool, text, parameters)) as { id: number | string; version: number | string }[];
+  return new Map(rows.map((r) => [Number(r.id), Number(r.version)] as const));
 }
