@@ -33,6 +33,8 @@ export interface RememberedGroup {
  */
 export class QuickPushes {
   private readonly groups = new Map<string, RememberedGroup>();
+  /** The last quick push of each group still running: the next waits for it. */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly quickPush: NonNullable<StoreDialect['quickPush']>) {}
 
@@ -54,6 +56,21 @@ export class QuickPushes {
    * changed since.
    */
   async write(write: PushWrite): Promise<WriteResult | undefined> {
+    // Pushes of one group from this process, one after the other: each is prepared against what
+    // the one before it left, instead of against the version it replaces.
+    const key = write.key.id;
+    const before = this.writing.get(key);
+    const written = before ? before.then(() => this.writeNow(write)) : this.writeNow(write);
+    const settled = written.catch(() => undefined);
+    this.writing.set(key, settled);
+    try {
+      return await written;
+    } finally {
+      if (this.writing.get(key) === settled) this.writing.delete(key);
+    }
+  }
+
+  private async writeNow(write: PushWrite): Promise<WriteResult | undefined> {
     const known = this.groups.get(write.key.id);
     if (known === undefined || write.idempotency !== undefined || write.addFamilies !== undefined) return undefined;
     const quick = this.prepare(write, known);

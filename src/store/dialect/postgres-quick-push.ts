@@ -70,8 +70,11 @@ const XID_MODULUS = 2 ** 32;
 // Statements of re-pushes running at once; the pushes arriving meanwhile wait and go together in
 // the next. Fewer make larger batches (less work per push) but longer waits.
 const MAX_RUNNING = 4;
-// Families in one statement (a text each number): bounds the texts and the statements' size.
-const MAX_BATCH_FAMILIES = 64;
+// Families and series in one statement: bounds the texts (one per power of two of families),
+// each of which a connection plans a few times before it keeps one plan, and the time a batch
+// holds its groups' rows.
+const MAX_BATCH_FAMILIES = 16;
+const MAX_BATCH_SAMPLES = 1024;
 
 interface Queued {
   readonly write: QuickWrite;
@@ -81,13 +84,18 @@ interface Queued {
 /** StoreDialect.quickPush on the pool's connections. */
 export function quickPushOn(pool: pg.Pool): (write: QuickWrite) => Promise<number | undefined> {
   const queue: Queued[] = [];
+  // Groups of the statements running.
+  const busy = new Set<number>();
   let running = 0;
   const pump = () => {
     while (running < MAX_RUNNING && queue.length > 0) {
-      const batch = takeBatch(queue);
+      const batch = takeBatch(queue, busy);
+      if (batch.length === 0) continue;
       running++;
+      for (const item of batch) busy.add(item.write.groupId);
       void runBatch(pool, batch).finally(() => {
         running--;
+        for (const item of batch) busy.delete(item.write.groupId);
         pump();
       });
     }
@@ -100,24 +108,34 @@ export function quickPushOn(pool: pg.Pool): (write: QuickWrite) => Promise<numbe
 }
 
 /**
- * The first pushes of the queue, one per group (a group's second push waits for the next
- * statement: it was prepared against the version the first one replaces), up to
- * MAX_BATCH_FAMILIES families, in group id order, the order in which writers lock groups.
+ * The first pushes of the queue up to MAX_BATCH_FAMILIES families and MAX_BATCH_SAMPLES series,
+ * in group id order, the order in which writers lock groups. A push to a group that another push
+ * of the batch or of a running statement writes is answered at once, as not applied: it was
+ * prepared against the version that one replaces.
  */
-function takeBatch(queue: Queued[]): Queued[] {
+function takeBatch(queue: Queued[], busy: ReadonlySet<number>): Queued[] {
   const batch: Queued[] = [];
   const groups = new Set<number>();
   let families = 0;
+  let samples = 0;
   for (let i = 0; i < queue.length;) {
     const item = queue[i]!;
+    const { groupId } = item.write;
+    if (groups.has(groupId) || busy.has(groupId)) {
+      queue.splice(i, 1);
+      item.done(undefined);
+      continue;
+    }
     const n = item.write.families.length;
-    if (groups.has(item.write.groupId) || (batch.length > 0 && families + n > MAX_BATCH_FAMILIES)) {
+    const m = item.write.families.reduce((sum, f) => sum + f.samples.length, 0);
+    if (batch.length > 0 && (families + n > MAX_BATCH_FAMILIES || samples + m > MAX_BATCH_SAMPLES)) {
       i++;
       continue;
     }
     batch.push(item);
-    groups.add(item.write.groupId);
+    groups.add(groupId);
     families += n;
+    samples += m;
     queue.splice(i, 1);
   }
   return batch.sort((a, b) => a.write.groupId - b.write.groupId);
