@@ -65,7 +65,13 @@ export class KyselyMetricStore implements MetricStore {
     if (this.groupCommit) return this.groupCommit.write(write);
     const quick = this.quick;
     if (!quick) return this.pushInTransaction(write);
-    return (await quick.write(write).catch(() => undefined)) ?? this.pushInTransaction(write, quick);
+    let written: WriteResult | undefined;
+    try {
+      written = await quick.write(write);
+    } catch (err) {
+      throw await this.pushError(err, write);
+    }
+    return written ?? this.pushInTransaction(write, quick);
   }
 
   private async pushInTransaction(write: PushWrite, quick?: QuickPushes): Promise<WriteResult> {

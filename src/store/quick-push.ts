@@ -52,8 +52,9 @@ export class QuickPushes {
 
   /**
    * The push written and committed, or undefined when it must take the transaction (nothing was
-   * written): the group is not remembered, the push changes more than values, or the group
-   * changed since.
+   * written): the group is not remembered, the push changes more than values, the group changed
+   * since, or the statement met a deadlock. Rejects, with nothing written, when the database
+   * cannot be reached.
    */
   async write(write: PushWrite): Promise<WriteResult | undefined> {
     // Pushes of one group from this process, one after the other: each is prepared against what
@@ -78,10 +79,9 @@ export class QuickPushes {
     let version: number | undefined;
     try {
       version = await this.quickPush(quick.statement);
-    } catch {
-      // Nothing was committed (a deadlock, a lost connection): the transaction tries again, and
-      // reports the error if it meets it too.
-      version = undefined;
+    } catch (err) {
+      this.groups.delete(write.key.id);
+      throw err;
     }
     if (version === undefined) {
       this.groups.delete(write.key.id);

@@ -79,6 +79,7 @@ const MAX_BATCH_SAMPLES = 1024;
 interface Queued {
   readonly write: QuickWrite;
   readonly done: (version: number | undefined) => void;
+  readonly fail: (err: unknown) => void;
 }
 
 /** StoreDialect.quickPush on the pool's connections. */
@@ -101,8 +102,8 @@ export function quickPushOn(pool: pg.Pool): (write: QuickWrite) => Promise<numbe
     }
   };
   return (write) =>
-    new Promise((done) => {
-      queue.push({ write, done });
+    new Promise((done, fail) => {
+      queue.push({ write, done, fail });
       pump();
     });
 }
@@ -143,14 +144,20 @@ function takeBatch(queue: Queued[], busy: ReadonlySet<number>): Queued[] {
 
 /** Runs a batch; each push learns its group's new version, or undefined: not applied. */
 async function runBatch(pool: pg.Pool, batch: readonly Queued[]): Promise<void> {
-  let versions: Map<number, number> | undefined;
+  let versions: Map<number, number>;
   try {
     versions = await sendBatch(pool, batch);
-  } catch {
-    // Nothing was committed (a deadlock, a lost connection): each push takes its transaction,
-    // which tries again, and reports the error if it meets it too.
+  } catch (err) {
+    // Nothing was committed. A deadlock or serialization failure: each push takes its
+    // transaction, which tries again. Anything else (a lost connection) is each push's error.
+    const code = (err as { code?: unknown } | null)?.code;
+    for (const item of batch) {
+      if (code === '40P01' || code === '40001') item.done(undefined);
+      else item.fail(err);
+    }
+    return;
   }
-  for (const item of batch) item.done(versions?.get(item.write.groupId));
+  for (const item of batch) item.done(versions.get(item.write.groupId));
 }
 
 async function sendBatch(pool: pg.Pool, batch: readonly Queued[]): Promise<Map<number, number>> {
