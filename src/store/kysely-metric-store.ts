@@ -23,6 +23,7 @@ import {
   WriteRefusedError,
 } from './metric-store.js';
 import { applyPush, describeDuplicate, recordFailure } from './push-writer.js';
+import { QuickPushes, type RememberedGroup } from './quick-push.js';
 import { checkIdempotency, IdempotentReplay, rememberIdempotency, type IdempotencyRecord } from './idempotency-keys.js';
 import type { Database } from './schema.js';
 import type { StoreContext } from './store-context.js';
@@ -36,10 +37,12 @@ import type { StoreContext } from './store-context.js';
 export class KyselyMetricStore implements MetricStore {
   private readonly ctx: StoreContext;
   private readonly groupCommit: GroupCommit | undefined;
+  private readonly quick: QuickPushes | undefined;
 
   constructor(db: Kysely<Database>, dialect: StoreDialect) {
     this.ctx = { db, dialect, statements: new CompiledStatements(dialect.statementRunner) };
     this.groupCommit = dialect.groupCommit ? new GroupCommit(this.ctx, (err, write) => this.pushError(err, write)) : undefined;
+    this.quick = dialect.quickPush ? new QuickPushes(dialect.quickPush) : undefined;
   }
 
   private async write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -60,9 +63,30 @@ export class KyselyMetricStore implements MetricStore {
 
   async writePush(write: PushWrite): Promise<WriteResult> {
     if (this.groupCommit) return this.groupCommit.write(write);
+    const quick = this.quick;
+    if (!quick) return this.pushInTransaction(write);
+    let written: WriteResult | undefined;
     try {
-      return await this.ctx.dialect.transaction(this.ctx.db, (trx) => applyPush(this.ctx, trx, write));
+      written = await quick.write(write);
     } catch (err) {
+      throw await this.pushError(err, write);
+    }
+    return written ?? this.pushInTransaction(write, quick);
+  }
+
+  private async pushInTransaction(write: PushWrite, quick?: QuickPushes): Promise<WriteResult> {
+    let left: Promise<RememberedGroup | undefined> | undefined;
+    const remember = quick && ((group: Promise<RememberedGroup | undefined>) => (left = group));
+    try {
+      const result = await this.ctx.dialect.transaction(this.ctx.db, (trx) => {
+        // A transaction that runs again may leave the group otherwise.
+        left = undefined;
+        return applyPush(this.ctx, trx, write, undefined, false, remember);
+      });
+      quick?.remember(write.key.id, await left?.catch(() => undefined));
+      return result;
+    } catch (err) {
+      quick?.forget(write.key.id);
       throw await this.pushError(err, write);
     }
   }

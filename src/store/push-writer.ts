@@ -4,9 +4,10 @@ import type { GroupingKey } from '../domain/grouping-key.js';
 import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
-import type { ChangeStamp, FamilyHead, SampleValue } from './dialect/store-dialect.js';
+import type { CompiledStatements } from './compiled-statements.js';
+import type { ChangeStamp, FamilyHead, FamilyInPlace, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
-import { settleMode } from '../domain/aggregation.js';
+import { settleMode, type AggregationMode } from '../domain/aggregation.js';
 import { checkIdempotency, rememberIdempotency } from './idempotency-keys.js';
 import { sumWithStored } from './summed-families.js';
 import { encodeMetrics, labelsJson } from './metrics-json.js';
@@ -17,6 +18,7 @@ import type { Database, MetricGroupRow } from './schema.js';
 import { familySamples, sortedByName } from './sample-values.js';
 import { seriesDigest } from './series-digest.js';
 import type { StoreContext } from './store-context.js';
+import type { RememberedGroup } from './quick-push.js';
 import { firstFailure } from '../util/first-failure.js';
 
 /**
@@ -36,10 +38,15 @@ export async function applyPush(
   stamp?: ChangeStamp,
   /** Another write follows in the same transaction: a failure must be this write's, not the next one's. */
   followed = false,
+  /**
+   * Told, where the dialect has row versions, how the push leaves the group when it rewrote
+   * families in place only (QuickPushes); what it is told holds once the transaction commits.
+   */
+  left?: (group: Promise<RememberedGroup | undefined>) => void,
 ): Promise<WriteResult> {
   const sent: Promise<unknown>[] = [];
   try {
-    const result = await writePush(ctx, trx, write, stamp, sent);
+    const result = await writePush(ctx, trx, write, stamp, sent, left);
     // Where the transaction checks them at COMMIT, COMMIT goes out behind them instead.
     if (followed || !ctx.dialect.commitChecksSent) await Promise.all(sent);
     return result;
@@ -61,6 +68,7 @@ async function writePush(
   write: PushWrite,
   stamp: ChangeStamp | undefined,
   sent: Promise<unknown>[],
+  left: ((group: Promise<RememberedGroup | undefined>) => void) | undefined,
 ): Promise<WriteResult> {
   const send = (statement: Promise<unknown>) => {
     statement.catch(() => {});
@@ -106,13 +114,7 @@ async function writePush(
       .execute();
   }
 
-  const familyRow = (family: MetricFamily) => ({
-    help: family.help ?? null,
-    pushed_at_seconds: write.timeSeconds,
-    metrics_json: encodeMetrics(family.metrics),
-    rendered_series_json: write.render?.(family) ?? null,
-    series_digest: digests.get(family.name)!,
-  });
+  const familyRow = (family: MetricFamily) => familyInPlace(write, family, digests.get(family.name)!);
   const emptied = expiredNames !== undefined;
   const expiry = pushedExpiry(group, write, emptied);
   const changed = stamp ?? (await ctx.dialect.changeStamp(trx));
@@ -120,6 +122,7 @@ async function writePush(
   // Where the dialect rewrites a family in place in one statement, the group's UPDATE rides along
   // with the first such family's (nothing after it reads the group's row).
   let groupSent = false;
+  let version: Promise<number | undefined> | undefined;
   for (const family of pushed) {
     const id = inPlace.get(family.name);
     if (id === undefined) continue;
@@ -128,7 +131,9 @@ async function writePush(
       const groupUpdate = groupSent
         ? undefined
         : { id: group.id, push_time_seconds: write.timeSeconds, changed_seq: changed, ...expiry, emptied, ...(modeChanged ? { aggregation: mode } : {}) };
-      send(ctx.dialect.updateFamilyInPlace(trx, ctx.statements, id, row, sampleRows.get(family.name)!, groupUpdate));
+      const written = ctx.dialect.updateFamilyInPlace(trx, ctx.statements, id, row, sampleRows.get(family.name)!, groupUpdate);
+      send(written);
+      if (groupUpdate) version = written;
       groupSent = true;
       continue;
     }
@@ -150,14 +155,6 @@ async function writePush(
     const rows = fresh.map((family) => ({ name: family.name, type: family.type, ...familyRow(family), samples: sampleRows.get(family.name)! }));
     send(ctx.dialect.insertFamilies(trx, ctx.statements, group.id, rows));
   }
-  const written: StoredFamily[] = pushed.map((family) => ({
-    name: family.name,
-    type: family.type,
-    ...(family.help !== undefined ? { help: family.help } : {}),
-    pushedAtSeconds: write.timeSeconds,
-    metrics: family.metrics,
-  }));
-
   send(registerNames(ctx.statements, trx, pushed, existing));
   await releaseNames(
     trx,
@@ -165,19 +162,13 @@ async function writePush(
   );
 
   if (write.idempotency) await rememberIdempotency(trx, write.key.id, write.idempotency, write.timeSeconds);
-  // The group's row was read (and, where writers run concurrently, locked) in this transaction,
-  // so the header after the UPDATE is known without RETURNING, which costs SQLite an ephemeral
-  // table per statement.
-  const updated: MetricGroupRow = {
-    ...group,
-    push_time_seconds: write.timeSeconds,
-    ttl_seconds: expiry.ttl_seconds,
-    expires_at_seconds: expiry.expires_at_seconds,
-    ...(emptied ? { push_failure_time_seconds: 0 } : {}),
-    aggregation: mode,
-  };
   const removedNames = [...(expiredNames ?? []), ...removed.map((r) => r.name)];
-  const result = { group: toHeader(updated), written, removed: removedNames, ...(adding.size > 0 ? { summed: [...adding] } : {}) };
+  const { updated, result } = pushResult(group, write, pushed, expiry, emptied, mode, removedNames, [...adding]);
+  if (left && version && fresh.length === 0 && dropped.length === 0 && !emptied) {
+    // Rewritten in place: the families keep their rows, the pushed ones with their new digests.
+    const families = existingRows.map((r) => (pushedNames.has(r.name) ? { ...r, series_digest: digests.get(r.name)! } : r));
+    left(version.then((v) => (v === undefined ? undefined : { row: { ...updated, changed_seq: v }, version: v, families })));
+  }
   if (groupSent) return result;
   const values = [write.timeSeconds, changed, expiry.ttl_seconds, expiry.expires_at_seconds, group.id] as const;
   const update = () => sql`UPDATE metric_group SET push_time_seconds = ${values[0]}, changed_seq = ${values[1]},
@@ -236,12 +227,55 @@ export async function describeDuplicate(ctx: StoreContext, write: PushWrite): Pr
   return `${INCONSISTENT_PREFIX}a pushed series duplicates one that is already stored`;
 }
 
+/** A pushed family's row, as a push writes it (in place or new). */
+export function familyInPlace(write: PushWrite, family: MetricFamily, digest: string): FamilyInPlace {
+  return {
+    help: family.help ?? null,
+    pushed_at_seconds: write.timeSeconds,
+    metrics_json: encodeMetrics(family.metrics),
+    rendered_series_json: write.render?.(family) ?? null,
+    series_digest: digest,
+  };
+}
+
+/** The group's row after a push (`updated`) and what the push reports. */
+export function pushResult(
+  group: MetricGroupRow,
+  write: PushWrite,
+  pushed: readonly MetricFamily[],
+  expiry: ReturnType<typeof pushedExpiry>,
+  emptied: boolean,
+  mode: AggregationMode,
+  removed: readonly string[],
+  summed: readonly string[],
+): { updated: MetricGroupRow; result: WriteResult } {
+  // The group's row was read (and, where writers run concurrently, locked) in this transaction,
+  // so the header after the UPDATE is known without RETURNING, which costs SQLite an ephemeral
+  // table per statement.
+  const updated: MetricGroupRow = {
+    ...group,
+    push_time_seconds: write.timeSeconds,
+    ttl_seconds: expiry.ttl_seconds,
+    expires_at_seconds: expiry.expires_at_seconds,
+    ...(emptied ? { push_failure_time_seconds: 0 } : {}),
+    aggregation: mode,
+  };
+  const written: StoredFamily[] = pushed.map((family) => ({
+    name: family.name,
+    type: family.type,
+    ...(family.help !== undefined ? { help: family.help } : {}),
+    pushedAtSeconds: write.timeSeconds,
+    metrics: family.metrics,
+  }));
+  return { updated, result: { group: toHeader(updated), written, removed, ...(summed.length > 0 ? { summed } : {}) } };
+}
+
 /**
  * Retention columns after a successful push: a Pushkeep-TTL header's TTL sticks to the group; a
  * group emptied because it had expired starts over (no stored TTL; applyPush also clears its
  * failure time).
  */
-function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean) {
+export function pushedExpiry(group: MetricGroupRow, write: PushWrite, emptied: boolean) {
   const stored = emptied ? null : group.ttl_seconds;
   return { ttl_seconds: write.ttlSeconds ?? stored, expires_at_seconds: write.expiry?.(stored ?? undefined) ?? null };
 }

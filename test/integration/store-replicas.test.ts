@@ -251,6 +251,83 @@ describeDialects('replicas on one database', (dialect) => {
     }
   });
 
+  it('a re-push to a group the other replica changed since applies to what that replica left', async () => {
+    // Pushed three times, the group's series and values are what a replica has seen last; the
+    // other one then changes the group in ways its re-push cannot tell from the push alone.
+    const scraped = async (job: string) =>
+      (await a.scrape())
+        .split('\n')
+        .filter((l) => l.includes(`job="${job}"`) && !l.startsWith('push_'))
+        .sort();
+    const settled = async (job: string) => {
+      for (let i = 1; i <= 3; i++) expect(await a.push(job, `f{s="1"} ${i}\nf{s="2"} ${i}\n`)).toBe('ok');
+    };
+    // Another series set (f's rows replaced): the same POST must write f whole again.
+    await settled('moved');
+    expect(await b.push('moved', 'f{s="3"} 5\n')).toBe('ok');
+    expect(await a.push('moved', 'f{s="1"} 9\nf{s="2"} 9\n', false)).toBe('ok');
+    expect(await scraped('moved')).toEqual(['f{instance="",job="moved",s="1"} 9', 'f{instance="",job="moved",s="2"} 9']);
+    // A family added (f's rows kept): a PUT of f alone must remove it.
+    await settled('added');
+    expect(await b.push('added', 'k 5\n', false)).toBe('ok');
+    expect(await a.push('added', 'f{s="1"} 9\nf{s="2"} 9\n')).toBe('ok');
+    expect(await scraped('added')).toEqual(['f{instance="",job="added",s="1"} 9', 'f{instance="",job="added",s="2"} 9']);
+    // Deleted: the re-push starts the group anew.
+    await settled('deleted');
+    await b.service.delete(groupingKeyFromLabels({ job: 'deleted' }));
+    expect(await a.push('deleted', 'f{s="1"} 9\nf{s="2"} 9\n')).toBe('ok');
+    expect(await scraped('deleted')).toEqual(['f{instance="",job="deleted",s="1"} 9', 'f{instance="",job="deleted",s="2"} 9']);
+    expect(await b.scrape()).toBe(await a.scrape());
+  });
+
+  it('a re-push racing a PUT of other series to its group from the other replica leaves one of them whole', async () => {
+    for (let round = 0; round < 20; round++) {
+      const job = `rerace${round}`;
+      for (let i = 1; i <= 3; i++) expect(await a.push(job, `f{s="1"} ${i}\nf{s="2"} ${i}\n`)).toBe('ok');
+      const results = await Promise.all([a.push(job, 'f{s="1"} 7\nf{s="2"} 7\n', false), b.push(job, 'f{s="3"} 3\n')]);
+      expect(results).toEqual(['ok', 'ok']);
+      const lines = (await b.scrape())
+        .split('\n')
+        .filter((l) => l.includes(`job="${job}"`) && !l.startsWith('push_'))
+        .sort();
+      const putLast = [`f{instance="",job="${job}",s="3"} 3`];
+      const postLast = [`f{instance="",job="${job}",s="1"} 7`, `f{instance="",job="${job}",s="2"} 7`];
+      expect([putLast, postLast]).toContainEqual(lines);
+    }
+  });
+
+  it('re-pushes of many groups at once each store their own values, beside changes from the other replica', async () => {
+    // Re-pushes waiting together are written together: each must land on its own group, whole,
+    // and one whose group the other replica changed meanwhile must apply to what it left.
+    const jobs = Array.from({ length: 40 }, (_, i) => `many${i}`);
+    for (let i = 1; i <= 3; i++) await Promise.all(jobs.map((job) => a.push(job, `f{s="1"} ${i}\nf{s="2"} ${i}\ng 1\n`)));
+    for (let round = 0; round < 5; round++) {
+      const value = (job: string) => 100 * round + jobs.indexOf(job);
+      // Changed before the re-pushes: they must apply to what the other replica left. Changed
+      // while they run: either order leaves one of the two whole.
+      const before = jobs.filter((_, i) => i % 8 === round);
+      const during = jobs.filter((_, i) => i % 8 === round + 1);
+      await Promise.all(before.map((job) => b.push(job, 'f{s="3"} 3\n', false)));
+      const results = await Promise.all([
+        ...jobs.map((job) => a.push(job, `f{s="1"} ${value(job)}\nf{s="2"} ${value(job)}\n`, false)),
+        ...during.map((job) => b.push(job, 'f{s="3"} 3\n', false)),
+      ]);
+      expect(new Set(results)).toEqual(new Set(['ok']));
+      const scrape = await a.scrape();
+      for (const job of jobs) {
+        const lines = scrape
+          .split('\n')
+          .filter((l) => l.includes(`job="${job}"`) && l.startsWith('f{'))
+          .sort();
+        const ours = [`f{instance="",job="${job}",s="1"} ${value(job)}`, `f{instance="",job="${job}",s="2"} ${value(job)}`];
+        if (during.includes(job)) expect([ours, [`f{instance="",job="${job}",s="3"} 3`]]).toContainEqual(lines);
+        else expect(lines).toEqual(ours);
+        expect(scrape).toContain(`g{instance="",job="${job}"} 1`);
+      }
+      expect(await b.scrape()).toBe(scrape);
+    }
+  });
+
   it('the first pushes of a new group from both at once both succeed', async () => {
     for (let round = 0; round < 10; round++) {
       const results = await Promise.all([a.push(`new${round}`, 'p 1\n', false), b.push(`new${round}`, 'q 1\n', false)]);

@@ -10,10 +10,10 @@ import type { FamilyHead, PushedFamilies, StoreDialect } from './store-dialect.j
 
 // Advisory lock classes (the first key of the two-key form), apart from kysely's migration lock.
 export const ALL_NAMES_LOCK = 0x706b0001;
-const NAME_LOCK = 0x706b0002;
+export const NAME_LOCK = 0x706b0002;
 // A power of two. Bounds the advisory locks one transaction holds: each takes a slot of
 // PostgreSQL's shared lock table, sized 64 per connection by default.
-const NAME_LOCK_BUCKETS = 128;
+export const NAME_LOCK_BUCKETS = 128;
 
 /**
  * The group's row, created if missing, locked until COMMIT: two writes to one group then run one

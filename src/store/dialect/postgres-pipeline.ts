@@ -48,7 +48,7 @@ export function sendDirect(trx: Kysely<Database>, text: string, parameters: read
   const connection = connections.get(trx);
   if (!connection) return undefined;
   coalesceWrites(connection.client);
-  const values = parameters.map((p) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p));
+  const values = encoded(parameters);
   const rows = new Promise<unknown[]>((resolve, reject) => {
     // A Query of text and values, named afterwards: pg copies a config object, descriptor by
     // descriptor, for every statement it is given.
@@ -59,6 +59,32 @@ export function sendDirect(trx: Kysely<Database>, text: string, parameters: read
   rows.catch(() => {});
   connection.sent.push(rows);
   return rows;
+}
+
+/**
+ * Runs a statement on its own, outside any transaction (PostgreSQL commits it before it answers),
+ * on a connection of the pool, as a named prepared statement: one round trip.
+ */
+export async function sendAlone(pool: pg.Pool, text: string, parameters: readonly unknown[]): Promise<unknown[]> {
+  const client = await pool.connect();
+  try {
+    coalesceWrites(client);
+    return await new Promise<unknown[]>((resolve, reject) => {
+      const query: pg.Query & { name?: string } = new queryClass!(text, encoded(parameters), (err, result) =>
+        err ? reject(err) : resolve(result.rows as unknown[]),
+      );
+      query.name = statementName(text);
+      client.query(query);
+    });
+  } finally {
+    // A connection that was lost is no longer queryable, and the pool drops it.
+    client.release();
+  }
+}
+
+/** Arrays in their text form where arrayLiteral can write it. */
+function encoded(parameters: readonly unknown[]): unknown[] {
+  return parameters.map((p) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p));
 }
 
 /**

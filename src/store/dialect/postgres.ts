@@ -6,6 +6,7 @@ import type { Database } from '../schema.js';
 import type { OpenDatabase } from './open-database.js';
 import { ALL_NAMES_LOCK, lockGroup, lockGroupForPush, lockNames, lockPushedNames } from './postgres-locks.js';
 import { newPool, pipelinedKysely, pipelinedTransaction, sendDirect } from './postgres-pipeline.js';
+import { quickPushOn } from './postgres-quick-push.js';
 import { HISTORY_COLUMNS, type StoreDialect } from './store-dialect.js';
 
 /**
@@ -106,22 +107,30 @@ export const postgresDialect: StoreDialect = {
     const shape = group
       ? `family, values and group in place${group.emptied ? ', emptied' : ''}${group.aggregation ? `, ${group.aggregation}` : ''}${numbered ? ', numbered' : ''}`
       : 'family and values in place';
-    await statements.rows(trx, shape, values, () => {
+    const rows = await statements.rows<{ version: number }>(trx, shape, values, () => {
       const v = [...values];
       const next = () => v.shift();
       const familyUpdate = sql`UPDATE metric_family SET help = ${next()}, pushed_at_seconds = ${next()}, metrics_json = ${next()},
         rendered_series_json = ${next()}, series_digest = ${next()} WHERE id = ${next()}`;
-      const groupUpdate = group
-        ? sql`, grp AS (UPDATE metric_group SET push_time_seconds = ${next()}, changed_seq = ${numbered ? next() : group.changed_seq},
-            ttl_seconds = ${next()}, expires_at_seconds = ${next()}${group.emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
-              group.aggregation ? sql.raw(`, aggregation = '${group.aggregation}'`) : sql``
-            } WHERE id = ${next()})`
-        : sql``;
-      return sql`WITH family AS (${familyUpdate})${groupUpdate}
-        UPDATE metric_sample AS s SET value = v.value
-        FROM unnest(${next()}::text[], ${next()}::text[], ${next()}::double precision[]) AS v(metric_name, labels_json, value)
-        WHERE s.family_id = ${next()} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`;
+      if (!group) {
+        return sql<{ version: number }>`WITH family AS (${familyUpdate})
+          UPDATE metric_sample AS s SET value = v.value
+          FROM unnest(${next()}::text[], ${next()}::text[], ${next()}::double precision[]) AS v(metric_name, labels_json, value)
+          WHERE s.family_id = ${next()} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json`;
+      }
+      // The group's new changed_seq is its row's version (quickPush): the id of the transaction
+      // that wrote it.
+      const groupUpdate = sql`UPDATE metric_group SET push_time_seconds = ${next()}, changed_seq = ${numbered ? next() : group.changed_seq},
+        ttl_seconds = ${next()}, expires_at_seconds = ${next()}${group.emptied ? sql`, push_failure_time_seconds = 0` : sql``}${
+          group.aggregation ? sql.raw(`, aggregation = '${group.aggregation}'`) : sql``
+        } WHERE id = ${next()} RETURNING changed_seq`;
+      return sql<{ version: number }>`WITH family AS (${familyUpdate}), grp AS (${groupUpdate}),
+        vals AS (UPDATE metric_sample AS s SET value = v.value
+          FROM unnest(${next()}::text[], ${next()}::text[], ${next()}::double precision[]) AS v(metric_name, labels_json, value)
+          WHERE s.family_id = ${next()} AND s.metric_name = v.metric_name AND s.labels_json = v.labels_json)
+        SELECT changed_seq AS version FROM grp`;
     });
+    return rows[0] === undefined || numbered ? undefined : Number(rows[0].version);
   },
   async appendHistory(db, rows) {
     // The attempts go in as one column array each, and their labels come out of the rows the
@@ -179,7 +188,7 @@ export function openPostgres(url: string): OpenDatabase {
   const feed = new Kysely<Database>({ dialect: new KyselyPostgresDialect({ pool: newPool(pg, url, 1, false) }) });
   return {
     db,
-    dialect: { ...postgresDialect, feed },
+    dialect: { ...postgresDialect, feed, quickPush: quickPushOn(pool) },
     async sizeBytes() {
       const r = await pool.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
       return Number(r.rows[0]?.size ?? 0);

@@ -63,6 +63,21 @@ export interface GroupUpdate {
   readonly aggregation?: AggregationMode;
 }
 
+/**
+ * A push whose families the group holds with the same types and series (QuickPushes), as
+ * StoreDialect.quickPush writes it.
+ */
+export interface QuickWrite {
+  readonly groupId: number;
+  /** The group's row version the push was prepared against. */
+  readonly version: number;
+  readonly pushTimeSeconds: number;
+  readonly ttlSeconds: number | null;
+  readonly expiresAtSeconds: number | null;
+  /** Their names are locked shared, as lockPushedNames locks unchanged names. */
+  readonly families: readonly { readonly id: number; readonly name: string; readonly row: FamilyInPlace; readonly samples: readonly SampleValue[] }[];
+}
+
 /** What a push is about to do to the name registry, for the databases that lock names. */
 export interface PushedNames {
   /** Families the group holds now. */
@@ -166,6 +181,8 @@ export interface StoreDialect {
    * The family's row rewritten and its samples' values set (updateValues) in one statement, where
    * the database can, and with `group`, the group's row updated in it too; without it, the caller
    * sends those statements itself. The statements that follow may be sent before it settles.
+   * Resolves to the group's row version after the write where `group` was updated and the database
+   * has versions (quickPush).
    */
   readonly updateFamilyInPlace?: (
     trx: Transaction<Database>,
@@ -174,7 +191,15 @@ export interface StoreDialect {
     family: FamilyInPlace,
     samples: readonly SampleValue[],
     group?: GroupUpdate,
-  ) => Promise<void>;
+  ) => Promise<number | undefined>;
+
+  /**
+   * A push that changes nothing but values (QuickWrite) as one statement of its own, committed
+   * when it returns, applied only if the group's row is still at `version`; resolves to the row's
+   * new version, or undefined when it was not applied (nothing was written). Where a database
+   * has it, updateFamilyInPlace resolves to versions.
+   */
+  readonly quickPush?: (write: QuickWrite) => Promise<number | undefined>;
 
   /**
    * Inserts a group's new families and their samples (none of these names is in the group). The
