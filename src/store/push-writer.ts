@@ -4,7 +4,6 @@ import type { GroupingKey } from '../domain/grouping-key.js';
 import { INCONSISTENT_PREFIX } from '../domain/push-rules.js';
 import { flattenFamily } from '../exposition/samples.js';
 import type { LabelPair, MetricFamily, MetricType } from '../exposition/types.js';
-import type { CompiledStatements } from './compiled-statements.js';
 import type { ChangeStamp, FamilyHead, FamilyInPlace, SampleValue } from './dialect/store-dialect.js';
 import { emptyGroup } from './group-deletes.js';
 import { settleMode, type AggregationMode } from '../domain/aggregation.js';
