@@ -7,9 +7,11 @@ import { PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_
 import type { GroupHeader, StoredFamily } from '../domain/stored-group.js';
 import { groupingKeyFromId, type GroupingKey } from '../domain/grouping-key.js';
 import { ExpiryQueue } from './expiry-queue.js';
+import { namesOf, withName, withoutName, type FamilyNames } from './family-names.js';
+import { renderTextBlock, type TextRendering } from './text-rendering.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
-import { firstKey, groupPart, singlePart, textsOf, wholeText } from './group-part.js';
+import { firstKey, groupPart, singlePart, textsOf } from './group-part.js';
 import {
   type GroupPart,
   type Piece,
@@ -24,14 +26,6 @@ import {
   toBuffer,
   WHOLE,
 } from './family-render.js';
-
-/** A family's last text rendering under underscores: its header, its parts in order, and where each one's lines end. */
-interface TextRendering {
-  readonly bytes: Buffer;
-  readonly header: string;
-  readonly parts: readonly GroupPart[];
-  readonly ends: Int32Array;
-}
 
 class FamilyBlock {
   readonly parts = new Map<number, GroupPart>();
@@ -390,28 +384,6 @@ export class ScrapeCache {
   }
 }
 
-/**
- * The names of a group's families other than its timestamp gauges, which every group has: none,
- * one (most groups push one family), or several. A Set per group cost more than its names.
- */
-type FamilyNames = string | Set<string> | null;
-
-function namesOf(names: FamilyNames): Iterable<string> {
-  return names === null ? [] : typeof names === 'string' ? [names] : names;
-}
-
-function withName(names: FamilyNames, name: string): FamilyNames {
-  if (names === null || names === name) return name;
-  if (typeof names === 'string') return new Set([names, name]);
-  return names.add(name);
-}
-
-function withoutName(names: FamilyNames, name: string): FamilyNames {
-  if (names === null || typeof names === 'string') return names === name ? null : names;
-  names.delete(name);
-  return names;
-}
-
 function isTimestampGauge(name: string): boolean {
   return name === PUSH_TIME_METRIC || name === PUSH_FAILURE_TIME_METRIC;
 }
@@ -436,46 +408,12 @@ function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string,
   const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
   // Whole parts one after another, as renderFamily writes them: its bytes, from the last rendering's where it can.
   if (format === 'text' && scheme === 'underscores' && !extra && entries[0]!.i === WHOLE) {
-    return renderText(block, renderFamilyHeader(escapeMetricName(name), help, block.type), sortedParts);
+    const header = renderFamilyHeader(escapeMetricName(name), help, block.type);
+    const rendering = renderTextBlock(block.lastText?.header === header ? block.lastText : undefined, header, sortedParts);
+    block.forgetText(rendering);
+    return rendering.bytes;
   }
   return renderFamily(format, scheme, name, block.type, help, entries);
-}
-
-/**
- * The header and the lines of each part, in order. A part at the same place in the block's last
- * text rendering is copied from its bytes (a run of such parts at once), so rendering a family
- * after some of its groups changed costs copying its bytes, not encoding every series again.
- */
-function renderText(block: FamilyBlock, header: string, parts: readonly GroupPart[]): Buffer {
-  const last = block.lastText?.header === header ? block.lastText : undefined;
-  const headerBytes = Buffer.byteLength(header);
-  const startOf = (ends: Int32Array, i: number): number => (i === 0 ? headerBytes : ends[i - 1]!);
-  const ends = new Int32Array(parts.length);
-  let end = headerBytes;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    end += last?.parts[i] === part ? last.ends[i]! - startOf(last.ends, i) : Buffer.byteLength(wholeText(part));
-    ends[i] = end;
-  }
-  const bytes = Buffer.allocUnsafe(end);
-  let at = bytes.write(header, 0);
-  // The run of copied parts not written yet, as a range of the last rendering's bytes.
-  let runFrom = -1;
-  let runTo = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (last?.parts[i] === part) {
-      if (runFrom < 0) runFrom = startOf(last.ends, i);
-      runTo = last.ends[i]!;
-      continue;
-    }
-    if (runFrom >= 0) at += last!.bytes.copy(bytes, at, runFrom, runTo);
-    runFrom = -1;
-    at += bytes.write(wholeText(part), at);
-  }
-  if (runFrom >= 0) last!.bytes.copy(bytes, at, runFrom, runTo);
-  block.forgetText({ bytes, header, parts, ends });
-  return bytes;
 }
 
 function freshBlock(pieces: readonly Piece[]): Block {
