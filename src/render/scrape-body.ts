@@ -1,6 +1,8 @@
 import { gzipBlocks, type Block } from './gzip-blocks.js';
 
 const SMALL_BODY = 4 * 1024 * 1024;
+/** Chunks this small on average are joined into one buffer. */
+const SMALL_CHUNK = 8 * 1024;
 /** Variants kept: six per scope (three formats, two encodings); scopes beyond these evict the oldest. */
 const MAX_VARIANTS = 60;
 
@@ -28,8 +30,12 @@ export class ScrapeBodyCache {
     let chunks = variant.endsWith('/gzip') ? gzipBlocks(rendered) : rendered.map((b) => b.text);
     let length = 0;
     for (const c of chunks) length += c.length;
-    // A compressed body is small: one buffer makes each repeated scrape a single write.
-    if (length <= SMALL_BODY) chunks = [Buffer.concat(chunks, length)];
+    // One buffer makes each repeated scrape a single write, worth its copy where the chunks are small
+    // (a compressed body, many small families). Large chunks go out as they are: the copy of a body
+    // that every push changes would cost each scrape more than writing its chunks.
+    if (chunks.length > 1 && length <= SMALL_BODY && (variant.endsWith('/gzip') || length < chunks.length * SMALL_CHUNK)) {
+      chunks = [Buffer.concat(chunks, length)];
+    }
     const body = { chunks, length };
     this.last.delete(variant);
     if (this.last.size >= MAX_VARIANTS) this.last.delete(this.last.keys().next().value!);

@@ -42,10 +42,10 @@ class FamilyBlock {
    */
   private help: string | undefined;
   /**
-   * The rendered block per scrape format and escaping scheme (`text/underscores`), as bytes ready
+   * The rendered blocks per scrape format and escaping scheme (`text/underscores`), as bytes ready
    * to send; dropped once a write touched the family.
    */
-  readonly rendered = new Map<string, Block>();
+  readonly rendered = new Map<string, readonly Block[]>();
   /**
    * The last text rendering, whose bytes the next one copies for the parts no write replaced
    * (renderText). Dropped once a good share of the parts changed: it keeps the replaced parts
@@ -87,7 +87,7 @@ class FamilyBlock {
 
   /** Notes that a part changed or went since the last text rendering. */
   touched(): void {
-    if (this.lastText !== undefined && ++this.replaced * 8 > this.lastText.parts.length) this.forgetText();
+    if (this.lastText !== undefined && ++this.replaced * 8 > this.lastText.partCount) this.forgetText();
   }
 
   forgetText(rendering?: TextRendering): void {
@@ -259,7 +259,7 @@ export class ScrapeCache {
         // Own families between two cached blocks become one fresh block: one compression each.
         if (fresh.length > 0) out.push(freshBlock(fresh));
         fresh = [];
-        out.push(this.block(pushedName!, format, escaping));
+        out.push(...this.block(pushedName!, format, escaping));
         i++;
       }
     }
@@ -312,13 +312,13 @@ export class ScrapeCache {
   // otherwise walk again on every scrape.
   // A family whose names are all legacy names looks the same under every scheme: its one
   // rendering serves them all (and gzipBlocks then compresses it once).
-  private block(name: string, format: ScrapeFormat, escaping: EscapingScheme): Block {
+  private block(name: string, format: ScrapeFormat, escaping: EscapingScheme): readonly Block[] {
     const block = this.blocks.get(name)!;
     const scheme = hasUtf8Names(name, block.parts.values()) ? escaping : 'underscores';
     const key = `${format}/${scheme}`;
     let rendered = block.rendered.get(key);
     if (rendered === undefined) {
-      rendered = { text: toBuffer(renderBlock(format, scheme, name, block)) };
+      rendered = renderBlock(format, scheme, name, block);
       block.rendered.set(key, rendered);
     }
     return rendered;
@@ -327,7 +327,8 @@ export class ScrapeCache {
   private renderMerged(ownFamily: MetricFamily, format: ScrapeFormat, escaping: EscapingScheme): Piece {
     const block = this.blocks.get(ownFamily.name)!;
     const scheme = hasUtf8Names(ownFamily.name, block.parts.values()) ? escaping : 'underscores';
-    return renderBlock(format, scheme, ownFamily.name, block, standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics));
+    const extra = standalonePart(ownFamily.name, ownFamily.type, ownFamily.help, ownFamily.metrics);
+    return Buffer.concat(renderBlock(format, scheme, ownFamily.name, block, extra).map((b) => b.text));
   }
 
   private setPart(groupId: number, family: StoredFamily, rendered: RenderedSeries | undefined): void {
@@ -393,27 +394,29 @@ function copyString(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
 }
 
-function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): Piece {
+/** The family's blocks: one, or for a text rendering under underscores its header and segments (see renderTextBlock). */
+function renderBlock(format: ScrapeFormat, scheme: EscapingScheme, name: string, block: FamilyBlock, extra?: GroupPart): readonly Block[] {
   const { ids, parts } = block.partsInLastOrder();
   const keyed = ids.map((id, i) => ({ id, part: parts[i]!, first: firstKey(parts[i]!) }));
   keyed.sort(byFirstKey);
   block.order = keyed.map((k) => k.id);
   const nonEmpty = keyed.filter((k) => k.part.count > 0);
   const sortedParts = nonEmpty.map((k) => k.part);
+  const sortedIds = nonEmpty.map((k) => k.id);
   // An own family's series go among the pushed ones: sorted again with them (rare).
   const entries = extra ? sortedEntries([...sortedParts, extra]) : entriesOfSorted(nonEmpty, sortedParts);
-  if (entries.length === 0) return '';
+  if (entries.length === 0) return [];
   // Groups may disagree on HELP; the official picks at random. We take the first series' group
   // that has one, which is stable from scrape to scrape. Own families' HELP wins.
   const help = extra?.help ?? entries.find((e) => e.part.help !== undefined)?.part.help;
   // Whole parts one after another, as renderFamily writes them: its bytes, from the last rendering's where it can.
   if (format === 'text' && scheme === 'underscores' && !extra && entries[0]!.i === WHOLE) {
     const header = renderFamilyHeader(escapeMetricName(name), help, block.type);
-    const rendering = renderTextBlock(block.lastText?.header === header ? block.lastText : undefined, header, sortedParts);
+    const rendering = renderTextBlock(block.lastText, header, sortedIds, sortedParts);
     block.forgetText(rendering);
-    return rendering.bytes;
+    return rendering.blocks;
   }
-  return renderFamily(format, scheme, name, block.type, help, entries);
+  return [{ text: toBuffer(renderFamily(format, scheme, name, block.type, help, entries)) }];
 }
 
 function freshBlock(pieces: readonly Piece[]): Block {
