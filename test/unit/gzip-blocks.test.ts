@@ -18,14 +18,28 @@ describe('gzipBlocks', () => {
     );
   });
 
-  it('reuses a block compressed by an earlier scrape', () => {
-    const cached: Block = { text: Buffer.from('# TYPE a gauge\na{job="j"} 1\n'.repeat(1000)) };
-    gzipBlocks([cached]);
+  it('reuses a block compressed by an earlier scrape after the same block, and recompresses it after another', () => {
+    const head: Block = { text: Buffer.from('# TYPE a gauge\n') };
+    const cached: Block = { text: Buffer.from('a{job="j"} 1\n'.repeat(1000)) };
+    gzipBlocks([head, cached]);
     const first = cached.deflated;
+    gzipBlocks([head, cached]);
+    expect(cached.deflated).toBe(first);
     const fresh: Block = { text: Buffer.from('own 1\n') };
     const gz = Buffer.concat(gzipBlocks([fresh, cached]));
-    expect(cached.deflated).toBe(first);
+    expect(cached.deflated).not.toBe(first);
     expect(zlib.gunzipSync(gz).toString()).toBe('own 1\n' + cached.text.toString());
+  });
+
+  it('compresses a text cut into blocks about as small as the text in one piece', () => {
+    let text = '';
+    for (let i = 0; i < 20_000; i++) text += `bench_gauge{group="g${i >> 3}",instance="",job="bench",series="${i & 7}"} ${(i & 7) * 0.25}\n`;
+    const whole = Buffer.from(text);
+    const blocks: Block[] = [];
+    for (let at = 0; at < whole.length; at += 20_000) blocks.push({ text: whole.subarray(at, at + 20_000) });
+    const gz = Buffer.concat(gzipBlocks(blocks));
+    expect(zlib.gunzipSync(gz).equals(whole)).toBe(true);
+    expect(gz.length).toBeLessThan(zlib.gzipSync(whole).length * 1.05);
   });
 
   it.skipIf(missingTools('gzip'))(titleWithTools('is read by the gzip tool as a single valid member', 'gzip'), () => {

@@ -1,4 +1,6 @@
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { gzipBlocks } from '../../src/render/gzip-blocks.js';
 import { ScrapeCache } from '../../src/render/scrape-cache.js';
 import type { GroupHeader, StoredFamily } from '../../src/domain/stored-group.js';
 
@@ -86,8 +88,8 @@ describe('ScrapeCache text scrape', () => {
     expect(text(cache)).toEqual(text(fresh));
   });
 
-  it("scrapes between writes to a few of many groups (a HELP changed, groups added and removed) equal a fresh cache's", () => {
-    // A rendering reuses the bytes of the groups no write replaced since the one before.
+  it("scrapes between writes to a few of many groups (a HELP changed, groups added and removed) equal a fresh cache's, plain and gzipped", () => {
+    // A rendering reuses the segments, and the bytes, of the groups no write replaced since the one before.
     const cache = new ScrapeCache(() => 0);
     const state = new Map<number, StoredFamily>();
     const write = (id: number, value: number, help?: string) => {
@@ -95,18 +97,20 @@ describe('ScrapeCache text scrape', () => {
       cache.applyWrite(header(id, `i${1000 + id}`), [family], []);
       state.set(id, family);
     };
-    for (let id = 1; id <= 200; id++) write(id, id);
+    for (let id = 1; id <= 3000; id++) write(id, id);
     for (let round = 0; round < 30; round++) {
       text(cache);
-      write(1 + ((round * 37) % 200), round, round === 10 ? 'another help' : undefined);
-      if (round % 3 === 0) write(201 + round, round);
+      for (let k = 0; k < 3; k++) write(1 + ((round * 379 + k * 1013) % 3000), round * 1000.5, round === 10 ? 'another help' : undefined);
+      if (round % 3 === 0) write(3001 + round, round);
       if (round % 4 === 0) {
-        cache.removeGroup(2 + round);
-        state.delete(2 + round);
+        cache.removeGroup(2 + round * 50);
+        state.delete(2 + round * 50);
       }
       const fresh = new ScrapeCache(() => 0);
       for (const [id, family] of state) fresh.applyWrite(header(id, `i${1000 + id}`), [family], []);
       expect(text(cache)).toEqual(text(fresh));
+      const gzipped = zlib.gunzipSync(Buffer.concat(gzipBlocks(cache.render([], 'text'))));
+      expect(gzipped.toString().split('\n')).toEqual(text(fresh));
     }
   });
 
