@@ -7,7 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, allowOverwrite: true, logLevel: 'warning', minifyWhitespace: true, minifySyntax: true };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  allowOverwrite: true,
+  logLevel: 'warning',
+  minifyWhitespace: true,
+  minifySyntax: true,
+};
 
 // CommonJS, because V8's code cache is available to node 20 only for scripts (src/launch.ts).
 await build({
