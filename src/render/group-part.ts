@@ -22,6 +22,8 @@ export interface GroupPart {
   readonly texts: string | readonly string[];
   /** Whether the part's own keys ascend strictly, as a whole part can then follow another. */
   readonly ordered: boolean;
+  /** Set on a part inKeyOrder made that still is not `ordered` (two series with one key): sorting it again would not help. */
+  readonly sorted?: true;
   /** As in RenderedSeries. */
   readonly metrics?: readonly (Metric | undefined)[];
   readonly original?: readonly Metric[];
@@ -39,6 +41,28 @@ export function groupPart(help: string | undefined, series: RenderedSeries): Gro
     ...(series.original ? { original: series.original } : {}),
   };
   return { help, count: keys.length, keys: joinKeys(keys), texts: joinLines(texts), ordered, ...extra };
+}
+
+/**
+ * The part with its series sorted by key, ties in their own order. A scrape lists a family's
+ * series by key: a part in order follows the part before it whole, its lines one run (and its
+ * segment of the family's text rendering kept from scrape to scrape), where a part in push order
+ * makes every rendering of the family sort all of the family's series one by one. Done by the
+ * first rendering that meets the part, not by the push: a push nobody scrapes costs no sort.
+ */
+export function inKeyOrder(part: GroupPart): GroupPart {
+  const keys = keysOf(part);
+  const texts = textsOf(part);
+  const order = Array.from(keys, (_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+  const inOrder = <T>(values: readonly T[]): T[] => order.map((i) => values[i]!);
+  const { metrics, original } = part;
+  const sorted = groupPart(part.help, {
+    keys: inOrder(keys),
+    texts: inOrder(texts),
+    ...(metrics ? { metrics: order.map((i) => metrics[i]) } : {}),
+    ...(original ? { original: inOrder(original) } : {}),
+  });
+  return sorted.ordered ? sorted : { ...sorted, sorted: true };
 }
 
 /** The one-series part of a group's timestamp gauge, whose key and labels it shares with the other. */

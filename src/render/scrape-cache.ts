@@ -11,7 +11,7 @@ import { namesOf, withName, withoutName, type FamilyNames } from './family-names
 import { renderTextBlock, type TextRendering } from './text-rendering.js';
 import type { Block } from './gzip-blocks.js';
 import { flat, fromStored, renderSeries, seriesKey, type RenderedSeries } from './rendered-series.js';
-import { firstKey, groupPart, singlePart, textsOf } from './group-part.js';
+import { firstKey, groupPart, inKeyOrder, singlePart, textsOf } from './group-part.js';
 import {
   type GroupPart,
   type Piece,
@@ -77,8 +77,12 @@ class FamilyBlock {
     const kept: number[] = [];
     const parts: GroupPart[] = [];
     for (const id of ids) {
-      const part = this.parts.get(id);
+      let part = this.parts.get(id);
       if (part === undefined) continue;
+      if (!part.ordered && part.sorted === undefined && part.count > 1) {
+        part = inKeyOrder(part);
+        this.parts.set(id, part);
+      }
       kept.push(id);
       parts.push(part);
     }

@@ -162,6 +162,49 @@ describe('ScrapeCache text scrape', () => {
     expect(om.endsWith('# EOF\n')).toBe(true);
   });
 
+  it('lists a group pushed out of order by labels, each series with its own exemplar and UTF-8 label names, in every format', () => {
+    const ks = ['9', '10', '2', '1'];
+    const counter: StoredFamily = {
+      name: 'c_total',
+      type: 'counter',
+      pushedAtSeconds: 0,
+      metrics: ks.map((k) => ({
+        labels: [
+          { name: 'instance', value: 'a' },
+          { name: 'job', value: 'j' },
+          { name: 'k', value: k },
+          { name: 'k.dotted', value: `d${k}` },
+        ],
+        value: Number(k),
+        exemplar: { labels: [{ name: 'trace_id', value: `t${k}` }], value: Number(k) / 10 },
+      })),
+    };
+    // The same without the UTF-8 label name: the series' exemplars then come from their kept metrics.
+    const legacy: StoredFamily = {
+      ...counter,
+      name: 'e_total',
+      metrics: counter.metrics.map((m) => ({ ...m, labels: m.labels.filter((l) => l.name !== 'k.dotted') })),
+    };
+    const cache = new ScrapeCache(() => 0);
+    cache.applyWrite(header(1, 'a'), [counter, legacy], []);
+    const sorted = [...ks].sort();
+    const legacyLines = Buffer.concat(cache.render([], 'openmetrics').map((b) => b.text))
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('e_total{'));
+    expect(legacyLines).toEqual(sorted.map((k) => `e_total{instance="a",job="j",k="${k}"} ${k} # {trace_id="t${k}"} ${Number(k) / 10}`));
+    const plain = text(cache).filter((l) => l.startsWith('c_total{'));
+    expect(plain.map((l) => [l.match(/k="(\d+)"/)![1], l.split(' ')[1]])).toEqual(sorted.map((k) => [k, k]));
+    const om = Buffer.concat(cache.render([], 'openmetrics', 'allow-utf-8').map((b) => b.text))
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('c_total{'));
+    expect(om).toEqual(sorted.map((k) => `c_total{instance="a",job="j",k="${k}","k.dotted"="d${k}"} ${k} # {trace_id="t${k}"} ${Number(k) / 10}`));
+    const pb = Buffer.concat(cache.render([], 'protobuf', 'allow-utf-8').map((b) => b.text)).toString('latin1');
+    const at = sorted.map((k) => pb.indexOf(`t${k}`));
+    expect(at.every((i, n) => i > pb.indexOf(`d${sorted[n]}`) && (n === 0 || i > at[n - 1]!))).toBe(true);
+  });
+
   it('orders series of several lines, and label values holding U+0000, as the official does, in text and protobuf', () => {
     const histogram = (instance: string, ...ks: string[]): StoredFamily => ({
       name: 'h',
