@@ -69,7 +69,10 @@ class FamilyBlock {
     }
   }
 
-  /** The parts in the order of the last rendering, new ones last; `order` becomes their ids. */
+  /**
+   * The parts in the order of the last rendering, new ones last; `order` becomes their ids. A part
+   * met out of key order is replaced by its sorted copy (inKeyOrder), once.
+   */
   partsInLastOrder(): { ids: number[]; parts: GroupPart[] } {
     let ids = this.order.concat(this.added);
     if (this.added.length > 0) ids = [...new Set(ids)];
