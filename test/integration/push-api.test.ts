@@ -396,6 +396,27 @@ describe('restart', () => {
     await gw.close();
     gw = await startTestServer({ database: gw.database });
     await expectValues((i) => i * 4);
+    // A row written into the family outside the gateway: its rows no longer line up with its
+    // series, which a re-push then finds by their labels.
+    await gw.close();
+    await withDatabase(gw.database, async (db) => {
+      const row = await db.selectFrom('metric_sample').selectAll().where('metric_name', '=', 'big').limit(1).executeTakeFirstOrThrow();
+      await db
+        .insertInto('metric_sample')
+        .values({ ...row, labels_json: '{"i":"written by hand"}' })
+        .execute();
+    });
+    gw = await startTestServer({ database: gw.database });
+    expect(
+      (
+        await gw.push(
+          'PUT',
+          '/metrics/job/big',
+          body(series, (i) => i * 5),
+        )
+      ).status,
+    ).toBe(200);
+    await expectValues((i) => i * 5);
   });
   it('serves the same scrape after the process reopens the same database, with or without the renderings kept', async () => {
     await gw.push('PUT', '/metrics/job/r/instance/i', '# HELP r_total Help.\n# TYPE r_total counter\nr_total{a="x"} 5\n');

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, sql, SqliteDialect as KyselySqliteDialect, type RawBuilder, type Transaction } from 'kysely';
 import type { GroupingKey } from '../../domain/grouping-key.js';
 import type { CompiledStatements } from '../compiled-statements.js';
 import type { Database, InsertableSample, MetricGroupRow } from '../schema.js';
 import { GROUP_AND_FAMILIES, insertGroup, splitGroupRows, type GroupAndFamily } from '../group-rows.js';
 import { oneLine, REFUSED, ReadOnlyQueryError, WriteRefusedError, type ReadOnlyDatabase } from '../read-only-database.js';
 import type { OpenDatabase } from './open-database.js';
-import type { SampleValue, StoreDialect } from './store-dialect.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * SQLite has one writer at a time: nothing to lock, nothing to retry, and a change counter that
@@ -89,8 +89,14 @@ export function sqliteDialect(runner: StoreDialect['statementRunner'], familyRow
       for (let i = 0; i < samples.length; i += VALUES_BATCH) {
         const end = Math.min(samples.length, i + VALUES_BATCH);
         const rows = Math.ceil((end - i) / VALUES_STEP) * VALUES_STEP;
-        if (byRowid) await updateByRowid(trx, statements, familyId, rowids, samples, i, end, rows);
-        else await updateByIdentity(trx, statements, familyId, samples, i, end, rows);
+        const filled: unknown[] = [];
+        if (byRowid) {
+          for (let j = i; j < end; j++) filled.push(rowids[j]!, samples[j]!.value);
+          await updateFromList(trx, statements, 'values by rowid', familyId, filled, 2, rows, BY_ROWID);
+        } else {
+          for (let j = i; j < end; j++) filled.push(samples[j]!.metric_name, samples[j]!.labels_json, samples[j]!.value);
+          await updateFromList(trx, statements, 'values list', familyId, filled, 3, rows, BY_IDENTITY);
+        }
       }
     },
     async bumpVersion(trx) {
@@ -137,49 +143,36 @@ const FAMILY_ROWIDS = 'SELECT rowid FROM metric_sample WHERE family_id = ? ORDER
 const MAP_FOR_FULL_READ = CompiledQuery.raw('PRAGMA mmap_size = 1073741824');
 const UNMAP = CompiledQuery.raw('PRAGMA mmap_size = 0');
 
-/** updateValues of samples[start, end), a list of `rows` rows: the rows of the family in rowid order are its samples in order. */
-function updateByRowid(
+/**
+ * updateValues of some of a family's samples: one UPDATE joining a VALUES list of `rows` rows of
+ * `width` columns, `filled` holding the first rows' columns (the rest are padded with NULLs, which
+ * match nothing). The last column is the value; `match` finds a list row's sample.
+ */
+function updateFromList(
   trx: Transaction<Database>,
   statements: CompiledStatements,
+  shape: string,
   familyId: number,
-  rowids: readonly number[],
-  samples: readonly SampleValue[],
-  start: number,
-  end: number,
+  filled: unknown[],
+  width: number,
   rows: number,
+  match: RawBuilder<unknown>,
 ): Promise<unknown> {
-  const values: unknown[] = [];
-  for (let i = start; i < end; i++) values.push(rowids[i]!, samples[i]!.value);
-  for (let j = end - start; j < rows; j++) values.push(null, null);
+  const values = filled;
+  while (values.length < rows * width) values.push(null);
   values.push(familyId);
-  return statements.rows(trx, `values by rowid:${rows}`, values, () => {
-    const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[2 * j]}, ${values[2 * j + 1]})`));
-    return sql`UPDATE metric_sample SET value = v.column2 FROM (VALUES ${list}) AS v
-      WHERE metric_sample.rowid = v.column1 AND metric_sample.family_id = ${familyId} AND metric_sample.value IS NOT v.column2`;
+  const value = sql.raw(`v.column${width}`);
+  return statements.rows(trx, `${shape}:${rows}`, values, () => {
+    const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${sql.join(values.slice(j * width, (j + 1) * width))})`));
+    return sql`UPDATE metric_sample SET value = ${value} FROM (VALUES ${list}) AS v
+      WHERE ${match} AND metric_sample.family_id = ${familyId} AND metric_sample.value IS NOT ${value}`;
   });
 }
 
-/** updateValues of samples[start, end), a list of `rows` rows, each sample found through the series index. */
-function updateByIdentity(
-  trx: Transaction<Database>,
-  statements: CompiledStatements,
-  familyId: number,
-  samples: readonly SampleValue[],
-  start: number,
-  end: number,
-  rows: number,
-): Promise<unknown> {
-  const values: unknown[] = [];
-  for (let i = start; i < end; i++) values.push(samples[i]!.metric_name, samples[i]!.labels_json, samples[i]!.value);
-  for (let j = end - start; j < rows; j++) values.push(null, null, null);
-  values.push(familyId);
-  return statements.rows(trx, `values list:${rows}`, values, () => {
-    const list = sql.join(Array.from({ length: rows }, (_, j) => sql`(${values[3 * j]}, ${values[3 * j + 1]}, ${values[3 * j + 2]})`));
-    return sql`UPDATE metric_sample SET value = v.column3 FROM (VALUES ${list}) AS v
-      WHERE metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2 AND metric_sample.family_id = ${familyId}
-        AND metric_sample.value IS NOT v.column3`;
-  });
-}
+// How a list row finds its sample: by rowid (the family's rows in rowid order are its samples in
+// order), or through the series index.
+const BY_ROWID = sql`metric_sample.rowid = v.column1`;
+const BY_IDENTITY = sql`metric_sample.metric_name = v.column1 AND metric_sample.labels_json = v.column2`;
 
 async function upsertGroup(trx: Transaction<Database>, key: GroupingKey, statements: CompiledStatements): Promise<MetricGroupRow> {
   const [found] = await statements.rows(trx, 'group by key', [key.id], () => sql<MetricGroupRow>`SELECT * FROM metric_group WHERE grouping_key = ${key.id}`);
