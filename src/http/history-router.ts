@@ -12,7 +12,7 @@ import { PushError } from '../domain/push-error.js';
 import { parseDuration } from '../exposition/duration.js';
 import { formatApiTime, goJsonObject, goJsonString } from './api-json.js';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /** The query string of a request, parsed here whatever Express' query parser does: `match[]` is a literal, repeatable key. */
 export function rawQuery(originalUrl: string): URLSearchParams {
@@ -62,9 +62,12 @@ export function parseHistoryParams(params: URLSearchParams, nowSeconds: number):
 function parseSince(given: string, nowSeconds: number): number {
   // An unencoded `+` of a UTC offset arrives as a space.
   const text = given.replace(/(:\d\d(?:\.\d+)?) (\d\d:\d\d)$/, '$1+$2');
-  if (RFC3339.test(text)) {
-    const ms = Date.parse(text.replace(' ', 'T'));
-    if (Number.isFinite(ms)) return ms / 1000;
+  const rfc3339 = RFC3339.exec(text);
+  if (rfc3339) {
+    // Date.parse keeps milliseconds only; the API shows times to the microsecond, rounded. Half a
+    // microsecond earlier, a time shown for an entry given back as since always takes that entry in.
+    const ms = Date.parse(text.replace(' ', 'T').replace(/\.\d+/, ''));
+    if (Number.isFinite(ms)) return ms / 1000 + Number(`0${rfc3339[1] ?? ''}`) - 5e-7;
   } else {
     try {
       return nowSeconds - parseDuration(text) / 1000;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatApiTime, goJsonObject, goJsonString } from '../../src/http/api-json.js';
+import { parseHistoryParams } from '../../src/http/history-router.js';
 
 describe('goJsonString: Go encoding/json escaping', () => {
   it.each([
@@ -39,5 +40,21 @@ describe.skipIf(new Date().getTimezoneOffset() !== 0)('formatApiTime: RFC 3339 a
     [1795578548.9999996, '2026-11-25T03:49:09Z'],
   ])('%d → %s', (seconds, expected) => {
     expect(formatApiTime(seconds)).toBe(expected);
+  });
+});
+
+describe('history since: a time the API shows for an entry, given back', () => {
+  const since = (text: string) => parseHistoryParams(new URLSearchParams({ since: text }), 0).sinceSeconds!;
+
+  // Times shown rounded up to the next millisecond or second, and times with digits Date.parse would drop.
+  // eslint-disable-next-line no-loss-of-precision -- doubles as a push's time holds them
+  it.each([1795578548.9999996, 1795578548.1239996, 1795578548.406087, 1795578548.4060871, 1795578548.5, 1795578548])('takes in the entry at %d', (seconds) => {
+    expect(since(formatApiTime(seconds))).toBeLessThanOrEqual(seconds);
+  });
+
+  it('leaves out what came before it, to the microsecond', () => {
+    expect(since('2026-11-25T03:49:08.406087Z')).toBeGreaterThan(1795578548.406086);
+    expect(since('2026-11-25T03:49:08.406087+02:00')).toBeGreaterThan(1795578548.406086 - 7200);
+    expect(since('2026-11-25T03:49:08Z')).toBeGreaterThan(1795578547.999999);
   });
 });
