@@ -56,30 +56,66 @@ export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv):
 }
 
 /**
- * The young generation's largest size. V8 lets it grow to 32 MB (two semi-spaces of 16 MB), all
- * of it resident once a burst of pushes has filled it; the gateway's short-lived objects (a
- * request, its parsed body) die long before a quarter of that fills.
+ * The young generation's size while the heap's live data grows (a store filling, a start): V8
+ * lets it grow to 32 MB (two semi-spaces of 16 MB), all of it resident once a burst of pushes has
+ * filled it, and data that stays would only be copied out of more of it.
  */
-const MAX_YOUNG_BYTES = 8 * 1024 * 1024;
+const FILLING_YOUNG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * ...and once full collections find the live data no larger (a steady stream of re-pushes): what
+ * they collect was promoted only to die, each push's series copied twice on the way. With this
+ * much, most of it dies young instead; 32 MB cut a push's CPU further but kept that much more
+ * resident (docs/performance.md, memory).
+ */
+const STEADY_YOUNG_BYTES = 16 * 1024 * 1024;
+
+/** Full collections in a row that must find the live data no more than STEADY_GROWTH larger than the first of them. */
+const STEADY_COLLECTIONS = 3;
+const STEADY_GROWTH = 1.05;
+
+/**
+ * Whether the live sizes after the last full collections (oldest first) say the heap is steady:
+ * STEADY_COLLECTIONS of them, none more than STEADY_GROWTH times the first.
+ */
+export function isSteady(liveAfterFull: readonly number[]): boolean {
+  if (liveAfterFull.length < STEADY_COLLECTIONS) return false;
+  const recent = liveAfterFull.slice(-STEADY_COLLECTIONS);
+  return recent.every((live) => live <= recent[0]! * STEADY_GROWTH);
+}
 
 let youngObserver: PerformanceObserver | undefined;
 
 /**
- * Stops the young generation growing once it has reached MAX_YOUNG_BYTES, checked after each
- * collection: V8 reads its growth factor whenever it grows it, but fixes the largest size at
- * start-up, out of a process's reach, so a young generation already larger stays the size it
- * is. Does nothing when the operator chose a size on node's command line
- * (`--max-semi-space-size`). Returns whether it applies its own.
+ * Holds the young generation at FILLING_YOUNG_BYTES, and lets it grow to STEADY_YOUNG_BYTES once
+ * the heap is steady (isSteady), checked after each collection: V8 reads its growth factor
+ * whenever it grows the young generation, but fixes the largest size at start-up, out of a
+ * process's reach, and never shrinks it while busy. Does nothing when the operator chose a size on
+ * node's command line (`--max-semi-space-size`). Returns whether it applies its own.
  */
 export function limitYoungGeneration(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((arg) => /^--(max|min)[-_]semi[-_]space[-_]size(=|$)/.test(arg))) return false;
   if (youngObserver) return true;
-  const observer = new PerformanceObserver(() => {
-    const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-    if (young && young.space_size >= MAX_YOUNG_BYTES) {
-      v8.setFlagsFromString('--semi-space-growth-factor=1');
-      observer.disconnect();
+  let limit = FILLING_YOUNG_BYTES;
+  let growing = true;
+  const live: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    const spaces = v8.getHeapSpaceStatistics();
+    if (limit === FILLING_YOUNG_BYTES && list.getEntries().some(isFullCollection)) {
+      // The old generation's: the young one fills again before this runs.
+      let old = 0;
+      for (const space of spaces) if (space.space_name === 'old_space' || space.space_name === 'large_object_space') old += space.space_used_size;
+      live.push(old);
+      if (live.length > STEADY_COLLECTIONS) live.shift();
+      if (isSteady(live)) limit = STEADY_YOUNG_BYTES;
     }
+    const young = spaces.find((space) => space.space_name === 'new_space');
+    if (!young) return;
+    const grow = young.space_size < limit;
+    if (grow === growing) return;
+    v8.setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+    growing = grow;
+    if (!grow && limit === STEADY_YOUNG_BYTES) observer.disconnect();
   });
   observer.observe({ entryTypes: ['gc'] });
   youngObserver = observer;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, defaultBuildInformation } from './app.js';
 import { scrapeHandler } from './http/scrape-router.js';
 import { pushHandler } from './http/push-router.js';
+import { PushAdmission } from './http/push-admission.js';
 import { OTLP_PATHS, otlpHandler } from './http/otlp-router.js';
 import { fastPath } from './http/fast-path.js';
 import type { PushLimits } from './domain/push-limits.js';
@@ -150,6 +151,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   };
 
   const scrape = scrapeHandler({ service, telemetry, logger, path: options.telemetryPath });
+  const pushesAtOnce = database.dialect.pushesAtOnce;
+  const admission = pushesAtOnce === undefined ? undefined : new PushAdmission(pushesAtOnce);
   const push = pushHandler({
     service,
     telemetry,
@@ -158,8 +161,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     checked: options.consistencyCheck,
     bodyLimit: options.bodyLimit,
     history,
+    admission,
   });
-  const otlp = otlpHandler({ service, telemetry, logger, utf8Names: options.utf8Names, bodyLimit: options.bodyLimit, history });
+  const otlp = otlpHandler({ service, telemetry, logger, utf8Names: options.utf8Names, bodyLimit: options.bodyLimit, history, admission });
   const app = createApp({
     scrape,
     push,

@@ -38,6 +38,7 @@ import { decodeBody } from './body-decoding.js';
 import { errorStatus, type ErrorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { readRawBody } from './raw-body.js';
+import type { PushAdmission } from './push-admission.js';
 
 export const OTLP_PATHS = ['/v1/metrics', '/api/v1/otlp/v1/metrics'] as const;
 
@@ -49,6 +50,8 @@ export interface OtlpRouterOptions {
   /** Largest accepted body, before and after decompression. */
   readonly bodyLimit: number;
   readonly history?: PushHistory | undefined;
+  /** Bounds the pushes read and written at once (shared with the push handler); absent, none. */
+  readonly admission?: PushAdmission | undefined;
 }
 
 // How long a client should wait before retrying: a store outage is usually short; capacity
@@ -110,6 +113,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
   let bodyBytes = 0;
   const attempts: { group?: SentGroup; outcome: Outcome }[] = [];
   const encoding = otlpEncodingOf(req.headers['content-type']);
+  let admitted = false;
   try {
     if (!encoding) {
       status = 415;
@@ -125,6 +129,12 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
       ttlSeconds = parseTtlHeader(req.headers['pushkeep-ttl']);
       const raw = await readRawBody(req, options.bodyLimit);
       bodyBytes = raw.length;
+      // Admitted once the body is in: a client sending its body slowly holds no turn.
+      if (options.admission) {
+        const turn = options.admission.enter();
+        admitted = true;
+        if (turn) await turn;
+      }
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
       plan = planOtlpPushes(decodeExportRequest(body, encoding), { utf8Names: options.utf8Names });
       // A scoped credential may write only its own groups: every resource's group is checked before
@@ -198,6 +208,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     if (body.length === 0) res.end();
     else res.end(body);
   } finally {
+    if (admitted) options.admission!.leave();
     for (const { group, outcome } of attempts.length > 0 ? attempts : [{ outcome: { status } }]) {
       options.history?.record({
         timeSeconds,

@@ -16,6 +16,7 @@ import { idempotencyOf } from './idempotency-header.js';
 import { errorStatus } from './error-status.js';
 import { sendPlainError } from './plain-error.js';
 import { readRawBody } from './raw-body.js';
+import type { PushAdmission } from './push-admission.js';
 import { checkPushScope } from './request-credential.js';
 
 export interface PushRouterOptions {
@@ -29,6 +30,8 @@ export interface PushRouterOptions {
   readonly bodyLimit: number;
   /** Records every push attempt (push_history); absent records nothing. */
   readonly history?: PushHistory | undefined;
+  /** Bounds the pushes read and written at once; absent, none. */
+  readonly admission?: PushAdmission | undefined;
 }
 
 const ALLOW = 'DELETE, OPTIONS, POST, PUT';
@@ -79,6 +82,7 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
   let key: GroupingKey | undefined;
   let series: number | undefined;
   let reason: string | undefined;
+  let admitted = false;
   try {
     key = parseGroupingPath(path, { utf8Names: options.utf8Names });
     checkPushScope(req, key);
@@ -91,6 +95,12 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
       const aggregation = parseAggregationHeader(req.headers[AGGREGATION_HEADER]);
       const raw = await readRawBody(req, options.bodyLimit);
       bodyBytes = raw.length;
+      // Admitted once the body is in: a client sending its body slowly holds no turn.
+      if (options.admission) {
+        const turn = options.admission.enter();
+        admitted = true;
+        if (turn) await turn;
+      }
       const body = decodeBody(raw, req.headers['content-encoding'], options.bodyLimit);
       const families = parseBody(req.headers['content-type'], body, { utf8Names: options.utf8Names });
       series = seriesCount(families);
@@ -128,6 +138,7 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
     else logger.error({ err, method: req.method, path: url }, 'push failed');
     sendPlainError(res, status, mapped.message);
   } finally {
+    if (admitted) options.admission!.leave();
     options.history?.record({
       timeSeconds,
       method: req.method as 'PUT' | 'POST' | 'DELETE',

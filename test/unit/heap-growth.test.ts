@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { growingPercent, limitHeapGrowth, limitYoungGeneration } from '../../src/heap-growth.js';
+import { growingPercent, isSteady, limitHeapGrowth, limitYoungGeneration } from '../../src/heap-growth.js';
 
 const MB = 1024 * 1024;
 
@@ -38,5 +38,24 @@ describe('growingPercent', () => {
     expect(growingPercent(4 * MB)).toBe(200);
     expect(growingPercent(2 * MB)).toBe(300);
     expect(growingPercent(0)).toBe(300);
+  });
+});
+
+describe('isSteady: when the young generation may grow past its filling size', () => {
+  it('waits for three full collections', () => {
+    expect(isSteady([])).toBe(false);
+    expect(isSteady([20 * MB, 20 * MB])).toBe(false);
+    expect(isSteady([20 * MB, 20 * MB, 20 * MB])).toBe(true);
+  });
+
+  it('says no while the live data grows, as a store filling makes it', () => {
+    expect(isSteady([20 * MB, 22 * MB, 24 * MB])).toBe(false);
+    expect(isSteady([20 * MB, 20 * MB, 21.5 * MB])).toBe(false);
+    expect(isSteady([30 * MB, 20 * MB, 20.5 * MB, 22 * MB])).toBe(false);
+  });
+
+  it('says yes once it stays within 5% or shrinks, judged on the last three', () => {
+    expect(isSteady([20 * MB, 20.9 * MB, 19 * MB])).toBe(true);
+    expect(isSteady([10 * MB, 15 * MB, 40 * MB, 30 * MB, 31 * MB])).toBe(true);
   });
 });
