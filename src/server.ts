@@ -151,8 +151,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   };
 
   const scrape = scrapeHandler({ service, telemetry, logger, path: options.telemetryPath });
-  const pushesAtOnce = database.dialect.pushesAtOnce;
-  const admission = pushesAtOnce === undefined ? undefined : new PushAdmission(pushesAtOnce);
+  const pushBytes = database.dialect.pushBytesAtOnce;
+  const admission = pushBytes === undefined ? undefined : new PushAdmission(pushBytes);
   const push = pushHandler({
     service,
     telemetry,

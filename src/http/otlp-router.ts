@@ -131,7 +131,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
       bodyBytes = raw.length;
       // Admitted once the body is in: a client sending its body slowly holds no turn.
       if (options.admission) {
-        const turn = options.admission.enter();
+        const turn = options.admission.enter(raw.length);
         admitted = true;
         if (turn) await turn;
       }
@@ -208,7 +208,7 @@ async function handle(options: OtlpRouterOptions, req: IncomingMessage, res: Ser
     if (body.length === 0) res.end();
     else res.end(body);
   } finally {
-    if (admitted) options.admission!.leave();
+    if (admitted) options.admission!.leave(bodyBytes);
     for (const { group, outcome } of attempts.length > 0 ? attempts : [{ outcome: { status } }]) {
       options.history?.record({
         timeSeconds,

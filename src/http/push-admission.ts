@@ -1,32 +1,51 @@
 /**
- * Lets at most `capacity` pushes parse and write their bodies at once (the store's pushesAtOnce);
- * the others wait in arrival order with their bodies read but not parsed. A request holds its turn
- * from the end of its body to its reply.
+ * Lets pushes whose bodies add up to at most `capacityBytes` parse and write at once (the store's
+ * pushBytesAtOnce); the others wait in arrival order with their bodies read but not parsed. A
+ * body larger than the whole capacity goes alone. A request holds its share from the end of its
+ * body to its reply. Counted in body bytes because what a push keeps alive until its commit (its
+ * parsed series, their renderings) grows with its body, and small pushes gain most from sharing a
+ * commit.
  */
 export class PushAdmission {
+  private activeBytes = 0;
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { readonly bytes: number; readonly admit: () => void }[] = [];
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacityBytes: number) {}
 
-  /** Resolves when the caller may go on; the caller must then call leave() exactly once. */
-  enter(): Promise<void> | undefined {
-    if (this.active < this.capacity) {
-      this.active++;
+  /**
+   * Undefined when the push may go on at once, else a promise of its turn; either way the caller
+   * must then call leave() with the same bytes exactly once.
+   */
+  enter(bytes: number): Promise<void> | undefined {
+    if (this.waiting.length === 0 && this.fits(bytes)) {
+      this.admit(bytes);
       return undefined;
     }
-    // The slot passes straight from leave() to the next in line: `active` never drops between.
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => this.waiting.push({ bytes, admit: resolve }));
   }
 
-  leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
+  leave(bytes: number): void {
+    this.active--;
+    this.activeBytes -= bytes;
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
+      const next = this.waiting.shift()!;
+      this.admit(next.bytes);
+      next.admit();
+    }
   }
 
-  /** Pushes holding a slot and pushes waiting for one. */
-  get load(): { readonly active: number; readonly waiting: number } {
-    return { active: this.active, waiting: this.waiting.length };
+  /** Pushes holding a share, their bytes, and pushes waiting. */
+  get load(): { readonly active: number; readonly activeBytes: number; readonly waiting: number } {
+    return { active: this.active, activeBytes: this.activeBytes, waiting: this.waiting.length };
+  }
+
+  private fits(bytes: number): boolean {
+    return this.active === 0 || this.activeBytes + bytes <= this.capacityBytes;
+  }
+
+  private admit(bytes: number): void {
+    this.active++;
+    this.activeBytes += bytes;
   }
 }

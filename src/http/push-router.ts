@@ -97,7 +97,7 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
       bodyBytes = raw.length;
       // Admitted once the body is in: a client sending its body slowly holds no turn.
       if (options.admission) {
-        const turn = options.admission.enter();
+        const turn = options.admission.enter(raw.length);
         admitted = true;
         if (turn) await turn;
       }
@@ -138,7 +138,7 @@ async function handle(options: PushRouterOptions, req: IncomingMessage, res: Ser
     else logger.error({ err, method: req.method, path: url }, 'push failed');
     sendPlainError(res, status, mapped.message);
   } finally {
-    if (admitted) options.admission!.leave();
+    if (admitted) options.admission!.leave(bodyBytes);
     options.history?.record({
       timeSeconds,
       method: req.method as 'PUT' | 'POST' | 'DELETE',

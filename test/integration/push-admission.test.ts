@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 // SQLite writes one transaction at a time: the gateway parses and writes only a few pushes at once
-// (StoreDialect.pushesAtOnce) and the others wait their turn.
+// (StoreDialect.pushBytesAtOnce) and the others wait their turn.
 describe("pushes beyond the store's turns", () => {
   let gw: TestServer;
   const sockets: net.Socket[] = [];

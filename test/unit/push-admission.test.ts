@@ -2,31 +2,45 @@ import { describe, expect, it } from 'vitest';
 import { PushAdmission } from '../../src/http/push-admission.js';
 
 describe('PushAdmission', () => {
-  it('lets `capacity` pushes in at once and the rest in arrival order, each as one leaves', async () => {
-    const admission = new PushAdmission(2);
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('lets bodies up to its capacity in at once and the rest in arrival order as others leave', async () => {
+    const admission = new PushAdmission(100);
     const entered: string[] = [];
-    const enter = async (name: string) => {
-      const turn = admission.enter();
+    const enter = async (name: string, bytes: number) => {
+      const turn = admission.enter(bytes);
       if (turn) await turn;
       entered.push(name);
     };
-    const all = ['a', 'b', 'c', 'd', 'e'].map(enter);
-    await new Promise((resolve) => setImmediate(resolve));
+    const all = [enter('a', 40), enter('b', 60), enter('c', 30), enter('d', 10), enter('e', 50)];
+    await settle();
     expect(entered).toEqual(['a', 'b']);
-    expect(admission.load).toEqual({ active: 2, waiting: 3 });
-    admission.leave();
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(entered).toEqual(['a', 'b', 'c']);
-    expect(admission.load).toEqual({ active: 2, waiting: 2 });
-    admission.leave();
-    admission.leave();
+    expect(admission.load).toEqual({ active: 2, activeBytes: 100, waiting: 3 });
+    // c and d fit in what a frees; e, behind them, not yet.
+    admission.leave(40);
+    await settle();
+    expect(entered).toEqual(['a', 'b', 'c', 'd']);
+    expect(admission.load).toEqual({ active: 3, activeBytes: 100, waiting: 1 });
+    admission.leave(60);
     await Promise.all(all);
     expect(entered).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(admission.load).toEqual({ active: 2, waiting: 0 });
-    admission.leave();
-    admission.leave();
-    expect(admission.load).toEqual({ active: 0, waiting: 0 });
-    // Free again: no waiting at all.
-    expect(admission.enter()).toBeUndefined();
+    admission.leave(30);
+    admission.leave(10);
+    admission.leave(50);
+    expect(admission.load).toEqual({ active: 0, activeBytes: 0, waiting: 0 });
+    expect(admission.enter(100)).toBeUndefined();
+  });
+
+  it('lets a body larger than the whole capacity in alone, and a small one never past the queue', async () => {
+    const admission = new PushAdmission(100);
+    expect(admission.enter(500)).toBeUndefined();
+    const entered: string[] = [];
+    const small = admission.enter(10)!.then(() => entered.push('small'));
+    const tiny = admission.enter(1)!.then(() => entered.push('tiny'));
+    await settle();
+    expect(entered).toEqual([]);
+    admission.leave(500);
+    await Promise.all([small, tiny]);
+    expect(entered).toEqual(['small', 'tiny']);
   });
 });

@@ -18,7 +18,7 @@ export function sqliteDialect(runner: StoreDialect['statementRunner'], familyRow
   return {
     name: 'sqlite',
     groupCommit: true,
-    pushesAtOnce: PUSHES_AT_ONCE,
+    pushBytesAtOnce: PUSH_BYTES_AT_ONCE,
     commitChecksSent: false,
     shared: false,
     statementRunner: runner,
@@ -230,12 +230,13 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
 }
 
 /**
- * StoreDialect.pushesAtOnce. Under a burst, pushes parsed and queued for the writer outlive the
+ * StoreDialect.pushBytesAtOnce. Under a burst, pushes parsed and queued for the writer outlive the
  * young generation's collections and are copied, then promoted, only to die at their commit: a
- * few at a time, most die young. Of 4, 8, 16 and no bound, 8 spent least on collections for the
- * same group commits (docs/performance.md).
+ * few at a time, most die young. Eight 100-series pushes, or fifty of 10 series: of 4, 8, 16 and
+ * unbounded 100-series pushes, 8 spent least on collections, and a bound by count held small
+ * pushes' group commits too small (docs/performance.md).
  */
-const PUSHES_AT_ONCE = 8;
+const PUSH_BYTES_AT_ONCE = 32 * 1024;
 
 /** SQLite's page cache, in KiB (its own default, where better-sqlite3 sets 16 MB). */
 const PAGE_CACHE_KIB = 2048;

@@ -126,11 +126,11 @@ export interface StoreDialect {
    */
   readonly groupCommit: boolean;
   /**
-   * How many pushes are worth parsing and writing at once; undefined: no bound. A store
-   * with one writer gains nothing from more pushes parsed and waiting for it than a group commit
-   * holds, and each waiting push keeps its parsed series alive until its commit.
+   * How many bytes of push bodies are worth parsing and writing at once; undefined: no bound. A
+   * store with one writer gains nothing from more pushes parsed and waiting for it than a group
+   * commit holds, and each waiting push keeps its parsed series alive until its commit.
    */
-  readonly pushesAtOnce?: number;
+  readonly pushBytesAtOnce?: number;
   /**
    * Other processes may write the same tables (replicas): readers follow the change feed instead
    * of trusting their own writes.
