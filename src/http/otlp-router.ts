@@ -50,7 +50,7 @@ export interface OtlpRouterOptions {
   /** Largest accepted body, before and after decompression. */
   readonly bodyLimit: number;
   readonly history?: PushHistory | undefined;
-  /** Bounds the pushes read and written at once (shared with the push handler); absent, none. */
+  /** Bounds the pushes parsed and written at once (shared with the push handler); absent, none. */
   readonly admission?: PushAdmission | undefined;
 }
 

@@ -30,7 +30,7 @@ export interface PushRouterOptions {
   readonly bodyLimit: number;
   /** Records every push attempt (push_history); absent records nothing. */
   readonly history?: PushHistory | undefined;
-  /** Bounds the pushes read and written at once; absent, none. */
+  /** Bounds the pushes parsed and written at once; absent, none. */
   readonly admission?: PushAdmission | undefined;
 }
 

@@ -233,8 +233,8 @@ export function openSqlite(file: string, sync: 'normal' | 'full'): OpenDatabase 
  * StoreDialect.pushBytesAtOnce. Under a burst, pushes parsed and queued for the writer outlive the
  * young generation's collections and are copied, then promoted, only to die at their commit: a
  * few at a time, most die young. Eight 100-series pushes, or fifty of 10 series: of 4, 8, 16 and
- * unbounded 100-series pushes, 8 spent least on collections, and a bound by count held small
- * pushes' group commits too small (docs/performance.md).
+ * unbounded 100-series pushes, 4 and 8 spent least on collections (docs/performance.md), and a
+ * bound by count would hold small pushes' group commits to that count as well.
  */
 const PUSH_BYTES_AT_ONCE = 32 * 1024;
 
