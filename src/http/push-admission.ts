@@ -35,11 +35,6 @@ export class PushAdmission {
     }
   }
 
-  /** Pushes holding a share, their bytes, and pushes waiting. */
-  get load(): { readonly active: number; readonly activeBytes: number; readonly waiting: number } {
-    return { active: this.active, activeBytes: this.activeBytes, waiting: this.waiting.length };
-  }
-
   private fits(bytes: number): boolean {
     return this.active === 0 || this.activeBytes + bytes <= this.capacityBytes;
   }

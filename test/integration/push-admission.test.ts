@@ -40,7 +40,7 @@ describe("pushes beyond the store's turns", () => {
       socket.write(`PUT /metrics/job/slow/i/${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nslow_value 1\n`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const res = await gw.push('PUT', '/metrics/job/quick', 'quick_value 7\n', {});
+    const res = await gw.push('PUT', '/metrics/job/quick', 'quick_value 7\n');
     expect(res.status).toBe(200);
     expect(await gw.scrapePushed()).toContain('quick_value{instance="",job="quick"} 7\n');
   });
